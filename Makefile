@@ -1,0 +1,109 @@
+# agg - build, test, bench, install.
+#
+#   make              build bin/aggd bin/aggpub bin/aggstat bin/aggevents
+#   make run          install missing packages, build, start aggd on data/
+#   make test         install missing packages, run every test (unit + bats,
+#                     plain build, then ASan+UBSan build)
+#   make bench        the performance benchmark (see bench/README)
+#   make install      PREFIX=/usr/local DESTDIR=
+
+PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+SBINDIR	?= $(PREFIX)/bin
+MANDIR	?= $(PREFIX)/share/man
+VERSION	 = 1.0.0
+
+CC	?= cc
+CFLAGS	?= -O2 -g
+O	?= build
+BIN	?= bin
+WARN	 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+AGG_CFLAGS = -std=c11 -D_GNU_SOURCE -DAGG_VERSION='"$(VERSION)"' $(WARN) -Ilib \
+	$(shell pkg-config --cflags json-c libcurl sqlite3 2>/dev/null) $(CFLAGS)
+LDLIBS	 = -Wl,--as-needed $(shell pkg-config --libs sqlite3 json-c libcurl 2>/dev/null || \
+	   echo -lsqlite3 -ljson-c -lcurl) -lpthread -lm
+
+LIB_SRC	 = $(sort $(wildcard lib/*.c))
+LIB_OBJ	 = $(LIB_SRC:%.c=$(O)/%.o)
+AGGD_SRC = $(sort $(wildcard cmd/aggd/*.c))
+AGGD_OBJ = $(AGGD_SRC:%.c=$(O)/%.o)
+TOOLS	 = $(patsubst cmd/%.c,%,$(wildcard cmd/*.c))
+PROGS	 = $(BIN)/aggd $(TOOLS:%=$(BIN)/%)
+UNIT_SRC = $(sort $(wildcard tests/unit/test_*.c))
+UNITS	 = $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
+BENCH_SRC = $(sort $(wildcard bench/*.c))
+BENCHES	 = $(BENCH_SRC:bench/%.c=$(O)/bench/%)
+MANS	 = $(sort $(wildcard man/*.[1-8]))
+
+all: $(PROGS)
+
+$(O)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(AGG_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(O)/libagg.a: $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $(LIB_OBJ)
+
+$(BIN)/aggd: $(AGGD_OBJ) $(O)/libagg.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(AGGD_OBJ) $(O)/libagg.a $(LDLIBS)
+
+$(BIN)/%: $(O)/cmd/%.o $(O)/libagg.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/libagg.a $(LDLIBS)
+
+$(O)/tests/%: $(O)/tests/unit/%.o $(O)/libagg.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/libagg.a $(LDLIBS)
+
+$(O)/bench/%: $(O)/bench/%.o $(O)/libagg.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/libagg.a $(LDLIBS)
+
+units: $(UNITS)
+benches: $(BENCHES)
+
+deps:
+	@.ci/deps build
+
+test-deps:
+	@.ci/deps test
+
+# The README's first command.
+run: deps
+	@$(MAKE) --no-print-directory all
+	./$(BIN)/aggd
+
+# The README's second command: every test, plain and under ASan+UBSan.
+test: test-deps
+	@$(MAKE) --no-print-directory all units
+	@$(MAKE) --no-print-directory O=build/asan BIN=build/asan/bin \
+	    CFLAGS='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
+	    all units
+	tests/run $(BIN) $(O)/tests build/asan/bin build/asan/tests
+
+test-plain: all units
+	tests/run $(BIN) $(O)/tests
+
+test-valgrind: all units
+	AGG_VALGRIND=1 tests/run $(BIN) $(O)/tests
+
+bench: deps all benches
+	bench/run $(BIN) $(O)/bench
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR)
+	install -m 755 $(BIN)/aggd $(DESTDIR)$(SBINDIR)/aggd
+	install -m 755 $(TOOLS:%=$(BIN)/%) $(DESTDIR)$(BINDIR)/
+	for m in $(MANS); do s=$${m##*.}; \
+	    install -d $(DESTDIR)$(MANDIR)/man$$s && \
+	    install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; done
+
+clean:
+	rm -rf build bin
+
+.PHONY: all units benches deps test-deps run test test-plain test-valgrind bench install clean
+.SECONDARY:
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -1,0 +1,65 @@
+/*
+ * aggd.h - what the daemon's parts share: its configuration and the
+ * state main owns for the life of the process.
+ */
+#ifndef AGGD_H
+#define AGGD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "ev.h"
+#include "httpd.h"
+#include "ingest.h"
+#include "store.h"
+
+#define AGGD_QUEUE_DEFAULT	65536	/* events */
+#define AGGD_PAGE_DEFAULT	1000
+#define AGGD_PAGE_MAX		10000
+#define AGGD_WAIT_MAX		60	/* seconds of long polling */
+#define AGGD_GRACE_MS		8000	/* SIGTERM: time to finish requests */
+
+struct aggd_config {
+	const char	*listen;
+	const char	*db_path;
+	const char	*token;		/* NULL: no auth */
+	int		 relaxed;
+	int		 exit_on_eof;
+	size_t		 queue;
+	struct httpd_config http;
+};
+
+struct waiter;
+struct feed;
+
+struct aggd {
+	const struct aggd_config *cfg;
+	struct ev_loop	*loop;
+	struct httpd	*httpd;
+	struct ingest	*ingest;
+	struct store_reader *reader;
+	struct feed	*feed;
+	struct waiter	*waiters;	/* parked GET /events?wait= */
+	uint64_t	 started;	/* ev_now at start */
+	uint64_t	 stop_deadline;	/* 0 while running */
+	int		 exit_code;
+	int		 new_events;	/* committed since waiters looked */
+	struct buf	 body;		/* reply scratch */
+};
+
+/* api.c */
+void	api_handle(struct httpd_req *, void *aggd);
+void	api_job_done(struct ingest_job *, void *aggd);
+void	api_tick(struct ev_loop *, void *aggd);
+void	api_before_wait(struct ev_loop *, void *aggd);
+void	api_shutdown(struct aggd *);
+
+/* feed.c: NDJSON on standard input */
+struct feed *feed_start(struct aggd *);
+void	feed_stop(struct feed *);
+
+/* main.c */
+void	aggd_begin_stop(struct aggd *, const char *why);
+
+#endif

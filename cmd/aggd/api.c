@@ -1,0 +1,561 @@
+/*
+ * api.c - the HTTP API of aggd: routing, auth, and the five endpoints.
+ *
+ * This is the domain layer: it turns requests into parsed batches for the
+ * ingest queue and store reads into JSON.  It never touches sockets (httpd
+ * does) or SQL (the store does).  A publish is answered from
+ * api_job_done, after the commit that holds its events.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "aggd.h"
+#include "json.h"
+#include "log.h"
+
+struct waiter {				/* a parked GET /events?wait= */
+	struct waiter	*next;
+	struct httpd_req *req;
+	char		 topic[EVENT_FIELD_MAX + 1];
+	int		 has_topic;
+	int64_t		 after;
+	int		 limit;
+	uint64_t	 deadline;
+};
+
+struct route {
+	const char	*path;
+	const char	*method;
+	void		(*fn)(struct aggd *, struct httpd_req *);
+};
+
+static void
+reply_json(struct aggd *d, struct httpd_req *r, int status, const char *hdrs)
+{
+	httpd_reply(r, status, NULL, hdrs, d->body.data, d->body.len);
+}
+
+/* {"error": msg} with a status; msg is one sentence. */
+static void
+reply_error(struct aggd *d, struct httpd_req *r, int status, const char *msg,
+    const char *hdrs)
+{
+	d->body.len = 0;
+	if (buf_puts(&d->body, "{\"error\":") == -1 ||
+	    json_write_string(&d->body, msg, strlen(msg)) == -1 ||
+	    buf_puts(&d->body, "}\n") == -1) {
+		httpd_reply(r, 500, NULL, NULL, "{\"error\":\"out of memory\"}\n",
+		    26);
+		return;
+	}
+	reply_json(d, r, status, hdrs);
+}
+
+static int
+streq_len(const char *a, size_t alen, const char *b)
+{
+	return alen == strlen(b) && memcmp(a, b, alen) == 0;
+}
+
+/* Constant time, so the token cannot be found a byte at a time. */
+static int
+token_ok(const struct aggd *d, const struct http_request *hr)
+{
+	const struct http_header *h = http_header_find(hr, "Authorization");
+	const char *tok = d->cfg->token;
+	size_t tlen = strlen(tok), i;
+	unsigned char diff = 0;
+
+	if (h == NULL || h->value_len != 7 + tlen ||
+	    strncasecmp(h->value, "Bearer ", 7) != 0)
+		return 0;
+	for (i = 0; i < tlen; i++)
+		diff |= (unsigned char)(h->value[7 + i] ^ tok[i]);
+	return diff == 0;
+}
+
+static int
+is_ndjson(const struct http_request *hr)
+{
+	const struct http_header *h = http_header_find(hr, "Content-Type");
+	static const char nd[] = "application/x-ndjson";
+
+	return h && h->value_len >= sizeof(nd) - 1 &&
+	    strncasecmp(h->value, nd, sizeof(nd) - 1) == 0 &&
+	    (h->value_len == sizeof(nd) - 1 || h->value[sizeof(nd) - 1] == ';' ||
+	    h->value[sizeof(nd) - 1] == ' ');
+}
+
+static void
+reply_counts(struct aggd *d, struct httpd_req *r, const struct store_counts *c)
+{
+	d->body.len = 0;
+	if (buf_printf(&d->body, "{\"accepted\":%llu,\"unique\":%llu,"
+	    "\"duplicates\":%llu}\n", (unsigned long long)c->received,
+	    (unsigned long long)c->unique,
+	    (unsigned long long)c->duplicates) == -1) {
+		reply_error(d, r, 500, "out of memory", NULL);
+		return;
+	}
+	reply_json(d, r, 200, NULL);
+}
+
+/* 422: every listed violation, and how many there were in all. */
+static void
+reply_invalid(struct aggd *d, struct httpd_req *r, const struct event_batch *b)
+{
+	const struct event_error *e;
+	size_t i;
+	int fail;
+
+	d->body.len = 0;
+	fail = buf_printf(&d->body, "{\"error\":\"%zu violation%s of the event"
+	    " rules; nothing was stored\",\"violations\":%zu,\"detail\":[",
+	    b->nbad, b->nbad == 1 ? "" : "s", b->nbad) == -1;
+	for (i = 0; i < b->nerr && !fail; i++) {
+		e = &b->err[i];
+		fail = buf_printf(&d->body, "%s{\"index\":%zu,", i ? "," : "",
+		    e->index) == -1;
+		if (!fail && e->line)
+			fail = buf_printf(&d->body, "\"line\":%ld,", e->line) == -1;
+		fail = fail || buf_puts(&d->body, "\"field\":") == -1 ||
+		    (e->field ? json_write_string(&d->body, e->field,
+		    strlen(e->field)) : buf_puts(&d->body, "null")) == -1 ||
+		    buf_puts(&d->body, ",\"msg\":") == -1 ||
+		    json_write_string(&d->body, e->msg, strlen(e->msg)) == -1 ||
+		    buf_putc(&d->body, '}') == -1;
+	}
+	if (fail || buf_puts(&d->body, "]}\n") == -1) {
+		reply_error(d, r, 500, "out of memory", NULL);
+		return;
+	}
+	reply_json(d, r, 422, NULL);
+}
+
+static void
+reply_syntax(struct aggd *d, struct httpd_req *r, const struct event_batch *b)
+{
+	d->body.len = 0;
+	if (buf_puts(&d->body, "{\"error\":") == -1 ||
+	    json_write_string(&d->body, b->syntax, strlen(b->syntax)) == -1 ||
+	    (b->syntax_line && buf_printf(&d->body, ",\"line\":%ld",
+	    b->syntax_line) == -1) || buf_puts(&d->body, "}\n") == -1) {
+		reply_error(d, r, 500, "out of memory", NULL);
+		return;
+	}
+	reply_json(d, r, 400, NULL);
+}
+
+static void
+job_free(struct ingest_job *j)
+{
+	event_batch_free(&j->batch);
+	free(j);
+}
+
+static void
+api_publish(struct aggd *d, struct httpd_req *r)
+{
+	const struct http_request *hr = httpd_request(r);
+	struct store_counts none = { 0, 0, 0 };
+	struct ingest_job *j;
+	const char *body;
+	size_t len;
+	int rc;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		reply_error(d, r, 503, "out of memory, retry later",
+		    "Retry-After: 1\r\n");
+		return;
+	}
+	event_batch_init(&j->batch);
+	body = httpd_body(r, &len);
+	rc = is_ndjson(hr) ? event_parse_ndjson(&j->batch, body, len) :
+	    event_parse_json(&j->batch, body, len);
+	if (rc == EVENT_SYNTAX)
+		reply_syntax(d, r, &j->batch);
+	else if (rc == EVENT_INVALID)
+		reply_invalid(d, r, &j->batch);
+	else if (rc != EVENT_OK)
+		reply_error(d, r, 503, "out of memory, retry later",
+		    "Retry-After: 1\r\n");
+	else if (j->batch.n == 0)
+		reply_counts(d, r, &none);
+	else if (d->stop_deadline)
+		reply_error(d, r, 503, "aggd is shutting down",
+		    "Retry-After: 1\r\n");
+	else {
+		j->owner = r;
+		if (ingest_submit(d->ingest, j, 0) == 0)
+			return;		/* answered in api_job_done */
+		reply_error(d, r, 503, "ingest queue is full, retry later",
+		    "Retry-After: 1\r\n");
+	}
+	job_free(j);
+}
+
+void
+api_job_done(struct ingest_job *j, void *arg)
+{
+	struct aggd *d = arg;
+	struct httpd_req *r = j->owner;
+
+	if (j->status == 0)
+		reply_counts(d, r, &j->counts);
+	else if (j->status == STORE_FULL)
+		reply_error(d, r, 507, "the store's disk is full; nothing of this"
+		    " request was stored", NULL);
+	else
+		reply_error(d, r, 500, j->err, NULL);
+	if (j->status == 0 && j->counts.unique > 0)
+		d->new_events = 1;	/* waiters look once, before the wait */
+	job_free(j);
+}
+
+struct page {
+	struct aggd	*d;
+	int		 count;
+	int64_t		 last;
+	int		 fail;
+};
+
+static int
+page_event(const struct event_fields *f, int64_t seq, void *arg)
+{
+	struct page *p = arg;
+
+	if ((p->count && buf_putc(&p->d->body, ',') == -1) ||
+	    event_write_json(&p->d->body, f, seq) == -1) {
+		p->fail = 1;
+		return -1;
+	}
+	p->count++;
+	p->last = seq;
+	return 0;
+}
+
+/* Builds the /events reply in d->body; returns the count or -1. */
+static int
+events_page(struct aggd *d, const struct waiter *w)
+{
+	struct page p = { d, 0, 0, 0 };
+	uint64_t total = 0;
+	size_t mark;
+	char head[64];
+	int n;
+
+	d->body.len = 0;
+	if (buf_puts(&d->body, "{\"topic\":") == -1 ||
+	    (w->has_topic ? json_write_string(&d->body, w->topic,
+	    strlen(w->topic)) : buf_puts(&d->body, "null")) == -1 ||
+	    buf_puts(&d->body, ",\"total\":") == -1)
+		return -1;
+	mark = d->body.len;
+	if (buf_puts(&d->body, ",\"events\":[") == -1)
+		return -1;
+	if (store_read_events(d->reader, w->has_topic ? w->topic : NULL,
+	    w->after, w->limit, page_event, &p, &total) == -1 || p.fail)
+		return -1;
+	/* total and count are known only now: write them in front. */
+	n = snprintf(head, sizeof(head), "%llu,\"count\":%d",
+	    (unsigned long long)total, p.count);
+	if (buf_reserve(&d->body, (size_t)n) == -1)
+		return -1;
+	memmove(d->body.data + mark + n, d->body.data + mark, d->body.len - mark);
+	memcpy(d->body.data + mark, head, (size_t)n);
+	d->body.len += (size_t)n;
+	if ((p.count == w->limit ? buf_printf(&d->body, "],\"next\":%lld}\n",
+	    (long long)p.last) : buf_puts(&d->body, "],\"next\":null}\n")) == -1)
+		return -1;
+	return p.count;
+}
+
+/* A whole-number parameter: 0 absent, 1 set, -1 malformed or < min. */
+static int
+query_number(const struct http_request *hr, const char *name, long long min,
+    long long *out)
+{
+	char v[24], *end;
+	size_t len;
+	int rc;
+
+	rc = http_query_param(hr->query, hr->query_len, name, v, sizeof(v), &len);
+	if (rc != 1)
+		return rc;
+	if (len == 0 || v[0] < '0' || v[0] > '9')
+		return -1;
+	*out = strtoll(v, &end, 10);
+	return *end || *out < min ? -1 : 1;
+}
+
+/* Query parameters of /events; -1 after answering 400. */
+static int
+events_query(struct aggd *d, struct httpd_req *r, struct waiter *w, int *wait)
+{
+	const struct http_request *hr = httpd_request(r);
+	long long after = 0, limit = AGGD_PAGE_DEFAULT, secs = 0;
+	const char *bad = NULL;
+	size_t len;
+	int rc;
+
+	memset(w, 0, sizeof(*w));
+	rc = http_query_param(hr->query, hr->query_len, "topic", w->topic,
+	    sizeof(w->topic), &len);
+	if (rc == -1 || (rc == 1 && (len == 0 || strlen(w->topic) != len)))
+		bad = "topic must be 1 to 255 bytes";
+	else if (query_number(hr, "after", 0, &after) == -1)
+		bad = "after must be a whole number from 0";
+	else if (query_number(hr, "limit", 1, &limit) == -1)
+		bad = "limit must be a whole number from 1";
+	else if (query_number(hr, "wait", 0, &secs) == -1)
+		bad = "wait must be a whole number of seconds from 0";
+	if (bad) {
+		reply_error(d, r, 400, bad, NULL);
+		return -1;
+	}
+	w->has_topic = rc == 1;
+	w->after = after;
+	w->limit = limit > AGGD_PAGE_MAX ? AGGD_PAGE_MAX : (int)limit;
+	*wait = secs > AGGD_WAIT_MAX ? AGGD_WAIT_MAX : (int)secs;
+	return 0;
+}
+
+static void
+api_events(struct aggd *d, struct httpd_req *r)
+{
+	struct waiter q, *w;
+	int wait, count;
+
+	if (events_query(d, r, &q, &wait) == -1)
+		return;
+	if ((count = events_page(d, &q)) == -1) {
+		reply_error(d, r, 500, "cannot read the store", NULL);
+		return;
+	}
+	if (count > 0 || wait == 0 || d->stop_deadline ||
+	    (w = malloc(sizeof(*w))) == NULL) {
+		reply_json(d, r, 200, NULL);
+		return;
+	}
+	*w = q;
+	w->req = r;
+	w->deadline = ev_now(d->loop) + (uint64_t)wait * 1000;
+	w->next = d->waiters;
+	d->waiters = w;
+}
+
+/* Answers waiters that have news, or all of them. */
+static void
+waiters_wake(struct aggd *d, int all)
+{
+	struct waiter **pp = &d->waiters, *w;
+	uint64_t now = ev_now(d->loop);
+	int count;
+
+	while ((w = *pp) != NULL) {
+		count = events_page(d, w);
+		if (count == 0 && !all && now < w->deadline) {
+			pp = &w->next;
+			continue;
+		}
+		*pp = w->next;
+		if (count == -1)
+			reply_error(d, w->req, 500, "cannot read the store", NULL);
+		else
+			reply_json(d, w->req, 200, NULL);
+		free(w);
+	}
+}
+
+void
+api_before_wait(struct ev_loop *loop, void *arg)
+{
+	struct aggd *d = arg;
+
+	(void)loop;
+	if (d->new_events && d->waiters)
+		waiters_wake(d, 0);
+	d->new_events = 0;
+}
+
+void
+api_tick(struct ev_loop *loop, void *arg)
+{
+	struct aggd *d = arg;
+	struct waiter *w;
+	uint64_t now = ev_now(loop);
+
+	for (w = d->waiters; w; w = w->next)
+		if (now >= w->deadline) {
+			waiters_wake(d, 0);
+			break;
+		}
+}
+
+void
+api_shutdown(struct aggd *d)
+{
+	waiters_wake(d, 1);
+}
+
+struct stats_out {
+	struct buf	 names;		/* "a","b" */
+	struct buf	 counts;	/* "a":{...},"b":{...} */
+};
+
+static int
+stats_topic(const char *name, const struct store_counts *c, void *arg)
+{
+	struct stats_out *o = arg;
+	size_t len = strlen(name);
+
+	return (o->names.len && (buf_putc(&o->names, ',') == -1 ||
+	    buf_putc(&o->counts, ',') == -1)) ||
+	    json_write_string(&o->names, name, len) == -1 ||
+	    json_write_string(&o->counts, name, len) == -1 ||
+	    buf_printf(&o->counts, ":{\"received\":%llu,\"unique\":%llu,"
+	    "\"duplicates\":%llu}", (unsigned long long)c->received,
+	    (unsigned long long)c->unique,
+	    (unsigned long long)c->duplicates) == -1 ? -1 : 0;
+}
+
+static void
+api_stats(struct aggd *d, struct httpd_req *r)
+{
+	struct stats_out o;
+	struct store_counts t;
+	struct buf *b = &d->body;
+	int fail;
+
+	buf_init(&o.names);
+	buf_init(&o.counts);
+	b->len = 0;
+	/* One statement, so the list and the sums are one snapshot. */
+	fail = store_read_topics(d->reader, stats_topic, &o, &t) == -1 ||
+	    buf_printf(b, "{\"received\":%llu,\"unique_processed\":%llu,"
+	    "\"duplicate_dropped\":%llu,\"topics\":[%.*s],\"uptime_seconds\":"
+	    "%llu,\"by_topic\":{%.*s}}\n", (unsigned long long)t.received,
+	    (unsigned long long)t.unique, (unsigned long long)t.duplicates,
+	    (int)o.names.len, o.names.data ? o.names.data : "",
+	    (unsigned long long)((ev_now(d->loop) - d->started) / 1000),
+	    (int)o.counts.len, o.counts.data ? o.counts.data : "") == -1;
+	buf_free(&o.names);
+	buf_free(&o.counts);
+	if (fail) {
+		reply_error(d, r, 500, "cannot read the store", NULL);
+		return;
+	}
+	reply_json(d, r, 200, NULL);
+}
+
+static void
+api_healthz(struct aggd *d, struct httpd_req *r)
+{
+	(void)d;
+	httpd_reply(r, 200, NULL, NULL, "{\"status\":\"ok\"}\n", 16);
+}
+
+static int
+metric(struct buf *b, const char *name, const char *type, const char *help,
+    unsigned long long v)
+{
+	return buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help,
+	    name, type, name, v);
+}
+
+static int
+metrics_commit(struct buf *b, const struct ingest_stats *st)
+{
+	int i, fail;
+
+	fail = buf_puts(b, "# HELP agg_commit_duration_seconds Time of one group"
+	    " commit, fsync included.\n# TYPE agg_commit_duration_seconds"
+	    " histogram\n") == -1;
+	for (i = 0; i < INGEST_BUCKETS && !fail; i++)
+		fail = buf_printf(b, "agg_commit_duration_seconds_bucket{le=\"%g\"}"
+		    " %llu\n", ingest_bucket_le[i],
+		    (unsigned long long)st->buckets[i]) == -1;
+	return fail || buf_printf(b, "agg_commit_duration_seconds_bucket"
+	    "{le=\"+Inf\"} %llu\nagg_commit_duration_seconds_sum %.6f\n"
+	    "agg_commit_duration_seconds_count %llu\n",
+	    (unsigned long long)st->commits, st->commit_seconds,
+	    (unsigned long long)st->commits) == -1 ? -1 : 0;
+}
+
+static void
+api_metrics(struct aggd *d, struct httpd_req *r)
+{
+	struct ingest_stats st;
+	struct store_counts t;
+	struct buf *b = &d->body;
+
+	ingest_get_stats(d->ingest, &st);
+	b->len = 0;
+	if (store_read_topics(d->reader, NULL, NULL, &t) == -1 ||
+	    metric(b, "agg_events_received_total", "counter", "Events in"
+	    " accepted publish requests.", t.received) == -1 ||
+	    metric(b, "agg_events_unique_total", "counter", "Events stored"
+	    " (first of their identity).", t.unique) == -1 ||
+	    metric(b, "agg_events_duplicate_total", "counter", "Events dropped"
+	    " as duplicates.", t.duplicates) == -1 ||
+	    metric(b, "agg_ingest_queue_depth", "gauge", "Events queued or"
+	    " being committed.", st.depth) == -1 ||
+	    metric(b, "agg_ingest_queue_capacity", "gauge", "Events the queue"
+	    " takes before answering 503.", st.capacity) == -1 ||
+	    metric(b, "agg_http_connections_open", "gauge", "Open client"
+	    " connections.", httpd_conns(d->httpd)) == -1 ||
+	    metric(b, "agg_http_buffered_bytes", "gauge", "Bytes held in"
+	    " connection buffers.", httpd_buffered(d->httpd)) == -1 ||
+	    metric(b, "agg_commit_failures_total", "counter", "Group commits"
+	    " that failed and were rolled back.", st.commit_failures) == -1 ||
+	    metrics_commit(b, &st) == -1 ||
+	    metric(b, "agg_dedup_index_bytes", "gauge", "Memory of the"
+	    " in-memory dedup index.", st.index_bytes) == -1 ||
+	    metric(b, "agg_uptime_seconds", "gauge", "Seconds since start.",
+	    (ev_now(d->loop) - d->started) / 1000) == -1) {
+		reply_error(d, r, 500, "cannot read the store", NULL);
+		return;
+	}
+	httpd_reply(r, 200, "text/plain; version=0.0.4; charset=utf-8", NULL,
+	    b->data, b->len);
+}
+
+static const struct route routes[] = {
+	{ "/publish",	"POST",	api_publish },
+	{ "/events",	"GET",	api_events },
+	{ "/stats",	"GET",	api_stats },
+	{ "/healthz",	"GET",	api_healthz },
+	{ "/metrics",	"GET",	api_metrics },
+};
+
+void
+api_handle(struct httpd_req *r, void *arg)
+{
+	struct aggd *d = arg;
+	const struct http_request *hr = httpd_request(r);
+	const struct route *rt = NULL;
+	char allow[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (streq_len(hr->path, hr->path_len, routes[i].path))
+			rt = &routes[i];
+	if (d->cfg->token && !(rt && rt->fn == api_healthz) &&
+	    !token_ok(d, hr)) {
+		reply_error(d, r, 401, "missing or wrong bearer token",
+		    "WWW-Authenticate: Bearer\r\n");
+		return;
+	}
+	if (rt == NULL) {
+		reply_error(d, r, 404, "no such path", NULL);
+		return;
+	}
+	if (!streq_len(hr->method, hr->method_len, rt->method)) {
+		snprintf(allow, sizeof(allow), "Allow: %s\r\n", rt->method);
+		reply_error(d, r, 405, "method not allowed", allow);
+		return;
+	}
+	rt->fn(d, r);
+}

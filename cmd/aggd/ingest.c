@@ -1,0 +1,276 @@
+/*
+ * ingest.c - queue and writer thread; see ingest.h.
+ *
+ * Locking: one mutex guards the queue, the done list and the statistics.
+ * The store is touched by the writer thread only (and by main before
+ * start and after stop).  The eventfd is written once per commit that
+ * finished jobs for the loop.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ingest.h"
+#include "log.h"
+
+const double ingest_bucket_le[INGEST_BUCKETS] = {
+	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+	10,
+};
+
+struct ingest {
+	struct store	*store;
+	struct ev_loop	*loop;
+	int		 efd;
+	ingest_done_fn	*done_fn;
+	void		*done_arg;
+	pthread_t	 thread;
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 work, room, finished;
+	struct ingest_job *head, *tail;		/* queued */
+	struct ingest_job *done_head, *done_tail;	/* back to the loop */
+	int		 stopping;
+	struct ingest_stats st;
+};
+
+static double
+now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+record_commit(struct ingest *in, double secs, int failed)
+{
+	int i;
+
+	in->st.commits++;
+	in->st.commit_failures += failed != 0;
+	in->st.commit_seconds += secs;
+	for (i = 0; i < INGEST_BUCKETS; i++)
+		if (secs <= ingest_bucket_le[i])
+			in->st.buckets[i]++;
+	in->st.index_bytes = store_index_bytes(in->store);
+	in->st.last_seq = store_last_seq(in->store);
+}
+
+/* Commits one group; jobs get their results.  Runs unlocked. */
+static int
+commit_group(struct ingest *in, struct ingest_job *list, size_t *events)
+{
+	struct event_batch *batch[256];
+	struct store_counts res[256];
+	struct ingest_job *j, *first;
+	size_t n;
+	int rc = 0;
+
+	/* Groups of up to 256 requests per transaction, in queue order. */
+	for (j = list; j; ) {
+		first = j;
+		for (n = 0; j && n < 256; j = j->next, n++)
+			batch[n] = &j->batch;
+		char err[160] = "";
+		rc = store_commit(in->store, batch, n, res, err, sizeof(err));
+		for (n = 0, j = first; j && n < 256; j = j->next, n++) {
+			*events += j->batch.n;
+			j->status = rc;
+			j->counts = res[n];
+			if (rc != 0)
+				memcpy(j->err, err, sizeof(j->err));
+		}
+		if (rc != 0)
+			log_warnx("commit of %zu requests failed: %s", n, err);
+	}
+	return rc;
+}
+
+/* Hands finished jobs to their owners.  Called with the lock held. */
+static int
+finish(struct ingest *in, struct ingest_job *list, size_t events)
+{
+	struct ingest_job *j, *next;
+	int to_loop = 0;
+
+	in->st.depth -= events;
+	for (j = list; j; j = next) {
+		next = j->next;
+		j->next = NULL;
+		j->done = 1;
+		if (j->waited)
+			continue;
+		if (in->done_tail)
+			in->done_tail->next = j;
+		else
+			in->done_head = j;
+		in->done_tail = j;
+		to_loop = 1;
+	}
+	pthread_cond_broadcast(&in->finished);
+	pthread_cond_broadcast(&in->room);
+	return to_loop;
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct ingest *in = arg;
+	struct ingest_job *list;
+	uint64_t one = 1;
+	size_t events;
+	double t0;
+	int rc, to_loop;
+
+	pthread_mutex_lock(&in->mu);
+	for (;;) {
+		while (in->head == NULL && !in->stopping)
+			pthread_cond_wait(&in->work, &in->mu);
+		if (in->head == NULL)
+			break;
+		list = in->head;
+		in->head = in->tail = NULL;
+		pthread_mutex_unlock(&in->mu);
+
+		events = 0;
+		t0 = now_seconds();
+		rc = commit_group(in, list, &events);
+
+		pthread_mutex_lock(&in->mu);
+		record_commit(in, now_seconds() - t0, rc);
+		to_loop = finish(in, list, events);
+		if (to_loop)
+			(void)!write(in->efd, &one, sizeof(one));
+	}
+	pthread_mutex_unlock(&in->mu);
+	return NULL;
+}
+
+/* Loop side: the writer finished jobs. */
+static void
+on_done(struct ev_loop *loop, int fd, unsigned events, void *arg)
+{
+	struct ingest *in = arg;
+	struct ingest_job *j, *next;
+	uint64_t n;
+
+	(void)loop;
+	(void)events;
+	(void)!read(fd, &n, sizeof(n));
+	pthread_mutex_lock(&in->mu);
+	j = in->done_head;
+	in->done_head = in->done_tail = NULL;
+	pthread_mutex_unlock(&in->mu);
+	for (; j; j = next) {
+		next = j->next;
+		in->done_fn(j, in->done_arg);
+	}
+}
+
+struct ingest *
+ingest_start(struct store *store, struct ev_loop *loop, size_t capacity,
+    ingest_done_fn *fn, void *arg)
+{
+	struct ingest *in;
+
+	if ((in = calloc(1, sizeof(*in))) == NULL)
+		return NULL;
+	in->store = store;
+	in->loop = loop;
+	in->done_fn = fn;
+	in->done_arg = arg;
+	in->st.capacity = capacity;
+	in->st.last_seq = store_last_seq(store);
+	in->st.index_bytes = store_index_bytes(store);
+	pthread_mutex_init(&in->mu, NULL);
+	pthread_cond_init(&in->work, NULL);
+	pthread_cond_init(&in->room, NULL);
+	pthread_cond_init(&in->finished, NULL);
+	if ((in->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
+		goto fail;
+	if (ev_watch(loop, in->efd, EV_READ, on_done, in) == -1 ||
+	    pthread_create(&in->thread, NULL, writer_main, in) != 0) {
+		ev_unwatch(loop, in->efd);
+		close(in->efd);
+		goto fail;
+	}
+	return in;
+fail:
+	free(in);
+	return NULL;
+}
+
+void
+ingest_stop(struct ingest *in)
+{
+	if (in == NULL)
+		return;
+	pthread_mutex_lock(&in->mu);
+	in->stopping = 1;
+	pthread_cond_broadcast(&in->work);
+	pthread_cond_broadcast(&in->room);
+	pthread_mutex_unlock(&in->mu);
+	pthread_join(in->thread, NULL);
+	/* Answer what the last commit finished. */
+	on_done(in->loop, in->efd, EV_READ, in);
+	ev_unwatch(in->loop, in->efd);
+	close(in->efd);
+	pthread_mutex_destroy(&in->mu);
+	pthread_cond_destroy(&in->work);
+	pthread_cond_destroy(&in->room);
+	pthread_cond_destroy(&in->finished);
+	free(in);
+}
+
+int
+ingest_submit(struct ingest *in, struct ingest_job *j, int wait)
+{
+	size_t n = j->batch.n;
+
+	pthread_mutex_lock(&in->mu);
+	while (!in->stopping && in->st.depth > 0 &&
+	    in->st.depth + n > in->st.capacity) {
+		if (!wait) {
+			pthread_mutex_unlock(&in->mu);
+			return -1;
+		}
+		pthread_cond_wait(&in->room, &in->mu);
+	}
+	if (in->stopping) {
+		pthread_mutex_unlock(&in->mu);
+		return -1;
+	}
+	j->next = NULL;
+	j->done = 0;
+	if (in->tail)
+		in->tail->next = j;
+	else
+		in->head = j;
+	in->tail = j;
+	in->st.depth += n;
+	pthread_cond_signal(&in->work);
+	pthread_mutex_unlock(&in->mu);
+	return 0;
+}
+
+void
+ingest_wait(struct ingest *in, struct ingest_job *j)
+{
+	pthread_mutex_lock(&in->mu);
+	while (!j->done)
+		pthread_cond_wait(&in->finished, &in->mu);
+	pthread_mutex_unlock(&in->mu);
+}
+
+void
+ingest_get_stats(struct ingest *in, struct ingest_stats *st)
+{
+	pthread_mutex_lock(&in->mu);
+	*st = in->st;
+	pthread_mutex_unlock(&in->mu);
+}

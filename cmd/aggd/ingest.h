@@ -1,0 +1,64 @@
+/*
+ * ingest.h - the bounded ingest queue and the writer thread.
+ *
+ * The loop submits parsed batches; the writer takes everything queued,
+ * applies it in one transaction (group commit), and hands each job back:
+ * to the loop through an eventfd (HTTP requests, answered only then), or
+ * to a thread blocked in ingest_wait (the stdin feed).  While a commit and
+ * its fsync run, the loop goes on accepting and parsing.
+ */
+#ifndef AGGD_INGEST_H
+#define AGGD_INGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ev.h"
+#include "event.h"
+#include "store.h"
+
+struct ingest_job {
+	struct ingest_job *next;
+	struct event_batch batch;
+	void		*owner;		/* whoever submitted it */
+	int		 waited;	/* finished through ingest_wait */
+	int		 done;
+	int		 status;	/* 0, STORE_FULL or STORE_ERROR */
+	struct store_counts counts;
+	char		 err[160];
+};
+
+#define INGEST_BUCKETS	12
+
+struct ingest_stats {
+	size_t		 depth;		/* events queued or committing */
+	size_t		 capacity;
+	uint64_t	 commits;
+	uint64_t	 commit_failures;
+	double		 commit_seconds;	/* sum */
+	uint64_t	 buckets[INGEST_BUCKETS];	/* cumulative counts */
+	size_t		 index_bytes;
+	uint64_t	 last_seq;
+};
+
+extern const double ingest_bucket_le[INGEST_BUCKETS];
+
+typedef void	ingest_done_fn(struct ingest_job *, void *arg);
+
+struct ingest	*ingest_start(struct store *, struct ev_loop *, size_t capacity,
+		    ingest_done_fn *, void *arg);
+/* Stops taking jobs, commits what is queued, joins the writer. */
+void		 ingest_stop(struct ingest *);
+
+/*
+ * Queues a job.  Without wait, a full queue returns -1 at once; with it,
+ * the caller blocks until there is room.  A job of any size is taken when
+ * the queue is empty.  -1 also once ingest_stop has begun.
+ */
+int		 ingest_submit(struct ingest *, struct ingest_job *, int wait);
+/* Blocks until a job submitted with waited = 1 is done. */
+void		 ingest_wait(struct ingest *, struct ingest_job *);
+
+void		 ingest_get_stats(struct ingest *, struct ingest_stats *);
+
+#endif

@@ -1,0 +1,323 @@
+/*
+ * aggd - the agg daemon: collects events over HTTP (and from standard
+ * input), drops duplicates by (topic, event_id) for good, and serves what
+ * arrived.  main owns every long-lived object; it sets them up in order,
+ * runs the loop, and on SIGTERM/SIGINT takes them down in reverse:
+ * stop accepting, answer what is in flight, commit, close, exit 0.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "aggd.h"
+#include "log.h"
+
+static const char usage_text[] =
+"usage: aggd [-rx] [-l addr:port] [-d path] [-t token] [-b bytes] [-q events]\n"
+"            [-c conns]\n"
+"  -l, --listen ADDR:PORT   listen address (AGG_LISTEN; 127.0.0.1:8080)\n"
+"  -d, --db PATH            store file (DEDUP_DB_PATH; data/dedup.db)\n"
+"  -t, --token TOKEN        require Authorization: Bearer TOKEN (AGG_TOKEN)\n"
+"  -r, --relaxed            do not fsync each commit: faster, but a power\n"
+"                           loss may lose the last acknowledged events\n"
+"  -x, --exit-on-eof        exit once standard input is stored\n"
+"  -b, --max-body BYTES     largest request body (16777216); K, M suffixes\n"
+"  -q, --queue EVENTS       ingest queue size before 503 (65536)\n"
+"  -c, --max-conns N        open connections (10000)\n"
+"  -h, --help               this text\n"
+"  -V, --version            print the version\n";
+
+static void
+usage(int status)
+{
+	fputs(usage_text, status ? stderr : stdout);
+	exit(status);
+}
+
+static size_t
+size_arg(const char *name, const char *s)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*end == 'K' || *end == 'k')
+		v <<= 10, end++;
+	else if (*end == 'M' || *end == 'm')
+		v <<= 20, end++;
+	if (errno || *s < '0' || *s > '9' || *end || v == 0 || v > (1ULL << 40)) {
+		fprintf(stderr, "aggd: %s: not a positive number: %s\n", name, s);
+		usage(2);
+	}
+	return (size_t)v;
+}
+
+static void
+parse_args(int argc, char **argv, struct aggd_config *c)
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "token", required_argument, NULL, 't' },
+		{ "relaxed", no_argument, NULL, 'r' },
+		{ "exit-on-eof", no_argument, NULL, 'x' },
+		{ "max-body", required_argument, NULL, 'b' },
+		{ "queue", required_argument, NULL, 'q' },
+		{ "max-conns", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "l:d:t:rxb:q:c:hV", opts, NULL)) != -1)
+		switch (ch) {
+		case 'l': c->listen = optarg; break;
+		case 'd': c->db_path = optarg; break;
+		case 't': c->token = optarg; break;
+		case 'r': c->relaxed = 1; break;
+		case 'x': c->exit_on_eof = 1; break;
+		case 'b': c->http.max_body = size_arg("--max-body", optarg); break;
+		case 'q': c->queue = size_arg("--queue", optarg); break;
+		case 'c': c->http.max_conns = size_arg("--max-conns", optarg); break;
+		case 'h': usage(0); break;
+		case 'V': printf("aggd %s\n", AGG_VERSION); exit(0);
+		default: usage(2);
+		}
+	if (optind != argc) {
+		fprintf(stderr, "aggd: unexpected argument: %s\n", argv[optind]);
+		usage(2);
+	}
+	if (c->token && *c->token == '\0')
+		c->token = NULL;
+}
+
+static void
+config_defaults(struct aggd_config *c)
+{
+	const char *v;
+
+	memset(c, 0, sizeof(*c));
+	httpd_config_defaults(&c->http);
+	c->listen = (v = getenv("AGG_LISTEN")) && *v ? v : "127.0.0.1:8080";
+	c->db_path = (v = getenv("DEDUP_DB_PATH")) && *v ? v : "data/dedup.db";
+	c->token = getenv("AGG_TOKEN");
+	c->queue = AGGD_QUEUE_DEFAULT;
+}
+
+/* "host:port" or "[v6]:port"; the host may be empty (all addresses). */
+static int
+split_addr(const char *addr, char *host, size_t hostsz, const char **port)
+{
+	const char *colon, *h = addr;
+	size_t hlen;
+
+	if ((colon = strrchr(addr, ':')) == NULL || colon[1] == '\0')
+		return -1;
+	hlen = (size_t)(colon - addr);
+	if (*addr == '[') {
+		if (hlen < 2 || addr[hlen - 1] != ']')
+			return -1;
+		h++;
+		hlen -= 2;
+	}
+	if (hlen >= hostsz)
+		return -1;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	*port = colon + 1;
+	return 0;
+}
+
+static int
+listen_on(const char *addr)
+{
+	struct addrinfo hints, *res, *ai;
+	char host[256];
+	const char *port;
+	int fd = -1, one = 1, rc, saved = 0;
+
+	if (split_addr(addr, host, sizeof(host), &port) == -1)
+		fatalx("listen address %s: expected HOST:PORT", addr);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((rc = getaddrinfo(*host ? host : NULL, port, &hints, &res)) != 0)
+		fatalx("listen address %s: %s", addr, gai_strerror(rc));
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd == -1)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+		    listen(fd, 4096) == 0)
+			break;
+		saved = errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd == -1) {
+		errno = saved;
+		fatal("listen %s", addr);
+	}
+	return fd;
+}
+
+static void
+print_listening(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[NI_MAXHOST], port[NI_MAXSERV];
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+	    getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), port,
+	    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+		log_info("listening on %s%s%s:%s", ss.ss_family == AF_INET6 ?
+		    "[" : "", host, ss.ss_family == AF_INET6 ? "]" : "", port);
+}
+
+/* As many descriptors as allowed: each connection needs one. */
+static void
+raise_fd_limit(struct aggd_config *c)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	(void)setrlimit(RLIMIT_NOFILE, &rl);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    c->http.max_conns + 64 > rl.rlim_cur) {
+		c->http.max_conns = rl.rlim_cur > 128 ? rl.rlim_cur - 64 : 64;
+		log_warnx("only %zu connections: the descriptor limit is %llu",
+		    c->http.max_conns, (unsigned long long)rl.rlim_cur);
+	}
+}
+
+void
+aggd_begin_stop(struct aggd *d, const char *why)
+{
+	if (d->stop_deadline)
+		return;
+	log_info("%s: finishing requests in flight", why);
+	d->stop_deadline = ev_now(d->loop) + AGGD_GRACE_MS;
+	httpd_shutdown(d->httpd);
+	api_shutdown(d);
+}
+
+static void
+on_signal(struct ev_loop *loop, int fd, unsigned events, void *arg)
+{
+	struct aggd *d = arg;
+	struct signalfd_siginfo si;
+
+	(void)loop;
+	(void)events;
+	if (read(fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+		return;
+	aggd_begin_stop(d, strsignal((int)si.ssi_signo));
+}
+
+/* Stops the loop once everything is answered, or at the deadline. */
+static void
+on_tick(struct ev_loop *loop, void *arg)
+{
+	struct aggd *d = arg;
+
+	api_tick(loop, d);
+	if (d->stop_deadline && (httpd_conns(d->httpd) == 0 ||
+	    ev_now(loop) >= d->stop_deadline))
+		ev_stop(loop);
+}
+
+static int
+stdin_is_data(void)
+{
+	struct stat st;
+
+	return fstat(STDIN_FILENO, &st) == 0 &&
+	    (S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode) || S_ISSOCK(st.st_mode));
+}
+
+static int
+watch_signals(struct aggd *d, const sigset_t *mask)
+{
+	int fd = signalfd(-1, mask, SFD_NONBLOCK | SFD_CLOEXEC);
+
+	if (fd == -1 || ev_watch(d->loop, fd, EV_READ, on_signal, d) == -1)
+		fatal("signalfd");
+	return fd;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct aggd_config cfg;
+	struct aggd d;
+	struct store *store;
+	sigset_t mask;
+	char err[512];
+	int lfd, sfd;
+
+	log_init(argv[0]);
+	config_defaults(&cfg);
+	parse_args(argc, argv, &cfg);
+	signal(SIGPIPE, SIG_IGN);
+	/* Blocked before any thread starts, so only signalfd sees them. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	raise_fd_limit(&cfg);
+
+	lfd = listen_on(cfg.listen);
+	if ((store = store_open(cfg.db_path, cfg.relaxed, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
+	memset(&d, 0, sizeof(d));
+	d.cfg = &cfg;
+	buf_init(&d.body);
+	if ((d.reader = store_reader_open(cfg.db_path, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
+	if ((d.loop = ev_new()) == NULL)
+		fatal("event loop");
+	sfd = watch_signals(&d, &mask);
+	print_listening(lfd);
+	if ((d.httpd = httpd_new(d.loop, lfd, &cfg.http, api_handle, &d)) == NULL ||
+	    (d.ingest = ingest_start(store, d.loop, cfg.queue, api_job_done,
+	    &d)) == NULL || ev_add_tick(d.loop, 250, on_tick, &d) == -1)
+		fatal("start");
+	ev_set_before_wait(d.loop, api_before_wait, &d);
+	d.started = ev_now(d.loop);
+	if (stdin_is_data() && (d.feed = feed_start(&d)) == NULL)
+		fatal("standard input");
+	if (cfg.exit_on_eof && d.feed == NULL)
+		aggd_begin_stop(&d, "no input on standard input");
+
+	if (ev_run(d.loop) == -1)
+		log_warn("event loop");
+	feed_stop(d.feed);
+	ingest_stop(d.ingest);
+	httpd_free(d.httpd);
+	store_reader_close(d.reader);
+	store_close(store);
+	close(sfd);
+	ev_free(d.loop);
+	buf_free(&d.body);
+	log_info("stopped");
+	return d.exit_code;
+}

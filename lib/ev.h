@@ -1,0 +1,41 @@
+/*
+ * ev.h - a tiny, protocol-free event loop: readiness callbacks on file
+ * descriptors (epoll behind this seam), a few periodic ticks for timeouts,
+ * and a hook that runs before each wait.  Single-threaded: only the
+ * thread that runs the loop may call these functions.
+ */
+#ifndef AGG_EV_H
+#define AGG_EV_H
+
+#include <stdint.h>
+
+#define EV_READ		1u
+#define EV_WRITE	2u
+#define EV_ERROR	4u	/* hang-up or error; always reported */
+
+struct ev_loop;
+
+typedef void	ev_fd_fn(struct ev_loop *, int fd, unsigned events, void *arg);
+typedef void	ev_fn(struct ev_loop *, void *arg);
+
+struct ev_loop	*ev_new(void);
+void		 ev_free(struct ev_loop *);
+
+/* Watches fd for mask (EV_READ|EV_WRITE, may be 0); replaces an older watch. */
+int		 ev_watch(struct ev_loop *, int fd, unsigned mask, ev_fd_fn *, void *);
+void		 ev_unwatch(struct ev_loop *, int fd);
+
+/* Periodic callbacks, at most EV_MAX_TICKS; for timeouts, not precision. */
+#define EV_MAX_TICKS	4
+int		 ev_add_tick(struct ev_loop *, int ms, ev_fn *, void *);
+void		 ev_set_before_wait(struct ev_loop *, ev_fn *, void *);
+
+/* Runs until ev_stop; returns 0, or -1 if epoll_wait failed. */
+int		 ev_run(struct ev_loop *);
+void		 ev_stop(struct ev_loop *);
+
+/* Monotonic milliseconds, refreshed each time the loop wakes. */
+uint64_t	 ev_now(const struct ev_loop *);
+uint64_t	 ev_clock_ms(void);
+
+#endif

@@ -1,0 +1,634 @@
+/*
+ * httpd.c - HTTP/1.1 connection handling; see httpd.h for the contract.
+ *
+ * A connection moves HEAD -> BODY -> HANDLER -> HEAD (keep-alive) or
+ * CLOSING.  The request occupies in[0..req_len) of the input buffer;
+ * pipelined bytes follow it and are parsed only after the reply, so
+ * replies go out in request order.  Chunked bodies are decoded in place,
+ * right after the header block.
+ *
+ * Memory is bounded three ways: the header and body limits per request,
+ * max_conns, and max_buffered over all buffers together; a request that
+ * would push past max_buffered is answered 503 instead of growing.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "httpd.h"
+
+#define READ_CHUNK	(16 * 1024)
+#define READ_ROUND	(1024 * 1024)	/* per wake-up, for fairness */
+#define KEEP_BUF	(64 * 1024)	/* larger idle buffers are freed */
+
+enum conn_state { CS_HEAD, CS_BODY, CS_HANDLER, CS_CLOSING };
+
+struct httpd_req {			/* a connection */
+	struct httpd	*h;
+	struct httpd_req *prev, *next;
+	int		 fd;
+	enum conn_state	 state;
+	int		 eof;		/* peer sent FIN */
+	int		 gone;		/* peer unreachable; close when free */
+	int		 in_process;	/* inside conn_process: no closing */
+	int		 continued;	/* 100 Continue sent */
+	struct buf	 in, out;
+	size_t		 out_off;
+	struct http_request req;
+	size_t		 head_len, body_len, req_len;
+	struct http_chunked chunk;
+	size_t		 progress;	/* body bytes since the deadline moved */
+	uint64_t	 deadline;	/* read side; 0 none */
+	uint64_t	 write_deadline;
+	uint64_t	 idle_since;
+};
+
+struct httpd {
+	struct ev_loop	*loop;
+	int		 lfd;
+	int		 accept_paused;
+	struct httpd_config cfg;
+	httpd_handler	*handler;
+	void		*arg;
+	struct httpd_req *conns;
+	size_t		 nconns;
+	size_t		 buffered;
+	int		 stopping;
+};
+
+static void	conn_resume(struct httpd_req *);
+static void	conn_event(struct ev_loop *, int, unsigned, void *);
+
+void
+httpd_config_defaults(struct httpd_config *c)
+{
+	c->max_conns = 10000;
+	c->max_header = 8 * 1024;
+	c->max_body = 16 * 1024 * 1024;
+	c->max_buffered = 512 * 1024 * 1024;
+	c->idle_ms = 60 * 1000;
+	c->header_ms = 10 * 1000;
+	c->body_ms = 10 * 1000;
+	c->write_ms = 10 * 1000;
+}
+
+/* Grows b by extra bytes within the shared budget; -1 when over it. */
+static int
+conn_reserve(struct httpd_req *c, struct buf *b, size_t extra)
+{
+	struct httpd *h = c->h;
+	size_t old = b->cap, want;
+
+	if (b->len + extra <= b->cap)
+		return 0;
+	want = b->len + extra;
+	if (want < 2 * old)
+		want = 2 * old;
+	if (h->buffered - old + want > h->cfg.max_buffered)
+		return -1;
+	if (buf_reserve(b, extra) == -1)
+		return -1;
+	h->buffered += b->cap - old;
+	return 0;
+}
+
+static void
+conn_release(struct httpd_req *c, struct buf *b)
+{
+	c->h->buffered -= b->cap;
+	buf_free(b);
+}
+
+static void
+conn_close(struct httpd_req *c)
+{
+	struct httpd *h = c->h;
+
+	ev_unwatch(h->loop, c->fd);
+	close(c->fd);
+	conn_release(c, &c->in);
+	conn_release(c, &c->out);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		h->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	h->nconns--;
+	free(c);
+}
+
+static void
+conn_watch(struct httpd_req *c)
+{
+	unsigned mask = 0;
+
+	if (c->state == CS_HEAD || c->state == CS_BODY)
+		mask = EV_READ;
+	if (c->out_off < c->out.len)
+		mask = EV_WRITE;	/* read again once replies are out */
+	if (ev_watch(c->h->loop, c->fd, mask, conn_event, c) == -1)
+		c->gone = 1;
+}
+
+/* Appends a whole response; on a memory failure the peer is cut off. */
+static void
+conn_respond(struct httpd_req *c, int status, const char *ctype,
+    const char *headers, const char *body, size_t len, int close_after)
+{
+	char head[512];
+	int n;
+
+	n = snprintf(head, sizeof(head),
+	    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+	    "%s%s\r\n", status, http_reason(status),
+	    ctype ? ctype : "application/json", len,
+	    close_after ? "Connection: close\r\n" : "", headers ? headers : "");
+	if (n < 0 || (size_t)n >= sizeof(head) ||
+	    conn_reserve(c, &c->out, (size_t)n + len) == -1) {
+		c->gone = 1;
+		return;
+	}
+	buf_append(&c->out, head, (size_t)n);
+	buf_append(&c->out, body, len);
+	if (c->write_deadline == 0)
+		c->write_deadline = ev_now(c->h->loop) + (uint64_t)c->h->cfg.write_ms;
+}
+
+/* An error that ends the connection: the framing can no longer be trusted. */
+static void
+conn_fail(struct httpd_req *c, int status, const char *msg, const char *headers)
+{
+	char body[256];
+	int n;
+
+	n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}", msg);
+	conn_respond(c, status, NULL, headers, body,
+	    n > 0 && (size_t)n < sizeof(body) ? (size_t)n : 0, 1);
+	c->state = CS_CLOSING;
+}
+
+static int
+status_of_parse_error(ssize_t r)
+{
+	switch (r) {
+	case HTTP_TOO_LARGE:	return 431;
+	case HTTP_UNSUPPORTED:	return 501;
+	case HTTP_BAD_VERSION:	return 505;
+	default:		return 400;
+	}
+}
+
+static void
+conn_expect_continue(struct httpd_req *c, size_t need)
+{
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+	if (!c->req.expect_continue || c->continued || c->in.len >= need)
+		return;
+	c->continued = 1;
+	if (conn_reserve(c, &c->out, sizeof(cont) - 1) == 0)
+		buf_append(&c->out, cont, sizeof(cont) - 1);
+}
+
+/* 1: header block parsed; 0: need more; -1: answered with an error. */
+static int
+conn_parse_head(struct httpd_req *c)
+{
+	struct httpd *h = c->h;
+	ssize_t r;
+
+	if (c->in.len == 0)
+		return 0;
+	if (c->deadline == 0 || c->idle_since)
+		c->deadline = ev_now(h->loop) + (uint64_t)h->cfg.header_ms;
+	c->idle_since = 0;
+	r = http_parse_request(c->in.data, c->in.len, h->cfg.max_header, &c->req);
+	if (r == HTTP_INCOMPLETE)
+		return 0;
+	if (r < 0) {
+		conn_fail(c, status_of_parse_error(r), c->req.error, NULL);
+		return -1;
+	}
+	c->head_len = (size_t)r;
+	c->body_len = 0;
+	c->continued = 0;
+	if (c->req.chunked) {
+		http_chunked_init(&c->chunk);
+		conn_expect_continue(c, c->head_len + 1);
+	} else if (c->req.content_length > 0) {
+		if ((uint64_t)c->req.content_length > h->cfg.max_body) {
+			conn_fail(c, 413, "request body too large", NULL);
+			return -1;
+		}
+		conn_expect_continue(c, c->head_len + (size_t)c->req.content_length);
+	}
+	c->state = CS_BODY;
+	c->progress = 0;
+	c->deadline = ev_now(h->loop) + (uint64_t)h->cfg.body_ms;
+	return 1;
+}
+
+static int
+conn_parse_chunked(struct httpd_req *c)
+{
+	size_t start = c->head_len + c->body_len, n = c->in.len - start;
+	ssize_t r;
+
+	r = http_chunked_decode(&c->chunk, c->in.data + start, &n);
+	if (r == HTTP_BAD) {
+		conn_fail(c, 400, "malformed chunked body", NULL);
+		return -1;
+	}
+	c->body_len += n;
+	if (c->body_len > c->h->cfg.max_body) {
+		conn_fail(c, 413, "request body too large", NULL);
+		return -1;
+	}
+	if (r == HTTP_INCOMPLETE) {
+		c->in.len = c->head_len + c->body_len;
+		return 0;
+	}
+	c->req_len = c->head_len + c->body_len;
+	c->in.len = c->req_len + (size_t)r;
+	return 1;
+}
+
+/* 1: body complete; 0: need more; -1: answered with an error. */
+static int
+conn_parse_body(struct httpd_req *c)
+{
+	size_t need;
+
+	if (c->req.chunked)
+		return conn_parse_chunked(c);
+	need = c->head_len + (size_t)(c->req.content_length > 0 ?
+	    c->req.content_length : 0);
+	if (c->in.len < need) {
+		if (conn_reserve(c, &c->in, need - c->in.len) == -1) {
+			conn_fail(c, 503, "server busy, retry later",
+			    "Retry-After: 1\r\n");
+			return -1;
+		}
+		return 0;
+	}
+	c->body_len = need - c->head_len;
+	c->req_len = need;
+	return 1;
+}
+
+static void
+conn_dispatch(struct httpd_req *c)
+{
+	/* The buffer may have moved since the header was parsed. */
+	(void)http_parse_request(c->in.data, c->head_len, c->head_len + 1,
+	    &c->req);
+	c->state = CS_HANDLER;
+	c->deadline = 0;
+	c->h->handler(c, c->h->arg);
+}
+
+/*
+ * Frames and dispatches buffered requests until one produces output: a
+ * reply must leave before the next pipelined request is looked at.
+ */
+static void
+conn_process(struct httpd_req *c)
+{
+	int r;
+
+	c->in_process = 1;
+	while (!c->gone && c->out.len == 0 &&
+	    (c->state == CS_HEAD || c->state == CS_BODY)) {
+		if (c->state == CS_HEAD && (r = conn_parse_head(c)) <= 0)
+			break;
+		if (c->state == CS_BODY && (r = conn_parse_body(c)) <= 0)
+			break;
+		conn_dispatch(c);
+	}
+	c->in_process = 0;
+}
+
+static int
+conn_flush(struct httpd_req *c)
+{
+	ssize_t n;
+
+	while (c->out_off < c->out.len) {
+		n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off,
+		    MSG_NOSIGNAL);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			return -1;
+		}
+		c->out_off += (size_t)n;
+		c->write_deadline = ev_now(c->h->loop) + (uint64_t)c->h->cfg.write_ms;
+	}
+	c->out_off = 0;
+	c->out.len = 0;
+	c->write_deadline = 0;
+	if (c->out.cap > KEEP_BUF)
+		conn_release(c, &c->out);
+	return 0;
+}
+
+/*
+ * Flushes, frames what is buffered, and closes when the connection is done.
+ * Pipelined requests are parsed only once earlier replies have left, so a
+ * client that never reads cannot make us queue replies without end.
+ */
+static void
+conn_resume(struct httpd_req *c)
+{
+	for (;;) {
+		if (!c->gone && conn_flush(c) == -1)
+			c->gone = 1;
+		if (c->gone || c->out.len > 0 ||
+		    (c->state != CS_HEAD && c->state != CS_BODY))
+			break;
+		conn_process(c);
+		if (c->out.len == 0)
+			break;
+	}
+	if (c->gone) {
+		if (c->state == CS_HANDLER)
+			ev_unwatch(c->h->loop, c->fd);	/* closed on reply */
+		else
+			conn_close(c);
+		return;
+	}
+	if (c->out.len == 0 && (c->state == CS_CLOSING ||
+	    (c->eof && c->state != CS_HANDLER))) {
+		conn_close(c);
+		return;
+	}
+	conn_watch(c);
+}
+
+/* Reads what the socket has; returns -1 when the peer is gone. */
+static int
+conn_read(struct httpd_req *c)
+{
+	size_t round = 0;
+	ssize_t n;
+
+	while (round < READ_ROUND) {
+		if (conn_reserve(c, &c->in, READ_CHUNK) == -1)
+			return -2;
+		n = read(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len);
+		if (n == 0) {
+			c->eof = 1;
+			return 0;
+		}
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+		}
+		c->in.len += (size_t)n;
+		round += (size_t)n;
+		if (c->state == CS_BODY && (c->progress += (size_t)n) >=
+		    HTTPD_PROGRESS) {
+			c->progress = 0;
+			c->deadline = ev_now(c->h->loop) +
+			    (uint64_t)c->h->cfg.body_ms;
+		}
+	}
+	return 0;
+}
+
+static void
+conn_event(struct ev_loop *loop, int fd, unsigned events, void *arg)
+{
+	struct httpd_req *c = arg;
+	int r;
+
+	(void)loop;
+	(void)fd;
+	if ((events & EV_READ) && (c->state == CS_HEAD || c->state == CS_BODY)) {
+		r = conn_read(c);
+		if (r == -1)
+			c->gone = 1;
+		else if (r == -2 && c->state != CS_HANDLER)
+			conn_fail(c, 503, "server busy, retry later",
+			    "Retry-After: 1\r\n");
+	} else if ((events & EV_ERROR) && !(events & EV_WRITE))
+		c->gone = 1;
+	conn_resume(c);
+}
+
+static struct httpd_req *
+conn_oldest_idle(struct httpd *h)
+{
+	struct httpd_req *c, *best = NULL;
+
+	for (c = h->conns; c; c = c->next)
+		if (c->state == CS_HEAD && c->in.len == 0 && c->idle_since &&
+		    c->out.len == 0 && (!best || c->idle_since < best->idle_since))
+			best = c;
+	return best;
+}
+
+static void
+httpd_refuse(int fd)
+{
+	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
+	    "Content-Type: application/json\r\nContent-Length: 34\r\n"
+	    "Retry-After: 1\r\nConnection: close\r\n\r\n"
+	    "{\"error\":\"too many connections\"}\n";
+
+	(void)!send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+}
+
+static void
+httpd_add_conn(struct httpd *h, int fd)
+{
+	struct httpd_req *c, *old;
+
+	if (h->nconns >= h->cfg.max_conns) {
+		if ((old = conn_oldest_idle(h)) == NULL) {
+			httpd_refuse(fd);
+			return;
+		}
+		conn_close(old);
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		close(fd);
+		return;
+	}
+	c->h = h;
+	c->fd = fd;
+	c->state = CS_HEAD;
+	c->idle_since = ev_now(h->loop);
+	c->deadline = c->idle_since + (uint64_t)h->cfg.idle_ms;
+	c->next = h->conns;
+	if (h->conns)
+		h->conns->prev = c;
+	h->conns = c;
+	h->nconns++;
+	conn_watch(c);
+}
+
+static void
+httpd_accept(struct ev_loop *loop, int lfd, unsigned events, void *arg)
+{
+	struct httpd *h = arg;
+	int fd, i;
+
+	(void)events;
+	for (i = 0; i < 256; i++) {
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EMFILE || errno == ENFILE) {
+				/* Wait for the next tick rather than spin. */
+				ev_watch(loop, lfd, 0, httpd_accept, h);
+				h->accept_paused = 1;
+			}
+			return;
+		}
+		httpd_add_conn(h, fd);
+	}
+}
+
+static void
+conn_timeouts(struct httpd_req *c, uint64_t now)
+{
+	if (c->state == CS_HANDLER)
+		return;
+	if (c->write_deadline && now >= c->write_deadline) {
+		c->gone = 1;
+	} else if (c->deadline && now >= c->deadline && c->state != CS_CLOSING) {
+		if (c->state == CS_HEAD && c->in.len == 0)
+			c->gone = 1;	/* idle keep-alive: just close */
+		else
+			conn_fail(c, 408, "request timed out", NULL);
+	} else
+		return;
+	conn_resume(c);
+}
+
+static void
+httpd_tick(struct ev_loop *loop, void *arg)
+{
+	struct httpd *h = arg;
+	struct httpd_req *c, *next;
+	uint64_t now = ev_now(loop);
+
+	if (h->accept_paused && h->lfd != -1) {
+		h->accept_paused = 0;
+		ev_watch(loop, h->lfd, EV_READ, httpd_accept, h);
+	}
+	for (c = h->conns; c; c = next) {
+		next = c->next;
+		conn_timeouts(c, now);
+	}
+}
+
+struct httpd *
+httpd_new(struct ev_loop *loop, int lfd, const struct httpd_config *cfg,
+    httpd_handler *handler, void *arg)
+{
+	struct httpd *h;
+
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return NULL;
+	h->loop = loop;
+	h->lfd = lfd;
+	h->cfg = *cfg;
+	h->handler = handler;
+	h->arg = arg;
+	if (ev_watch(loop, lfd, EV_READ, httpd_accept, h) == -1 ||
+	    ev_add_tick(loop, 250, httpd_tick, h) == -1) {
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+void
+httpd_free(struct httpd *h)
+{
+	if (h == NULL)
+		return;
+	while (h->conns)
+		conn_close(h->conns);
+	if (h->lfd != -1) {
+		ev_unwatch(h->loop, h->lfd);
+		close(h->lfd);
+	}
+	free(h);
+}
+
+const struct http_request *
+httpd_request(const struct httpd_req *c)
+{
+	return &c->req;
+}
+
+const char *
+httpd_body(const struct httpd_req *c, size_t *len)
+{
+	*len = c->body_len;
+	return c->in.data ? c->in.data + c->head_len : "";
+}
+
+void
+httpd_reply(struct httpd_req *c, int status, const char *ctype,
+    const char *headers, const char *body, size_t len)
+{
+	struct httpd *h = c->h;
+	int keep = c->req.keep_alive && !c->eof && !h->stopping;
+
+	if (!c->gone)
+		conn_respond(c, status, ctype, headers, body, len, !keep);
+	buf_consume(&c->in, c->req_len);
+	c->req_len = c->head_len = c->body_len = 0;
+	if (c->in.len == 0)
+		conn_release(c, &c->in);
+	if (keep) {
+		c->state = CS_HEAD;
+		c->idle_since = ev_now(h->loop);
+		c->deadline = c->idle_since + (uint64_t)h->cfg.idle_ms;
+	} else
+		c->state = CS_CLOSING;
+	if (!c->in_process)
+		conn_resume(c);
+}
+
+void
+httpd_shutdown(struct httpd *h)
+{
+	struct httpd_req *c, *next;
+
+	h->stopping = 1;
+	if (h->lfd != -1) {
+		ev_unwatch(h->loop, h->lfd);
+		close(h->lfd);
+		h->lfd = -1;
+	}
+	for (c = h->conns; c; c = next) {
+		next = c->next;
+		if (c->state == CS_HEAD && c->in.len == 0 && c->out.len == 0)
+			conn_close(c);
+	}
+}
+
+size_t
+httpd_conns(const struct httpd *h)
+{
+	return h->nconns;
+}
+
+size_t
+httpd_buffered(const struct httpd *h)
+{
+	return h->buffered;
+}

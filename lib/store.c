@@ -1,0 +1,653 @@
+/*
+ * store.c - the writer side of the dedup store.
+ *
+ * Why not UNIQUE(topic, event_id)?  With random event ids every new event
+ * would dirty a random B-tree leaf: ~8 KB of writes per event and a ceiling
+ * near 40k events/s on this class of machine.  Instead the events table is
+ * append-only (seq is the rowid) plus one index on (topic_id, seq, fp) that
+ * only ever grows at the right edge of each topic, and identity lives in an
+ * in-memory fingerprint set (fpset.h) rebuilt from that index at start.
+ * The set only proposes candidates; each is checked against the stored row,
+ * so dedup stays exact.  The set changes with the transaction: additions
+ * are undone when it rolls back, so memory never claims an event that the
+ * disk does not have.
+ *
+ * The flock on the store file keeps a second aggd out; the descriptor stays
+ * open until SQLite has closed, since closing any descriptor of the file
+ * would drop SQLite's POSIX locks.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fpset.h"
+#include "siphash.h"
+#include "store.h"
+
+struct topic {
+	char		*name;
+	size_t		 len;
+	int64_t		 id;
+	uint64_t	 hash;
+	struct store_counts delta;	/* of the open transaction */
+	int		 touched;
+};
+
+struct store {
+	sqlite3		*db;
+	int		 lockfd;
+	struct siphash_key key;
+	struct fpset	 set;
+	uint64_t	 next_seq;
+	struct topic	*topics;	/* index i has id i + 1 */
+	size_t		 ntopics, topics_cap;
+	size_t		*tindex;	/* open addressing: topic index + 1 */
+	size_t		 tindex_cap;
+	size_t		*touched;
+	size_t		 ntouched;
+	uint64_t	*added;		/* (fp, seq) pairs of the transaction */
+	size_t		 nadded, added_cap;
+	sqlite3_stmt	*ins_event, *get_event, *ins_topic, *upd_topic;
+	sqlite3_stmt	*begin, *commit, *rollback;
+};
+
+static void
+seterr(char *err, size_t errsz, const char *fmt, const char *a, const char *b)
+{
+	snprintf(err, errsz, fmt, a, b);
+}
+
+static int
+mkdirs(const char *path, char *err, size_t errsz)
+{
+	char dir[PATH_MAX];
+	char *p;
+
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir)) {
+		seterr(err, errsz, "%s: %s", path, "path too long");
+		return -1;
+	}
+	if ((p = strrchr(dir, '/')) == NULL)
+		return 0;
+	*p = '\0';
+	for (p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0755) == -1 && errno != EEXIST)
+			goto fail;
+		*p = '/';
+	}
+	if (dir[0] && mkdir(dir, 0755) == -1 && errno != EEXIST)
+		goto fail;
+	return 0;
+fail:
+	seterr(err, errsz, "cannot create directory %s: %s", dir, strerror(errno));
+	return -1;
+}
+
+static int
+store_lock(struct store *s, const char *path, char *err, size_t errsz)
+{
+	s->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (s->lockfd == -1) {
+		seterr(err, errsz, "store %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(s->lockfd, LOCK_EX | LOCK_NB) == -1) {
+		seterr(err, errsz, "store %s: %s", path, errno == EWOULDBLOCK ?
+		    "in use by another aggd" : strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+prepare(struct store *s, sqlite3_stmt **st, const char *sql)
+{
+	return sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+	    st, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+static int
+store_prepare(struct store *s)
+{
+	if (prepare(s, &s->ins_event, "INSERT INTO events(seq, topic_id, fp,"
+	    " event_id, ts, source, payload) VALUES (?,?,?,?,?,?,?)") == -1 ||
+	    prepare(s, &s->get_event, "SELECT topic_id, event_id FROM events"
+	    " WHERE seq = ?") == -1 ||
+	    prepare(s, &s->ins_topic, "INSERT INTO topics(id, name) VALUES (?,?)")
+	    == -1 ||
+	    prepare(s, &s->upd_topic, "UPDATE topics SET received = received + ?,"
+	    " uniq = uniq + ?, dups = dups + ? WHERE id = ?") == -1 ||
+	    prepare(s, &s->begin, "BEGIN IMMEDIATE") == -1 ||
+	    prepare(s, &s->commit, "COMMIT") == -1 ||
+	    prepare(s, &s->rollback, "ROLLBACK") == -1)
+		return -1;
+	return 0;
+}
+
+static int
+step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : rc;
+}
+
+/* Topic names -> struct topic, by open addressing over indices. */
+static uint64_t
+topic_hash(const struct store *s, const char *name, size_t len)
+{
+	return siphash(&s->key, name, len);
+}
+
+static int
+tindex_rebuild(struct store *s, size_t cap)
+{
+	size_t i, j, *t;
+
+	if ((t = calloc(cap, sizeof(*t))) == NULL)
+		return -1;
+	for (i = 0; i < s->ntopics; i++) {
+		for (j = s->topics[i].hash % cap; t[j]; j = (j + 1) % cap)
+			;
+		t[j] = i + 1;
+	}
+	free(s->tindex);
+	s->tindex = t;
+	s->tindex_cap = cap;
+	return 0;
+}
+
+static struct topic *
+topic_find(struct store *s, const char *name, size_t len, uint64_t h)
+{
+	size_t j;
+	struct topic *t;
+
+	for (j = h % s->tindex_cap; s->tindex[j]; j = (j + 1) % s->tindex_cap) {
+		t = &s->topics[s->tindex[j] - 1];
+		if (t->hash == h && t->len == len && memcmp(t->name, name, len) == 0)
+			return t;
+	}
+	return NULL;
+}
+
+/* Adds a topic to memory only; the caller stores it. */
+static struct topic *
+topic_add(struct store *s, const char *name, size_t len, uint64_t h)
+{
+	struct topic *t;
+	size_t j;
+
+	if (s->ntopics == s->topics_cap) {
+		size_t cap = s->topics_cap ? s->topics_cap * 2 : 16;
+		if ((t = realloc(s->topics, cap * sizeof(*t))) == NULL)
+			return NULL;
+		s->topics = t;
+		s->topics_cap = cap;
+	}
+	if (2 * (s->ntopics + 1) > s->tindex_cap &&
+	    tindex_rebuild(s, 4 * (s->ntopics + 1)) == -1)
+		return NULL;
+	t = &s->topics[s->ntopics];
+	memset(t, 0, sizeof(*t));
+	if ((t->name = malloc(len + 1)) == NULL)
+		return NULL;
+	memcpy(t->name, name, len);
+	t->name[len] = '\0';
+	t->len = len;
+	t->hash = h;
+	t->id = (int64_t)++s->ntopics;
+	for (j = h % s->tindex_cap; s->tindex[j]; j = (j + 1) % s->tindex_cap)
+		;
+	s->tindex[j] = s->ntopics;
+	return t;
+}
+
+/* The topic of an event in the open transaction, created if new. */
+static struct topic *
+topic_get(struct store *s, const char *name, size_t len, int *rc)
+{
+	uint64_t h = topic_hash(s, name, len);
+	struct topic *t;
+
+	if ((t = topic_find(s, name, len, h)) != NULL)
+		return t;
+	if ((t = topic_add(s, name, len, h)) == NULL) {
+		*rc = SQLITE_NOMEM;
+		return NULL;
+	}
+	sqlite3_bind_int64(s->ins_topic, 1, t->id);
+	sqlite3_bind_text(s->ins_topic, 2, t->name, (int)len, SQLITE_STATIC);
+	if ((*rc = step_done(s->ins_topic)) != 0)
+		return NULL;
+	return t;
+}
+
+/* Forgets topics created by a transaction that rolled back. */
+static void
+topics_truncate(struct store *s, size_t n)
+{
+	while (s->ntopics > n)
+		free(s->topics[--s->ntopics].name);
+	(void)tindex_rebuild(s, s->tindex_cap);
+}
+
+static int
+topics_load(struct store *s, uint64_t *uniq)
+{
+	sqlite3_stmt *st;
+	int rc;
+	const char *name;
+	size_t len;
+
+	*uniq = 0;
+	if (sqlite3_prepare_v2(s->db, "SELECT id, name, uniq FROM topics"
+	    " ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (tindex_rebuild(s, 64) == -1)
+		goto fail;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		name = (const char *)sqlite3_column_text(st, 1);
+		len = (size_t)sqlite3_column_bytes(st, 1);
+		/* Ids are dense from 1: topic_add gives them in order. */
+		if (sqlite3_column_int64(st, 0) != (int64_t)s->ntopics + 1 ||
+		    topic_add(s, name, len, topic_hash(s, name, len)) == NULL)
+			goto fail;
+		*uniq += (uint64_t)sqlite3_column_int64(st, 2);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+fail:
+	sqlite3_finalize(st);
+	return -1;
+}
+
+static const char schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value BLOB);"
+    "CREATE TABLE IF NOT EXISTS topics(id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL UNIQUE, received INTEGER NOT NULL DEFAULT 0,"
+    " uniq INTEGER NOT NULL DEFAULT 0, dups INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS events(seq INTEGER PRIMARY KEY,"
+    " topic_id INTEGER NOT NULL, fp INTEGER NOT NULL, event_id TEXT NOT NULL,"
+    " ts TEXT NOT NULL, source TEXT NOT NULL, payload TEXT NOT NULL);"
+    /* Right-edge appends per topic; also what the fingerprints load from. */
+    "CREATE INDEX IF NOT EXISTS events_by_topic ON events(topic_id, seq, fp);";
+
+/* The fingerprint key: made once per store, kept in it. */
+static int
+store_key(struct store *s)
+{
+	sqlite3_stmt *st;
+	unsigned char k[16];
+	int rc, ok = 0;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE name = 'key'",
+	    -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW &&
+	    sqlite3_column_bytes(st, 0) == (int)sizeof(k)) {
+		memcpy(k, sqlite3_column_blob(st, 0), sizeof(k));
+		ok = 1;
+	}
+	sqlite3_finalize(st);
+	if (!ok) {
+		if (rc == SQLITE_ROW ||
+		    getrandom(k, sizeof(k), 0) != (ssize_t)sizeof(k) ||
+		    sqlite3_prepare_v2(s->db, "INSERT INTO meta VALUES ('key', ?)",
+		    -1, &st, NULL) != SQLITE_OK)
+			return -1;
+		sqlite3_bind_blob(st, 1, k, sizeof(k), SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE)
+			return -1;
+	}
+	memcpy(&s->key.k0, k, 8);
+	memcpy(&s->key.k1, k + 8, 8);
+	return 0;
+}
+
+static int
+fps_load(struct store *s, uint64_t expected)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (fpset_init(&s->set, (size_t)expected) == -1)
+		return -1;
+	if (sqlite3_prepare_v2(s->db, "SELECT seq, fp FROM events"
+	    " INDEXED BY events_by_topic", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (fpset_add(&s->set, (uint64_t)sqlite3_column_int64(st, 1),
+		    (uint64_t)sqlite3_column_int64(st, 0)) == -1)
+			break;
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return -1;
+	if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(seq), 0) FROM events",
+	    -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_step(st);
+	s->next_seq = (uint64_t)sqlite3_column_int64(st, 0) + 1;
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+static int
+store_setup(struct store *s, int relaxed)
+{
+	char sql[256];
+	uint64_t uniq;
+
+	snprintf(sql, sizeof(sql), "PRAGMA journal_mode=WAL;"
+	    "PRAGMA synchronous=%s; PRAGMA wal_autocheckpoint=4000;"
+	    "PRAGMA journal_size_limit=67108864; PRAGMA cache_size=-8192;"
+	    "PRAGMA foreign_keys=OFF;", relaxed ? "NORMAL" : "FULL");
+	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_exec(s->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK ||
+	    store_key(s) == -1 ||
+	    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	if (topics_load(s, &uniq) == -1 || fps_load(s, uniq) == -1 ||
+	    store_prepare(s) == -1)
+		return -1;
+	return 0;
+}
+
+struct store *
+store_open(const char *path, int relaxed, char *err, size_t errsz)
+{
+	struct store *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		seterr(err, errsz, "%s%s", "out of memory", "");
+		return NULL;
+	}
+	s->lockfd = -1;
+	if (mkdirs(path, err, errsz) == -1 || store_lock(s, path, err, errsz) == -1)
+		goto fail;
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		seterr(err, errsz, "store %s: %s", path, s->db ?
+		    sqlite3_errmsg(s->db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(s->db, 5000);
+	if (sqlite3_db_readonly(s->db, "main") == 1) {
+		seterr(err, errsz, "store %s: %s", path, "read-only");
+		goto fail;
+	}
+	if (store_setup(s, relaxed) == -1) {
+		seterr(err, errsz, "store %s: %s", path, sqlite3_errmsg(s->db));
+		goto fail;
+	}
+	return s;
+fail:
+	store_close(s);
+	return NULL;
+}
+
+void
+store_close(struct store *s)
+{
+	size_t i;
+
+	if (s == NULL)
+		return;
+	sqlite3_finalize(s->ins_event);
+	sqlite3_finalize(s->get_event);
+	sqlite3_finalize(s->ins_topic);
+	sqlite3_finalize(s->upd_topic);
+	sqlite3_finalize(s->begin);
+	sqlite3_finalize(s->commit);
+	sqlite3_finalize(s->rollback);
+	sqlite3_close(s->db);
+	if (s->lockfd != -1)
+		close(s->lockfd);
+	fpset_free(&s->set);
+	for (i = 0; i < s->ntopics; i++)
+		free(s->topics[i].name);
+	free(s->topics);
+	free(s->tindex);
+	free(s->touched);
+	free(s->added);
+	free(s);
+}
+
+static uint64_t
+fingerprint(const struct store *s, const struct event_fields *f)
+{
+	unsigned char key[1 + 2 * EVENT_FIELD_MAX];
+
+	/* The length prefix keeps ("ab","c") apart from ("a","bc"). */
+	key[0] = (unsigned char)f->topic_len;
+	memcpy(key + 1, f->topic, f->topic_len);
+	memcpy(key + 1 + f->topic_len, f->event_id, f->event_id_len);
+	return siphash(&s->key, key, 1 + f->topic_len + f->event_id_len);
+}
+
+/* 1 when (topic, event_id) is stored (or added by this transaction). */
+static int
+is_stored(struct store *s, uint64_t fp, int64_t topic_id,
+    const struct event_fields *f, int *rc)
+{
+	size_t pos = FPSET_START;
+	uint64_t seq;
+	int found = 0, step;
+
+	while (!found && (seq = fpset_next(&s->set, fp, &pos)) != 0) {
+		sqlite3_bind_int64(s->get_event, 1, (int64_t)seq);
+		if ((step = sqlite3_step(s->get_event)) == SQLITE_ROW) {
+			found = sqlite3_column_int64(s->get_event, 0) == topic_id &&
+			    (size_t)sqlite3_column_bytes(s->get_event, 1) ==
+			    f->event_id_len && memcmp(sqlite3_column_blob(
+			    s->get_event, 1), f->event_id, f->event_id_len) == 0;
+		} else if (step != SQLITE_DONE) {
+			*rc = step;
+			found = -1;
+		}
+		sqlite3_reset(s->get_event);
+	}
+	return found;
+}
+
+static int
+remember_added(struct store *s, uint64_t fp, uint64_t seq)
+{
+	uint64_t *a;
+
+	if (s->nadded + 2 > s->added_cap) {
+		size_t cap = s->added_cap ? s->added_cap * 2 : 1024;
+		if ((a = realloc(s->added, cap * sizeof(*a))) == NULL)
+			return -1;
+		s->added = a;
+		s->added_cap = cap;
+	}
+	s->added[s->nadded++] = fp;
+	s->added[s->nadded++] = seq;
+	return 0;
+}
+
+static int
+insert_event(struct store *s, const struct event_fields *f, int64_t topic_id,
+    uint64_t fp)
+{
+	sqlite3_stmt *st = s->ins_event;
+	uint64_t seq = s->next_seq;
+	int rc;
+
+	if (seq > FPSET_SEQ_MAX)
+		return SQLITE_FULL;
+	sqlite3_bind_int64(st, 1, (int64_t)seq);
+	sqlite3_bind_int64(st, 2, topic_id);
+	sqlite3_bind_int64(st, 3, (int64_t)fp);
+	sqlite3_bind_text(st, 4, f->event_id, (int)f->event_id_len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, f->timestamp, (int)f->timestamp_len,
+	    SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, f->source, (int)f->source_len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, f->payload, (int)f->payload_len, SQLITE_STATIC);
+	if ((rc = step_done(st)) != 0)
+		return rc;
+	if (remember_added(s, fp, seq) == -1 || fpset_add(&s->set, fp, seq) == -1)
+		return SQLITE_NOMEM;
+	s->next_seq++;
+	return 0;
+}
+
+static int
+apply_event(struct store *s, const struct event_fields *f,
+    struct store_counts *res)
+{
+	struct topic *t;
+	uint64_t fp;
+	int rc = 0, dup;
+
+	if ((t = topic_get(s, f->topic, f->topic_len, &rc)) == NULL)
+		return rc;
+	if (!t->touched) {
+		t->touched = 1;
+		s->touched[s->ntouched++] = (size_t)(t - s->topics);
+	}
+	fp = fingerprint(s, f);
+	if ((dup = is_stored(s, fp, t->id, f, &rc)) == -1)
+		return rc;
+	if (!dup && (rc = insert_event(s, f, t->id, fp)) != 0)
+		return rc;
+	t->delta.received++;
+	res->received++;
+	if (dup) {
+		t->delta.duplicates++;
+		res->duplicates++;
+	} else {
+		t->delta.unique++;
+		res->unique++;
+	}
+	return 0;
+}
+
+static int
+flush_topics(struct store *s)
+{
+	struct topic *t;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < s->ntouched; i++) {
+		t = &s->topics[s->touched[i]];
+		sqlite3_bind_int64(s->upd_topic, 1, (int64_t)t->delta.received);
+		sqlite3_bind_int64(s->upd_topic, 2, (int64_t)t->delta.unique);
+		sqlite3_bind_int64(s->upd_topic, 3, (int64_t)t->delta.duplicates);
+		sqlite3_bind_int64(s->upd_topic, 4, t->id);
+		if ((rc = step_done(s->upd_topic)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int
+apply_all(struct store *s, struct event_batch *const *b, size_t n,
+    struct store_counts *res)
+{
+	struct event_fields f;
+	size_t i, j;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		memset(&res[i], 0, sizeof(res[i]));
+		for (j = 0; j < b[i]->n; j++) {
+			event_fields(b[i], j, &f);
+			if ((rc = apply_event(s, &f, &res[i])) != 0)
+				return rc;
+		}
+	}
+	if ((rc = flush_topics(s)) != 0)
+		return rc;
+	return step_done(s->commit);
+}
+
+/* Room to mark every topic touched, whatever the batch brings. */
+static int
+touched_reserve(struct store *s, struct event_batch *const *b, size_t n)
+{
+	size_t need = s->ntopics, i, *t;
+
+	for (i = 0; i < n; i++)
+		need += b[i]->n;
+	if ((t = realloc(s->touched, (need + 1) * sizeof(*t))) == NULL)
+		return -1;
+	s->touched = t;
+	return 0;
+}
+
+static void
+end_transaction(struct store *s, int failed, size_t ntopics, uint64_t seq0)
+{
+	size_t i;
+
+	if (failed) {
+		(void)step_done(s->rollback);
+		for (i = s->nadded; i >= 2; i -= 2)
+			fpset_remove(&s->set, s->added[i - 2], s->added[i - 1]);
+		s->next_seq = seq0;
+		topics_truncate(s, ntopics);
+	}
+	for (i = 0; i < s->ntouched; i++)
+		if (s->touched[i] < s->ntopics) {
+			memset(&s->topics[s->touched[i]].delta, 0,
+			    sizeof(struct store_counts));
+			s->topics[s->touched[i]].touched = 0;
+		}
+	s->ntouched = 0;
+	s->nadded = 0;
+}
+
+int
+store_commit(struct store *s, struct event_batch *const *b, size_t n,
+    struct store_counts *res, char *err, size_t errsz)
+{
+	size_t ntopics = s->ntopics;
+	uint64_t seq0 = s->next_seq;
+	int rc;
+
+	if (touched_reserve(s, b, n) == -1)
+		rc = SQLITE_NOMEM;
+	else if ((rc = step_done(s->begin)) == 0)
+		rc = apply_all(s, b, n, res);
+	if (rc == 0) {
+		end_transaction(s, 0, ntopics, seq0);
+		return 0;
+	}
+	snprintf(err, errsz, "store: %s", rc == SQLITE_NOMEM ? "out of memory" :
+	    sqlite3_errstr(rc));
+	end_transaction(s, 1, ntopics, seq0);
+	return rc == SQLITE_FULL ? STORE_FULL : STORE_ERROR;
+}
+
+size_t
+store_index_bytes(const struct store *s)
+{
+	return fpset_bytes(&s->set);
+}
+
+uint64_t
+store_last_seq(const struct store *s)
+{
+	return s->next_seq - 1;
+}

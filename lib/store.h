@@ -1,0 +1,69 @@
+/*
+ * store.h - the durable dedup store (SQLite, WAL).
+ *
+ * One writer (struct store), used by one thread, applies batches of events
+ * in transactions: each event is new (stored with the next seq) or a
+ * duplicate of a stored identity (topic, event_id) (only counted), and the
+ * counters change in the same transaction, so received == unique +
+ * duplicates holds in every committed state.  Readers (struct
+ * store_reader) have their own connection and see committed states only;
+ * they never wait for the writer.
+ */
+#ifndef AGG_STORE_H
+#define AGG_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event.h"
+
+#define STORE_ERROR	(-1)
+#define STORE_FULL	(-2)	/* the disk is full: nothing was applied */
+
+struct store;
+struct store_reader;
+
+struct store_counts {
+	uint64_t	received, unique, duplicates;
+};
+
+/* relaxed: commits are not fsynced (a power loss may lose the last ones). */
+struct store	*store_open(const char *path, int relaxed, char *err, size_t errsz);
+void		 store_close(struct store *);
+
+/*
+ * Applies batches b[0..n) in one transaction, durably unless relaxed, and
+ * sets res[i] to batch i's counts.  Returns 0, or STORE_FULL or
+ * STORE_ERROR with a message in err: then nothing at all was applied.
+ */
+int		 store_commit(struct store *, struct event_batch *const *b,
+		    size_t n, struct store_counts *res, char *err, size_t errsz);
+
+/* Bytes of memory held by the dedup index. */
+size_t		 store_index_bytes(const struct store *);
+uint64_t	 store_last_seq(const struct store *);
+
+struct store_reader *store_reader_open(const char *path, char *err, size_t errsz);
+void		 store_reader_close(struct store_reader *);
+
+typedef int	 store_topic_fn(const char *name, const struct store_counts *,
+		    void *arg);
+typedef int	 store_event_fn(const struct event_fields *, int64_t seq,
+		    void *arg);
+
+/* Calls fn for each topic in name order and sums them into *total. */
+int		 store_read_topics(struct store_reader *, store_topic_fn *,
+		    void *arg, struct store_counts *total);
+
+/*
+ * Calls fn for up to limit events of topic (NULL: all topics) with seq >
+ * after, in seq order; *total is the topic's (or the store's) unique
+ * count, from the same snapshot.  Returns 0 or -1.
+ */
+int		 store_read_events(struct store_reader *, const char *topic,
+		    int64_t after, int limit, store_event_fn *, void *arg,
+		    uint64_t *total);
+
+const char	*store_reader_error(struct store_reader *);
+
+#endif

@@ -1,0 +1,196 @@
+/*
+ * store_read.c - the reader side of the dedup store.
+ *
+ * A separate connection in WAL mode: each read runs in its own read
+ * transaction, so a page of events and its total come from one committed
+ * snapshot, and no read waits for the writer's commit or fsync.
+ */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+
+struct store_reader {
+	sqlite3		*db;
+	sqlite3_stmt	*topics, *topic_one, *page_all, *page_topic, *total_all;
+	sqlite3_stmt	*begin, *end;
+};
+
+static const char *const reader_sql[] = {
+	"SELECT name, received, uniq, dups FROM topics ORDER BY name",
+	"SELECT id, uniq FROM topics WHERE name = ?",
+	"SELECT e.seq, t.name, e.event_id, e.ts, e.source, e.payload"
+	" FROM events e JOIN topics t ON t.id = e.topic_id"
+	" WHERE e.seq > ? ORDER BY e.seq LIMIT ?",
+	"SELECT e.seq, t.name, e.event_id, e.ts, e.source, e.payload"
+	" FROM events e INDEXED BY events_by_topic JOIN topics t"
+	" ON t.id = e.topic_id WHERE e.topic_id = ? AND e.seq > ?"
+	" ORDER BY e.seq LIMIT ?",
+	"SELECT coalesce(sum(uniq), 0) FROM topics",
+	"BEGIN",
+	"COMMIT",
+};
+
+struct store_reader *
+store_reader_open(const char *path, char *err, size_t errsz)
+{
+	struct store_reader *r;
+	sqlite3_stmt **st[] = { NULL, NULL, NULL, NULL, NULL, NULL, NULL };
+	size_t i;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		snprintf(err, errsz, "out of memory");
+		return NULL;
+	}
+	st[0] = &r->topics, st[1] = &r->topic_one, st[2] = &r->page_all;
+	st[3] = &r->page_topic, st[4] = &r->total_all, st[5] = &r->begin;
+	st[6] = &r->end;
+	if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_busy_timeout(r->db, 5000);
+	if (sqlite3_exec(r->db, "PRAGMA query_only=1; PRAGMA cache_size=-4096",
+	    NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	for (i = 0; i < sizeof(st) / sizeof(st[0]); i++)
+		if (sqlite3_prepare_v3(r->db, reader_sql[i], -1,
+		    SQLITE_PREPARE_PERSISTENT, st[i], NULL) != SQLITE_OK)
+			goto fail;
+	return r;
+fail:
+	snprintf(err, errsz, "store %s: %s", path, r->db ?
+	    sqlite3_errmsg(r->db) : "out of memory");
+	store_reader_close(r);
+	return NULL;
+}
+
+void
+store_reader_close(struct store_reader *r)
+{
+	if (r == NULL)
+		return;
+	sqlite3_finalize(r->topics);
+	sqlite3_finalize(r->topic_one);
+	sqlite3_finalize(r->page_all);
+	sqlite3_finalize(r->page_topic);
+	sqlite3_finalize(r->total_all);
+	sqlite3_finalize(r->begin);
+	sqlite3_finalize(r->end);
+	sqlite3_close(r->db);
+	free(r);
+}
+
+const char *
+store_reader_error(struct store_reader *r)
+{
+	return sqlite3_errmsg(r->db);
+}
+
+static void
+counts_of(sqlite3_stmt *st, int col, struct store_counts *c)
+{
+	c->received = (uint64_t)sqlite3_column_int64(st, col);
+	c->unique = (uint64_t)sqlite3_column_int64(st, col + 1);
+	c->duplicates = (uint64_t)sqlite3_column_int64(st, col + 2);
+}
+
+int
+store_read_topics(struct store_reader *r, store_topic_fn *fn, void *arg,
+    struct store_counts *total)
+{
+	struct store_counts c;
+	int rc;
+
+	memset(total, 0, sizeof(*total));
+	while ((rc = sqlite3_step(r->topics)) == SQLITE_ROW) {
+		counts_of(r->topics, 1, &c);
+		total->received += c.received;
+		total->unique += c.unique;
+		total->duplicates += c.duplicates;
+		if (fn && fn((const char *)sqlite3_column_text(r->topics, 0), &c,
+		    arg) == -1) {
+			rc = SQLITE_ABORT;
+			break;
+		}
+	}
+	sqlite3_reset(r->topics);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static void
+fields_of(sqlite3_stmt *st, struct event_fields *f)
+{
+#define COL(i, p, l) do {						\
+	f->p = (const char *)sqlite3_column_text(st, i);		\
+	f->l = (size_t)sqlite3_column_bytes(st, i);			\
+} while (0)
+	COL(1, topic, topic_len);
+	COL(2, event_id, event_id_len);
+	COL(3, timestamp, timestamp_len);
+	COL(4, source, source_len);
+	COL(5, payload, payload_len);
+#undef COL
+}
+
+/* Binds the page query; 0 with *total set, 1 for an unknown topic, -1. */
+static int
+page_query(struct store_reader *r, const char *topic, int64_t after,
+    int limit, sqlite3_stmt **page, uint64_t *total)
+{
+	sqlite3_stmt *st = topic ? r->topic_one : r->total_all;
+	int rc, known;
+	int64_t id = 0;
+
+	if (topic)
+		sqlite3_bind_text(st, 1, topic, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	known = rc == SQLITE_ROW;
+	if (known) {
+		id = sqlite3_column_int64(st, 0);
+		*total = (uint64_t)sqlite3_column_int64(st, topic ? 1 : 0);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return -1;
+	if (!known) {
+		*total = 0;
+		return 1;
+	}
+	*page = topic ? r->page_topic : r->page_all;
+	if (topic)
+		sqlite3_bind_int64(*page, 1, id);
+	sqlite3_bind_int64(*page, topic ? 2 : 1, after);
+	sqlite3_bind_int(*page, topic ? 3 : 2, limit);
+	return 0;
+}
+
+int
+store_read_events(struct store_reader *r, const char *topic, int64_t after,
+    int limit, store_event_fn *fn, void *arg, uint64_t *total)
+{
+	sqlite3_stmt *page = NULL;
+	struct event_fields f;
+	int rc, q;
+
+	if (sqlite3_step(r->begin) != SQLITE_DONE) {
+		sqlite3_reset(r->begin);
+		return -1;
+	}
+	sqlite3_reset(r->begin);
+	rc = SQLITE_DONE;
+	if ((q = page_query(r, topic, after, limit, &page, total)) == 0) {
+		while ((rc = sqlite3_step(page)) == SQLITE_ROW) {
+			fields_of(page, &f);
+			if (fn(&f, sqlite3_column_int64(page, 0), arg) == -1) {
+				rc = SQLITE_ABORT;
+				break;
+			}
+		}
+		sqlite3_reset(page);
+	}
+	(void)sqlite3_step(r->end);
+	sqlite3_reset(r->end);
+	return q == -1 || rc != SQLITE_DONE ? -1 : 0;
+}
