@@ -1,0 +1,125 @@
+/* client.c - shared by aggpub, aggstat and aggevents; see client.h. */
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "http.h"
+
+const char *
+client_publish_url(const char *flag)
+{
+	const char *v;
+
+	if (flag && *flag)
+		return flag;
+	if ((v = getenv("AGGREGATOR_URL")) && *v)
+		return v;
+	return CLIENT_DEFAULT_URL;
+}
+
+int
+client_base_url(const char *url, char *out, size_t outsz)
+{
+	size_t len = strlen(url);
+	static const char suffix[] = "/publish";
+
+	while (len > 0 && url[len - 1] == '/')
+		len--;
+	if (len >= sizeof(suffix) - 1 &&
+	    memcmp(url + len - (sizeof(suffix) - 1), suffix, sizeof(suffix) - 1) == 0)
+		len -= sizeof(suffix) - 1;
+	while (len > 0 && url[len - 1] == '/')
+		len--;
+	if (len + 1 > outsz)
+		return -1;
+	memcpy(out, url, len);
+	out[len] = '\0';
+	return 0;
+}
+
+const char *
+client_token(const char *flag)
+{
+	const char *v = flag ? flag : getenv("AGG_TOKEN");
+
+	return v && *v ? v : NULL;
+}
+
+struct curl_slist *
+client_headers(const char *token, const char *ctype)
+{
+	struct curl_slist *h = NULL, *t;
+	char line[1024];
+
+	if ((h = curl_slist_append(NULL, "Expect:")) == NULL)
+		return NULL;
+	if (token) {
+		snprintf(line, sizeof(line), "Authorization: Bearer %s", token);
+		if ((t = curl_slist_append(h, line)) == NULL)
+			goto fail;
+		h = t;
+	}
+	if (ctype) {
+		snprintf(line, sizeof(line), "Content-Type: %s", ctype);
+		if ((t = curl_slist_append(h, line)) == NULL)
+			goto fail;
+		h = t;
+	}
+	return h;
+fail:
+	curl_slist_free_all(h);
+	return NULL;
+}
+
+static size_t
+collect(char *p, size_t size, size_t n, void *arg)
+{
+	return buf_append(arg, p, size * n) == 0 ? size * n : 0;
+}
+
+long
+client_get(CURL *c, const char *url, const char *token, long timeout,
+    struct buf *out, char *err, size_t errsz)
+{
+	struct curl_slist *h = client_headers(token, NULL);
+	char cerr[CURL_ERROR_SIZE] = "";
+	long status = -1;
+	CURLcode rc;
+
+	out->len = 0;
+	curl_easy_reset(c);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	if ((rc = curl_easy_perform(c)) != CURLE_OK)
+		snprintf(err, errsz, "%s", *cerr ? cerr : curl_easy_strerror(rc));
+	else
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_slist_free_all(h);
+	return status;
+}
+
+void
+client_error_message(const struct buf *body, long status, char *out,
+    size_t outsz)
+{
+	struct json_object *o = NULL, *e;
+	struct json_tokener *tok = json_tokener_new();
+
+	if (tok && body->len)
+		o = json_tokener_parse_ex(tok, body->data, (int)body->len);
+	if (o && json_object_object_get_ex(o, "error", &e) &&
+	    json_object_is_type(e, json_type_string))
+		snprintf(out, outsz, "%ld %s", status, json_object_get_string(e));
+	else
+		snprintf(out, outsz, "%ld %s", status, http_reason((int)status));
+	json_object_put(o);
+	if (tok)
+		json_tokener_free(tok);
+}

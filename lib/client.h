@@ -1,0 +1,40 @@
+/*
+ * client.h - what the command-line tools share: settings from flags and
+ * the environment, and plain HTTP requests with libcurl.
+ */
+#ifndef AGG_CLIENT_H
+#define AGG_CLIENT_H
+
+#include <curl/curl.h>
+#include <stddef.h>
+
+#include "buf.h"
+
+#define CLIENT_DEFAULT_URL	"http://localhost:8080/publish"
+
+/* The publish URL: the flag, else AGGREGATOR_URL, else the default. */
+const char	*client_publish_url(const char *flag);
+/* The service's base URL: publish URL without "/publish" (and "/"). */
+int		 client_base_url(const char *publish_url, char *out, size_t outsz);
+/* The token: the flag, else AGG_TOKEN; NULL when unset or empty. */
+const char	*client_token(const char *flag);
+
+/*
+ * Header list with Authorization (when token) and Content-Type (when
+ * ctype); also turns off "Expect: 100-continue" round trips.  NULL when
+ * memory runs out.
+ */
+struct curl_slist *client_headers(const char *token, const char *ctype);
+
+/*
+ * GET url (timeout in seconds, 0 none) into out.  Returns the HTTP status,
+ * or -1 with a one-line reason in err ("connection refused").
+ */
+long		 client_get(CURL *, const char *url, const char *token,
+		    long timeout, struct buf *out, char *err, size_t errsz);
+
+/* The "error" member of a JSON error body, or the status line's words. */
+void		 client_error_message(const struct buf *body, long status,
+		    char *out, size_t outsz);
+
+#endif

@@ -1,0 +1,100 @@
+# tests/helper.bash - loaded by every bats file.
+#
+# start_aggd [ARGS...]   starts bin/aggd on a free 127.0.0.1 port with a
+#                        store in the test's temp dir; sets AGGD_PID,
+#                        AGGD_PORT, AGGD_URL (base), AGGREGATOR_URL, AGGD_DB
+# stop_aggd              SIGTERM and wait; fails if it does not exit 0
+# kill9_aggd             SIGKILL and wait
+# publish BODY [CURLARGS] POST /publish; prints the response body
+# get URL [CURLARGS]     GET; prints the response body
+# last_code              the HTTP status of the last publish or get (they
+#                        run in $(...) subshells, so it is kept in a file)
+# AGG_BIN selects the binaries (tests/run sets it); AGG_VALGRIND=1 runs
+# aggd under valgrind.
+
+AGG_BIN=${AGG_BIN:-$BATS_TEST_DIRNAME/../bin}
+export PATH="$AGG_BIN:$PATH"
+
+setup() {
+	TMP=$(mktemp -d "${BATS_TMPDIR:-/tmp}/agg.XXXXXX")
+	AGGD_DB=$TMP/store/dedup.db
+	AGGD_PID=
+}
+
+teardown() {
+	if [ -n "${AGGD_PID:-}" ] && kill -0 "$AGGD_PID" 2>/dev/null; then
+		kill -9 "$AGGD_PID" 2>/dev/null
+		wait "$AGGD_PID" 2>/dev/null || true
+	fi
+	rm -rf "$TMP"
+}
+
+# Starts aggd; stdin is /dev/null unless AGGD_STDIN names a file.
+start_aggd() {
+	local log=$TMP/aggd.log i
+	: >"$log"
+	if [ "${AGG_VALGRIND:-}" = 1 ]; then
+		valgrind -q --leak-check=full --errors-for-leak-kinds=definite \
+		    --error-exitcode=99 "$AGG_BIN/aggd" -l 127.0.0.1:0 \
+		    -d "$AGGD_DB" "$@" <"${AGGD_STDIN:-/dev/null}" 2>>"$log" &
+	else
+		"$AGG_BIN/aggd" -l 127.0.0.1:0 -d "$AGGD_DB" "$@" \
+		    <"${AGGD_STDIN:-/dev/null}" 2>>"$log" &
+	fi
+	AGGD_PID=$!
+	for i in $(seq 1 200); do
+		AGGD_PORT=$(sed -n 's/^aggd: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$log")
+		[ -n "$AGGD_PORT" ] && break
+		kill -0 "$AGGD_PID" 2>/dev/null || { cat "$log" >&2; return 1; }
+		sleep 0.05
+	done
+	[ -n "$AGGD_PORT" ] || { cat "$log" >&2; return 1; }
+	AGGD_URL=http://127.0.0.1:$AGGD_PORT
+	export AGGREGATOR_URL=$AGGD_URL/publish
+	# The port is bound before the store loads; wait until it answers.
+	for i in $(seq 1 200); do
+		curl -fs "$AGGD_URL/healthz" >/dev/null && return 0
+		sleep 0.05
+	done
+	cat "$log" >&2
+	return 1
+}
+
+stop_aggd() {
+	local rc=0
+	kill -TERM "$AGGD_PID"
+	wait "$AGGD_PID" || rc=$?
+	AGGD_PID=
+	[ "$rc" -eq 0 ] || { echo "aggd exited $rc" >&2; cat "$TMP/aggd.log" >&2; }
+	return "$rc"
+}
+
+kill9_aggd() {
+	kill -9 "$AGGD_PID"
+	wait "$AGGD_PID" 2>/dev/null || true
+	AGGD_PID=
+}
+
+publish() {
+	local body=$1
+	shift
+	curl -s -o "$TMP/resp" -w '%{http_code}' -X POST \
+	    -H 'Content-Type: application/json' --data-binary "$body" "$@" \
+	    "$AGGD_URL/publish" >"$TMP/code"
+	cat "$TMP/resp"
+}
+
+get() {
+	curl -s -o "$TMP/resp" -w '%{http_code}' "$@" >"$TMP/code"
+	cat "$TMP/resp"
+}
+
+last_code() {
+	cat "$TMP/code"
+}
+
+# event TOPIC ID [PAYLOAD]: one valid event as JSON
+event() {
+	printf '{"topic":"%s","event_id":"%s","timestamp":"2025-10-21T10:00:00Z","source":"test","payload":%s}' \
+	    "$1" "$2" "${3:-{\}}"
+}
