@@ -92,6 +92,12 @@ test-valgrind: all units
 bench: deps all benches
 	bench/run $(BIN) $(O)/bench
 
+# libFuzzer + ASan/UBSan, FUZZ_SECONDS per target; crashes go to
+# tests/fuzz/regress/ and are replayed by every `make test`.
+FUZZ_SECONDS ?= 60
+fuzz: test-deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR)
 	install -m 755 $(BIN)/aggd $(DESTDIR)$(SBINDIR)/aggd
@@ -103,7 +109,28 @@ install: all
 clean:
 	rm -rf build bin
 
-.PHONY: all units benches deps test-deps run test test-plain test-valgrind bench install clean
+.PHONY: all units benches deps test-deps run test test-plain test-valgrind bench fuzz install clean
 .SECONDARY:
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
+
+# Containers: the contract's compose commands against a real Docker engine
+# (installs docker.io, docker-compose and debootstrap and starts dockerd
+# when needed; exit 77 when no engine can be started here).
+test-docker:
+	bash tests/docker.sh
+
+# The systemd unit and the crontab example (contrib/), with the unit's
+# ExecStart pointing at the installed aggd.
+UNITDIR	?= $(PREFIX)/lib/systemd/system
+DOCDIR	?= $(PREFIX)/share/doc/agg
+install-contrib:
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
+	sed 's,/usr/local/bin/aggd,$(SBINDIR)/aggd,' contrib/aggd.service \
+	    >$(DESTDIR)$(UNITDIR)/aggd.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/aggd.service
+	sed 's,/usr/local/bin,$(BINDIR),' contrib/crontab.example \
+	    >$(DESTDIR)$(DOCDIR)/crontab.example
+	chmod 644 $(DESTDIR)$(DOCDIR)/crontab.example
+
+.PHONY: test-docker install-contrib

@@ -20,6 +20,7 @@
 
 #include "buf.h"
 #include "httpd.h"
+#include "json.h"
 
 #define READ_CHUNK	(16 * 1024)
 #define READ_ROUND	(1024 * 1024)	/* per wake-up, for fairness */
@@ -163,12 +164,16 @@ conn_respond(struct httpd_req *c, int status, const char *ctype,
 static void
 conn_fail(struct httpd_req *c, int status, const char *msg, const char *headers)
 {
-	char body[256];
-	int n;
+	struct buf body;
 
-	n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}", msg);
-	conn_respond(c, status, NULL, headers, body,
-	    n > 0 && (size_t)n < sizeof(body) ? (size_t)n : 0, 1);
+	buf_init(&body);
+	if (buf_puts(&body, "{\"error\":") == 0 &&
+	    json_write_string(&body, msg, strlen(msg)) == 0 &&
+	    buf_puts(&body, "}\n") == 0)
+		conn_respond(c, status, NULL, headers, body.data, body.len, 1);
+	else
+		c->gone = 1;
+	buf_free(&body);
 	c->state = CS_CLOSING;
 }
 

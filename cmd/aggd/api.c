@@ -542,8 +542,8 @@ api_handle(struct httpd_req *r, void *arg)
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
 		if (streq_len(hr->path, hr->path_len, routes[i].path))
 			rt = &routes[i];
-	if (d->cfg->token && !(rt && rt->fn == api_healthz) &&
-	    !token_ok(d, hr)) {
+	if (d->cfg->token && !token_ok(d, hr) && !(rt && rt->fn == api_healthz &&
+	    streq_len(hr->method, hr->method_len, "GET"))) {
 		reply_error(d, r, 401, "missing or wrong bearer token",
 		    "WWW-Authenticate: Bearer\r\n");
 		return;

@@ -1,0 +1,219 @@
+#!/usr/bin/env bats
+# aggd's HTTP API, endpoint by endpoint, against a real aggd.
+
+load helper
+
+@test "healthz answers ok without a token" {
+	start_aggd
+	run get "$AGGD_URL/healthz"
+	[ "$output" = '{"status":"ok"}' ]
+	[ "$(last_code)" = 200 ]
+}
+
+@test "one event is stored, the same identity again is a duplicate" {
+	start_aggd
+	run publish "$(event orders a1 '{"amount":12.5}')"
+	[ "$(last_code)" = 200 ]
+	[ "$(jq -c . <<<"$output")" = '{"accepted":1,"unique":1,"duplicates":0}' ]
+	# Same identity, other fields differ: still a duplicate, first copy kept.
+	run publish '{"topic":"orders","event_id":"a1","timestamp":"2026-01-01T00:00:00Z","source":"other","payload":{"amount":99}}'
+	[ "$(jq -c . <<<"$output")" = '{"accepted":1,"unique":0,"duplicates":1}' ]
+	run get "$AGGD_URL/events?topic=orders"
+	[ "$(jq -r '.events[0].source' <<<"$output")" = test ]
+	[ "$(jq -r '.events[0].payload.amount' <<<"$output")" = 12.5 ]
+	[ "$(jq -r '.total' <<<"$output")" = 1 ]
+}
+
+@test "array, events wrapper and NDJSON bodies; duplicates inside a request count" {
+	start_aggd
+	run publish "[$(event t 1),$(event t 2),$(event t 1)]"
+	[ "$(jq -c . <<<"$output")" = '{"accepted":3,"unique":2,"duplicates":1}' ]
+	run publish "{\"events\":[$(event t 3),$(event t 2)]}"
+	[ "$(jq -c . <<<"$output")" = '{"accepted":2,"unique":1,"duplicates":1}' ]
+	run publish_ndjson "$(event u 1)
+$(event u 2)
+
+$(event t 3)
+"
+	[ "$(last_code)" = 200 ]
+	[ "$(jq -c . <<<"$output")" = '{"accepted":3,"unique":2,"duplicates":1}' ]
+	run get "$AGGD_URL/stats"
+	[ "$(jq -c '[.received,.unique_processed,.duplicate_dropped]' <<<"$output")" = '[8,5,3]' ]
+	[ "$(jq -c .topics <<<"$output")" = '["t","u"]' ]
+}
+
+@test "an empty batch is 200 with zeros" {
+	start_aggd
+	run publish '[]'
+	[ "$(last_code)" = 200 ]
+	[ "$(jq -c . <<<"$output")" = '{"accepted":0,"unique":0,"duplicates":0}' ]
+	run publish '{"events":[]}'
+	[ "$(jq -c . <<<"$output")" = '{"accepted":0,"unique":0,"duplicates":0}' ]
+}
+
+@test "422 names each offending event and field; nothing of the request is stored" {
+	start_aggd
+	run publish "[$(event t ok1),{\"topic\":\"t\",\"event_id\":\"\",\"timestamp\":\"2025-02-30T00:00:00Z\",\"source\":\"s\",\"payload\":[]},$(event t ok2),7]"
+	[ "$(last_code)" = 422 ]
+	[ "$(jq -c '[.detail[] | [.index, .field, .msg]]' <<<"$output")" = \
+	  '[[1,"event_id","must not be empty"],[1,"timestamp","must be an RFC 3339 date-time"],[1,"payload","must be a JSON object"],[3,null,"must be a JSON object"]]' ]
+	[ "$(jq -r '.error | type' <<<"$output")" = string ]
+	run get "$AGGD_URL/stats"
+	[ "$(jq -c '[.received,.unique_processed,.duplicate_dropped]' <<<"$output")" = '[0,0,0]' ]
+}
+
+@test "every event rule: missing, wrong type, lengths, control characters" {
+	start_aggd
+	long=$(printf 'x%.0s' $(seq 256))
+	ok255=$(printf 'y%.0s' $(seq 255))
+	run publish "{\"topic\":\"t\",\"event_id\":\"$long\",\"timestamp\":\"2025-10-21T10:00:00Z\",\"source\":5,\"payload\":{}}"
+	[ "$(last_code)" = 422 ]
+	[ "$(jq -c '[.detail[] | [.field, .msg]]' <<<"$output")" = '[["event_id","longer than 255 bytes"],["source","must be a string"]]' ]
+	run publish '{"topic":"a\u0000b","event_id":"1","timestamp":"2025-10-21T10:00:00Z","source":"s","payload":{}}'
+	[ "$(jq -r '.detail[0].msg' <<<"$output")" = "contains a control character" ]
+	run publish '{"event_id":"1","timestamp":"2025-10-21T10:00:00.123+07:00","source":"s","payload":{}}'
+	[ "$(jq -c '.detail' <<<"$output")" = '[{"index":0,"field":"topic","msg":"missing"}]' ]
+	run publish "$(event t "$ok255")"
+	[ "$(last_code)" = 200 ]
+}
+
+@test "400 for bad JSON, invalid UTF-8, lone surrogates, deep nesting, bad NDJSON line" {
+	start_aggd
+	run publish '{"topic": '
+	[ "$(last_code)" = 400 ]
+	[[ "$(jq -r .error <<<"$output")" == *"invalid JSON"* ]]
+	run publish "$(printf '{"topic":"\xff","event_id":"1"}')"
+	[ "$(last_code)" = 400 ]
+	[[ "$(jq -r .error <<<"$output")" == *"UTF-8"* ]]
+	run publish '{"topic":"\ud800","event_id":"1","timestamp":"2025-10-21T10:00:00Z","source":"s","payload":{}}'
+	[ "$(last_code)" = 400 ]
+	[[ "$(jq -r .error <<<"$output")" == *"surrogate"* ]]
+	deep=$(printf '[%.0s' $(seq 100))
+	run publish "{\"topic\":\"t\",\"event_id\":\"1\",\"timestamp\":\"2025-10-21T10:00:00Z\",\"source\":\"s\",\"payload\":{\"a\":$deep}"
+	[ "$(last_code)" = 400 ]
+	[[ "$(jq -r .error <<<"$output")" == *"64"* ]]
+	run publish_ndjson "$(event t 1)
+{oops
+$(event t 2)"
+	[ "$(last_code)" = 400 ]
+	[ "$(jq -r .line <<<"$output")" = 2 ]
+	[[ "$(jq -r .error <<<"$output")" == "line 2:"* ]]
+	run get "$AGGD_URL/stats"
+	[ "$(jq -r .received <<<"$output")" = 0 ]
+}
+
+@test "payload comes back as the same JSON value; int64 exact, other numbers as doubles" {
+	start_aggd
+	run publish '{"topic":"n","event_id":"1","timestamp":"2025-10-21T10:00:00Z","source":"s","payload":{"big":9223372036854775807,"neg":-9223372036854775808,"over":18446744073709551616,"f":0.1,"e":1E2,"s":"\u00e9\n\"","nested":{"a":[1,{"b":null},true]},"u":"日本"}}'
+	[ "$(last_code)" = 200 ]
+	run get "$AGGD_URL/events?topic=n"
+	# the raw bytes: canonical JSON, integers in range exact, others the
+	# shortest text of the nearest double
+	[[ "$output" == *'"payload":{"big":9223372036854775807,"neg":-9223372036854775808,"over":1.8446744073709552e+19,"f":0.1,"e":100,"s":"é\n\"","nested":{"a":[1,{"b":null},true]},"u":"日本"}'* ]]
+}
+
+@test "GET /events pages in seq order; stats agree with the pages" {
+	start_aggd
+	body="["
+	for i in $(seq 1 250); do body+="$(event "t$((i % 3))" "id$i"),"; done
+	body+="$(event t0 id3)]"
+	run publish "$body"
+	[ "$(jq -c . <<<"$output")" = '{"accepted":251,"unique":250,"duplicates":1}' ]
+	after=0 seen=0 prev=0
+	while :; do
+		page=$(curl -s "$AGGD_URL/events?after=$after&limit=40")
+		n=$(jq '.count' <<<"$page")
+		[ "$(jq '.total' <<<"$page")" = 250 ]
+		for s in $(jq '.events[].seq' <<<"$page"); do
+			[ "$s" -gt "$prev" ]
+			prev=$s
+		done
+		seen=$((seen + n))
+		next=$(jq '.next' <<<"$page")
+		[ "$next" = null ] && break
+		after=$next
+	done
+	[ "$seen" = 250 ]
+	run get "$AGGD_URL/events?topic=t1&limit=1000"
+	[ "$(jq '.count' <<<"$output")" = 84 ]
+	[ "$(jq '.total' <<<"$output")" = 84 ]
+	[ "$(jq '[.events[].topic] | unique' -c <<<"$output")" = '["t1"]' ]
+	[ "$(jq '.next' <<<"$output")" = null ]
+	run get "$AGGD_URL/events?topic=nope"
+	[ "$(jq -c '[.total,.count,.next]' <<<"$output")" = '[0,0,null]' ]
+}
+
+@test "GET /events rejects bad parameters with 400" {
+	start_aggd
+	for q in 'after=-1' 'after=x' 'limit=0' 'limit=abc' 'wait=-2' 'topic=' 'after=%zz'; do
+		run get "$AGGD_URL/events?$q"
+		[ "$(last_code)" = 400 ] || { echo "query $q: $(last_code)"; false; }
+		[ "$(jq -r '.error|type' <<<"$output")" = string ]
+	done
+	run get "$AGGD_URL/events?limit=999999"
+	[ "$(last_code)" = 200 ]
+}
+
+@test "long polling: wait returns as soon as an event arrives" {
+	start_aggd
+	curl -s "$AGGD_URL/events?topic=lp&wait=20" >"$TMP/lp" &
+	poller=$!
+	sleep 0.5
+	start=$(date +%s%N)
+	run publish "$(event lp x1)"
+	wait "$poller"
+	end=$(date +%s%N)
+	[ "$(jq -r '.events[0].event_id' <"$TMP/lp")" = x1 ]
+	[ $(( (end - start) / 1000000 )) -lt 3000 ]
+	# with nothing new, it answers empty after the wait
+	run get "$AGGD_URL/events?topic=lp&after=1&wait=1"
+	[ "$(jq -c '[.count,.next]' <<<"$output")" = '[0,null]' ]
+}
+
+@test "metrics: Prometheus text with counters equal to /stats and health gauges" {
+	start_aggd
+	publish "[$(event m 1),$(event m 1),$(event m 2)]" >/dev/null
+	run get "$AGGD_URL/metrics"
+	[ "$(last_code)" = 200 ]
+	grep -qx 'agg_events_received_total 3' <<<"$output"
+	grep -qx 'agg_events_unique_total 2' <<<"$output"
+	grep -qx 'agg_events_duplicate_total 1' <<<"$output"
+	grep -q '^agg_ingest_queue_depth ' <<<"$output"
+	grep -q '^agg_http_connections_open ' <<<"$output"
+	grep -q '^agg_commit_duration_seconds_count [1-9]' <<<"$output"
+	curl -sI "$AGGD_URL/metrics" -X GET | grep -qi '^content-type: text/plain'
+}
+
+@test "unknown path 404, wrong method 405 with Allow" {
+	start_aggd
+	run get "$AGGD_URL/nope"
+	[ "$(last_code)" = 404 ]
+	run get -X DELETE "$AGGD_URL/publish"
+	[ "$(last_code)" = 405 ]
+	curl -s -D - -o /dev/null -X POST "$AGGD_URL/stats" | grep -qi '^allow: GET'
+	curl -s -D - -o /dev/null "$AGGD_URL/publish" | grep -qi '^allow: POST'
+}
+
+@test "AGG_TOKEN: 401 without the bearer token, nothing stored; healthz open" {
+	AGG_TOKEN=s3cret start_aggd
+	run publish "$(event t 1)"
+	[ "$(last_code)" = 401 ]
+	run publish "$(event t 1)" -H 'Authorization: Bearer wrong'
+	[ "$(last_code)" = 401 ]
+	run get "$AGGD_URL/stats"
+	[ "$(last_code)" = 401 ]
+	run get "$AGGD_URL/healthz"
+	[ "$(last_code)" = 200 ]
+	run publish "$(event t 1)" -H 'Authorization: Bearer s3cret'
+	[ "$(last_code)" = 200 ]
+	run get -H 'Authorization: Bearer s3cret' "$AGGD_URL/stats"
+	[ "$(jq -c '[.received,.unique_processed]' <<<"$output")" = '[1,1]' ]
+}
+
+@test "--token overrides AGG_TOKEN" {
+	AGG_TOKEN=env start_aggd --token flag
+	run publish "$(event t 1)" -H 'Authorization: Bearer env'
+	[ "$(last_code)" = 401 ]
+	run publish "$(event t 1)" -H 'Authorization: Bearer flag'
+	[ "$(last_code)" = 200 ]
+}

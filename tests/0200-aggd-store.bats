@@ -1,0 +1,224 @@
+#!/usr/bin/env bats
+# The store: dedup across restarts, SIGTERM and SIGKILL, concurrency,
+# standard input, and the operator's mistakes.
+
+load helper
+
+# batch FIRST LAST [TOPIC]: a JSON array of events with ids FIRST..LAST
+batch() {
+	local i out="["
+	for i in $(seq "$1" "$2"); do out+="$(event "${3:-t}" "e$i"),"; done
+	printf '%s]' "${out%,}"
+}
+
+counts() {
+	curl -s "$AGGD_URL/stats" | jq -c '[.received,.unique_processed,.duplicate_dropped]'
+}
+
+@test "dedup survives SIGTERM and restart; counters survive, uptime restarts" {
+	start_aggd
+	publish "$(batch 1 50)" >/dev/null
+	[ "$(counts)" = '[50,50,0]' ]
+	stop_aggd
+	start_aggd
+	[ "$(counts)" = '[50,50,0]' ]
+	[ "$(curl -s "$AGGD_URL/stats" | jq .uptime_seconds)" -le 1 ]
+	run publish "$(batch 40 60)"
+	[ "$(jq -c . <<<"$output")" = '{"accepted":21,"unique":10,"duplicates":11}' ]
+	[ "$(counts)" = '[71,60,11]' ]
+	[ "$(curl -s "$AGGD_URL/stats" | jq -c .topics)" = '["t"]' ]
+}
+
+@test "SIGKILL right after acknowledgements loses nothing and counts nothing twice" {
+	start_aggd
+	for i in 0 1 2 3 4; do
+		publish "$(batch $((i * 20 + 1)) $((i * 20 + 30)))" >/dev/null
+		[ "$(last_code)" = 200 ]
+	done
+	kill9_aggd
+	start_aggd
+	[ "$(counts)" = '[150,110,40]' ]
+	run get "$AGGD_URL/events?limit=10000"
+	[ "$(jq '.count' <<<"$output")" = 110 ]
+	[ "$(jq '[.events[].event_id] | unique | length' <<<"$output")" = 110 ]
+	run publish "$(batch 1 110)"
+	[ "$(jq -c . <<<"$output")" = '{"accepted":110,"unique":0,"duplicates":110}' ]
+}
+
+@test "SIGKILL during concurrent publishing: every acknowledged event is stored once" {
+	start_aggd
+	pids=
+	for c in 1 2 3 4; do
+		(
+			for i in $(seq 1 200); do
+				b=$(batch $((c * 100000 + i * 10)) $((c * 100000 + i * 10 + 14)) "k$c")
+				code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+				    --data-binary "$b" "$AGGD_URL/publish" || true)
+				[ "$code" = 200 ] && echo "$((c * 100000 + i * 10)) $((c * 100000 + i * 10 + 14)) k$c"
+			done >"$TMP/acked.$c"
+			true
+		) &
+		pids+=" $!"
+	done
+	sleep 1.5
+	kill9_aggd
+	wait $pids
+	start_aggd
+	cat "$TMP/acked".* >"$TMP/acked"
+	[ -s "$TMP/acked" ]
+	aggevents=$(curl -s "$AGGD_URL/events?limit=10000")
+	while read -r first last topic; do
+		for id in "e$first" "e$last"; do
+			n=$(jq --arg id "$id" --arg t "$topic" '[.events[] | select(.event_id == $id and .topic == $t)] | length' <<<"$aggevents")
+			[ "$n" = 1 ] || { echo "$topic/$id stored $n times"; false; }
+		done
+	done <"$TMP/acked"
+	total=$(jq '.count' <<<"$aggevents")
+	[ "$(jq '[.events[] | .topic + "/" + .event_id] | unique | length' <<<"$aggevents")" = "$total" ]
+	stats=$(curl -s "$AGGD_URL/stats")
+	[ "$(jq '.received == .unique_processed + .duplicate_dropped' <<<"$stats")" = true ]
+	[ "$(jq .unique_processed <<<"$stats")" = "$total" ]
+}
+
+@test "6000 events, 25% duplicates, 6 concurrent clients: exact counts; stats agree with /events" {
+	start_aggd
+	pids=
+	for c in 0 1 2 3 4 5; do
+		(
+			for r in 0 1 2 3 4 5 6 7 8 9; do
+				# 75 new ids per request plus 25 re-sends of ids of
+				# this or an earlier request of the same client
+				lo=$((c * 1000 + r * 75 + 1))
+				body="["
+				for i in $(seq "$lo" $((lo + 74))); do body+="$(event "c$((c % 3))" "id$i"),"; done
+				for i in $(seq $((c * 1000 + 1)) $((c * 1000 + 25))); do body+="$(event "c$((c % 3))" "id$i"),"; done
+				curl -s -o /dev/null -w '%{http_code}\n' -H 'Content-Type: application/json' \
+				    --data-binary "${body%,}]" "$AGGD_URL/publish"
+			done >"$TMP/codes.$c"
+		) &
+		pids+=" $!"
+	done
+	wait $pids
+	[ "$(cat "$TMP"/codes.* | sort -u)" = 200 ]
+	[ "$(counts)" = '[6000,4500,1500]' ]
+	n=0 after=0
+	while :; do
+		page=$(curl -s "$AGGD_URL/events?after=$after&limit=700")
+		n=$((n + $(jq .count <<<"$page")))
+		next=$(jq .next <<<"$page")
+		[ "$next" = null ] && break
+		after=$next
+	done
+	[ "$n" = 4500 ]
+}
+
+@test "stdin: NDJSON from a pipe is stored, bad lines reported with their number; -x exits 0" {
+	{
+		event s 1; echo
+		echo '{broken'
+		event s 2; echo
+		echo
+		event s 1; echo
+		echo '{"topic":"s","event_id":"3"}'
+		printf '%s' "$(event s 4)"
+	} >"$TMP/in.ndjson"
+	run bash -c "'$AGG_BIN/aggd' -x -l 127.0.0.1:0 -d '$AGGD_DB' <'$TMP/in.ndjson'"
+	[ "$status" = 0 ]
+	[[ "$output" == *"stdin:2: "* ]]
+	[[ "$output" == *"stdin:6: "* ]]
+	start_aggd
+	[ "$(counts)" = '[4,3,1]' ]
+}
+
+@test "stdin: aggd keeps serving after the input ends without -x" {
+	printf '%s\n' "$(event p 1)" "$(event p 2)" >"$TMP/in.ndjson"
+	AGGD_STDIN=$TMP/in.ndjson start_aggd
+	for i in $(seq 50); do [ "$(counts)" = '[2,2,0]' ] && break; sleep 0.1; done
+	[ "$(counts)" = '[2,2,0]' ]
+	run publish "$(event p 3)"
+	[ "$(jq -r .unique <<<"$output")" = 1 ]
+}
+
+@test "SIGTERM answers a request in flight, then exits 0" {
+	start_aggd
+	batch 1 3000 >"$TMP/big.json"
+	curl -s -H 'Content-Type: application/json' --data-binary @"$TMP/big.json" \
+	    "$AGGD_URL/publish" >"$TMP/resp1" &
+	client=$!
+	sleep 0.05
+	stop_aggd
+	wait "$client"
+	if [ -s "$TMP/resp1" ]; then
+		# answered: then it is stored
+		[ "$(jq -r .unique <"$TMP/resp1")" = 3000 ] || jq -e .error "$TMP/resp1"
+	fi
+	start_aggd
+	u=$(curl -s "$AGGD_URL/stats" | jq .unique_processed)
+	[ "$u" = 0 ] || [ "$u" = 3000 ]
+}
+
+@test "operator errors: one clear line and exit 1" {
+	run "$AGG_BIN/aggd" -l nonsense -d "$AGGD_DB"
+	[ "$status" = 1 ]
+	[[ "$output" == "aggd: listen address nonsense"* ]]
+	start_aggd
+	run "$AGG_BIN/aggd" -l "127.0.0.1:$AGGD_PORT" -d "$TMP/other.db"
+	[ "$status" = 1 ]
+	[[ "$output" == *"Address already in use"* ]]
+	run "$AGG_BIN/aggd" -l 127.0.0.1:0 -d "$AGGD_DB"
+	[ "$status" = 1 ]
+	[[ "$output" == *"in use by another aggd"* ]]
+	head -c 8192 /dev/urandom >"$TMP/garbage.db"
+	cp "$TMP/garbage.db" "$TMP/garbage.orig"
+	run "$AGG_BIN/aggd" -l 127.0.0.1:0 -d "$TMP/garbage.db"
+	[ "$status" = 1 ]
+	[[ "$output" == *"not a database"* ]]
+	cmp "$TMP/garbage.db" "$TMP/garbage.orig"
+	touch "$TMP/file"
+	run "$AGG_BIN/aggd" -l 127.0.0.1:0 -d "$TMP/file/sub/dedup.db"
+	[ "$status" = 1 ]
+	[[ "$output" == *"cannot create directory"* ]]
+	[ "$(echo "$output" | wc -l)" = 1 ]
+}
+
+@test "a read-only store is refused with a clear error" {
+	mkdir -p "$TMP/ro"
+	start_aggd -d "$TMP/ro/dedup.db"
+	stop_aggd
+	if [ "$(id -u)" = 0 ]; then
+		# root ignores permission bits: make the file immutable instead
+		chattr +i "$TMP/ro/dedup.db" 2>/dev/null || skip "no chattr on this filesystem"
+	else
+		chmod 444 "$TMP/ro/dedup.db"
+	fi
+	run "$AGG_BIN/aggd" -l 127.0.0.1:0 -d "$TMP/ro/dedup.db"
+	chattr -i "$TMP/ro/dedup.db" 2>/dev/null || true
+	[ "$status" = 1 ]
+	[[ "$output" == "aggd: store $TMP/ro/dedup.db: "* ]]
+}
+
+@test "parent folders of the store are created; --help and --version; bad usage exits 2" {
+	start_aggd -d "$TMP/a/b/c/dedup.db"
+	[ -f "$TMP/a/b/c/dedup.db" ]
+	run "$AGG_BIN/aggd" --help
+	[ "$status" = 0 ]
+	[[ "$output" == *"--listen"* ]]
+	run "$AGG_BIN/aggd" --version
+	[ "$status" = 0 ]
+	[[ "$output" == "aggd "[0-9]* ]]
+	run "$AGG_BIN/aggd" --bogus
+	[ "$status" = 2 ]
+	run "$AGG_BIN/aggd" -q 0
+	[ "$status" = 2 ]
+	run "$AGG_BIN/aggd" extra
+	[ "$status" = 2 ]
+}
+
+@test "DEDUP_DB_PATH and AGG_LISTEN are honoured, flags override them" {
+	DEDUP_DB_PATH=$TMP/env/dedup.db AGG_LISTEN=127.0.0.1:0 "$AGG_BIN/aggd" </dev/null 2>"$TMP/log" &
+	pid=$!
+	for i in $(seq 100); do grep -q listening "$TMP/log" && break; sleep 0.05; done
+	kill "$pid"; wait "$pid"
+	[ -f "$TMP/env/dedup.db" ]
+	grep -q 'listening on 127.0.0.1:' "$TMP/log"
+}
