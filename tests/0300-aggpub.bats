@@ -1,0 +1,223 @@
+#!/usr/bin/env bats
+# aggpub: exact duplicate shares, reproducibility, at-least-once delivery
+# across aggd restarts, 4xx/5xx handling, the NDJSON pipelines, usage.
+
+load helper
+bats_require_minimum_version 1.5.0
+
+# [received, unique, duplicates] from /stats
+counts() {
+	get "$AGGD_URL/stats" | jq -c '[.received,.unique_processed,.duplicate_dropped]'
+}
+
+# Waits (up to 10 s) until /stats shows more than $1 events received.
+wait_received() {
+	local i
+	for i in $(seq 1 200); do
+		[ "$(get "$AGGD_URL/stats" | jq '.received // 0')" -gt "$1" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+@test "defaults: 5000 events, exactly 4000 unique and 1000 duplicates" {
+	start_aggd
+	run aggpub
+	[ "$status" -eq 0 ]
+	[[ $output == *"aggpub: sent 5000 events: 4000 unique, 1000 duplicates, 0 retries"* ]]
+	[ "$(counts)" = '[5000,4000,1000]' ]
+	[ "$(get "$AGGD_URL/events?limit=1" | jq .total)" = 4000 ]
+	[ "$(get "$AGGD_URL/stats" | jq '.topics | length')" = 10 ]
+}
+
+@test "exact counts for other sizes, shares, batches and concurrency" {
+	start_aggd
+	# Each run has its own seed, so the runs share no event.
+	aggpub -q -n 1000 -d 0 -s 11
+	[ "$(counts)" = '[1000,1000,0]' ]
+	aggpub -q -n 3000 -d 0.5 -s 12 -b 7 -c 3
+	[ "$(counts)" = '[4000,2500,1500]' ]
+	aggpub -q -n 1001 -d 20% -s 13 -b 1000 -c 1	# round(200.2) = 200
+	[ "$(counts)" = '[5001,3301,1700]' ]
+	aggpub -q -n 7 -d 0.99 -s 14	# capped at N - 1: one original
+	[ "$(counts)" = '[5008,3302,1706]' ]
+	run aggpub -n 0
+	[ "$status" -eq 0 ]
+	[ "$(counts)" = '[5008,3302,1706]' ]
+}
+
+@test "NDJSON on a pipe without URL: reproducible, exact share, spread, valid events" {
+	unset AGGREGATOR_URL
+	aggpub -n 2000 >"$TMP/a" 2>"$TMP/err"
+	grep -q 'wrote 2000 events: 1600 unique, 400 duplicates' "$TMP/err"
+	aggpub -q -n 2000 -b 7 -c 1 >"$TMP/b"
+	cmp "$TMP/a" "$TMP/b"			# same seed: same bytes
+	aggpub -q -n 2000 -s 2 >"$TMP/c"
+	! cmp -s "$TMP/a" "$TMP/c"		# another seed: other events
+	[ "$(wc -l <"$TMP/a")" = 2000 ]
+	# Duplicates are byte-identical lines: 1600 distinct lines, 1600 ids.
+	[ "$(sort -u "$TMP/a" | wc -l)" = 1600 ]
+	[ "$(jq -r '.topic + " " + .event_id' "$TMP/a" | sort -u | wc -l)" = 1600 ]
+	[ "$(jq -r .topic "$TMP/a" | sort -u | wc -l)" = 10 ]
+	# Every event follows the rules' shapes.
+	[ "$(jq -c 'select((.event_id | test("^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")) and
+	    (.timestamp | test("^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z$")) and
+	    (.source | length > 0) and (.payload | type == "object") and
+	    (.payload.meta | type == "object"))' "$TMP/a" | wc -l)" = 2000 ]
+	# Re-sends follow their originals, inside batches of 100 and across.
+	awk '{ if ($0 in seen) { if (int(seen[$0] / 100) == int(NR / 100)) i++; else x++ }
+	    else seen[$0] = NR } END { print i, x; exit !(i > 0 && x > 0 && i + x == 400) }' "$TMP/a"
+	[ "$(aggpub -q -n 50 -T 3 | jq -r .topic | sort -u | tr '\n' ' ')" = "orders payments shipments " ]
+}
+
+@test "a second default send adds only duplicates" {
+	start_aggd
+	aggpub -q
+	run aggpub
+	[ "$status" -eq 0 ]
+	[[ $output == *"sent 5000 events: 0 unique, 5000 duplicates"* ]]
+	[ "$(counts)" = '[10000,4000,6000]' ]
+}
+
+@test "aggd stopped and started on the same port mid-run: exact counts" {
+	start_aggd
+	local port=$AGGD_PORT
+	aggpub -n 200000 -b 200 >"$TMP/out" 2>&1 &
+	local pub=$!
+	wait_received 0
+	stop_aggd
+	sleep 0.5
+	start_aggd -l "127.0.0.1:$port"
+	wait "$pub"
+	grep -q 'retrying' "$TMP/out"
+	grep -Eq 'sent 200000 events: .* [1-9][0-9]* retries' "$TMP/out"
+	[ "$(counts)" = '[200000,160000,40000]' ]
+}
+
+@test "aggd killed -9 and restarted mid-run: nothing lost, nothing doubled" {
+	start_aggd
+	local port=$AGGD_PORT
+	aggpub -n 200000 -b 200 >"$TMP/out" 2>&1 &
+	local pub=$!
+	wait_received 20000
+	kill9_aggd
+	sleep 0.3
+	start_aggd -l "127.0.0.1:$port"
+	wait_received 60000
+	kill9_aggd		# twice in a row
+	start_aggd -l "127.0.0.1:$port"
+	wait "$pub"
+	grep -Eq 'sent 200000 events: .* [1-9][0-9]* retries' "$TMP/out"
+	read -r r u d < <(counts | tr '[],' '   ')
+	[ "$u" -eq 160000 ]
+	[ "$(get "$AGGD_URL/events?limit=1" | jq .total)" = 160000 ]
+	[ "$r" -eq $((u + d)) ]
+	# A batch committed just before the kill but not acknowledged is sent
+	# again: all 200 of its events are then duplicates, nothing else is.
+	[ "$d" -ge 40000 ] && [ $(((d - 40000) % 200)) -eq 0 ]
+	[ "$d" -le 42000 ]
+}
+
+@test "503 with Retry-After is retried after the delay; counts stay exact" {
+	start_aggd -q 10	# a tiny ingest queue: concurrent batches overflow it
+	SECONDS=0
+	run aggpub -n 400 -b 50 -c 4
+	[ "$status" -eq 0 ]
+	[[ $output == *"503 ingest queue is full"*"; retrying"* ]]
+	[[ $output =~ sent\ 400\ events:\ 320\ unique,\ 80\ duplicates,\ [1-9][0-9]*\ retries ]]
+	[ "$SECONDS" -ge 1 ]	# Retry-After: 1, not the 100 ms backoff
+	[ "$(counts)" = '[400,320,80]' ]
+}
+
+@test "4xx is permanent: a wrong token fails at once with aggd's message" {
+	start_aggd -t secret
+	SECONDS=0
+	AGG_TOKEN=wrong run aggpub -n 500
+	[ "$status" -eq 1 ]
+	[[ $output == "aggpub: POST $AGGREGATOR_URL: 401 "* ]]
+	[[ $output != *retrying* ]]
+	[ "$SECONDS" -lt 3 ]
+	[ "$(get -H 'Authorization: Bearer secret' "$AGGD_URL/stats" | jq .received)" = 0 ]
+	AGG_TOKEN=wrong aggpub -q -n 500 -t secret	# the flag wins
+	[ "$(get -H 'Authorization: Bearer secret' "$AGGD_URL/stats" | jq .received)" = 500 ]
+}
+
+@test "nobody listening: retries -r times with backoff, then exit 1" {
+	run aggpub -n 10 -r 2 -u http://127.0.0.1:1/publish
+	[ "$status" -eq 1 ]
+	[[ $output == *"; retrying"* ]]
+	[[ $output == *"gave up after 3 tries"* ]]
+}
+
+@test "aggpub | aggd -x loads a store end to end" {
+	unset AGGREGATOR_URL
+	aggpub -q -n 2000 | aggd -x -l 127.0.0.1:0 -d "$AGGD_DB" 2>"$TMP/x.log"
+	start_aggd
+	[ "$(counts)" = '[2000,1600,400]' ]
+	[ "$(get "$AGGD_URL/events?limit=1" | jq .total)" = 1600 ]
+}
+
+@test "aggpub - and files: bad lines reported with their number, good ones stored" {
+	start_aggd
+	AGGREGATOR_URL= aggpub -q -n 3 -d 0 -s 5 >"$TMP/good"
+	{
+		sed -n 1p "$TMP/good"
+		echo 'not json'
+		sed -n 2p "$TMP/good"
+		echo '{"topic":"t","event_id":"x","timestamp":"2025-02-30T00:00:00Z","source":"s","payload":{}}'
+		echo
+		sed -n 3p "$TMP/good" | tr -d '\n'	# no final newline
+	} >"$TMP/in"
+	run aggpub - <"$TMP/in"
+	[ "$status" -eq 1 ]
+	[[ $output == *"aggpub: stdin:2: "* ]]
+	[[ $output == *"aggpub: stdin:4: timestamp: "* ]]
+	[[ $output == *"sent 3 events: 3 unique, 0 duplicates"* ]]
+	[ "$(counts)" = '[3,3,0]' ]
+	run aggpub "$TMP/in" "$TMP/missing"
+	[ "$status" -eq 1 ]
+	[[ $output == *"aggpub: $TMP/in:2: "* ]]
+	[[ $output == *"aggpub: $TMP/missing: No such file or directory"* ]]
+	[ "$(counts)" = '[6,3,3]' ]
+	# The events come back as they were sent.
+	[ "$(get "$AGGD_URL/events" | jq -c '.events[] | del(.seq)')" = "$(cat "$TMP/good")" ]
+}
+
+@test "tail -F | aggpub -: a partial batch leaves when the input pauses" {
+	start_aggd
+	AGGREGATOR_URL= aggpub -q -n 8 -d 0 >"$TMP/events"
+	: >"$TMP/app.ndjson"
+	mkfifo "$TMP/pipe"
+	tail -n +1 -F "$TMP/app.ndjson" >"$TMP/pipe" 2>/dev/null &
+	local tailpid=$!
+	aggpub -q - <"$TMP/pipe" &
+	local pub=$!
+	head -5 "$TMP/events" >>"$TMP/app.ndjson"
+	for i in $(seq 1 100); do [ "$(counts)" = '[5,5,0]' ] && break; sleep 0.05; done
+	[ "$(counts)" = '[5,5,0]' ]
+	tail -3 "$TMP/events" >>"$TMP/app.ndjson"
+	for i in $(seq 1 100); do [ "$(counts)" = '[8,8,0]' ] && break; sleep 0.05; done
+	[ "$(counts)" = '[8,8,0]' ]
+	kill "$tailpid"
+	wait "$pub"		# end of input: exits 0
+}
+
+@test "bad usage exits 2 with usage on stderr; --help and --version exit 0" {
+	for args in "-x" "--bogus" "-n" "-n abc" "-n -1" "-d 1" "-d -0.1" "-d 100%" \
+	    "-b 0" "-c 0" "-T 0" "-r x" "-n 5 -" "-s 3 file"; do
+		run -2 aggpub $args
+		[[ $output == "aggpub: "* ]]
+		[[ $output == *"usage: aggpub"* ]]
+	done
+	aggpub -x 2>&1 >/dev/null | grep -q '^usage: aggpub'
+	[ -z "$(aggpub -x 2>/dev/null)" ]
+	run aggpub --help
+	[ "$status" -eq 0 ]
+	for o in -n --count -d --duplicates -T --topics -s --seed -b --batch \
+	    -c --concurrency -r --retries -u --url -t --token -q --quiet \
+	    -h --help -V --version; do
+		[[ $output == *" $o"[\ ,]* ]]
+	done
+	run aggpub -V
+	[ "$output" = "aggpub 1.0.0" ]
+}
