@@ -1,0 +1,499 @@
+/*
+ * aggstat - prints aggd's GET /stats for people, scripts and Prometheus.
+ *
+ * One request, one answer: the reply is checked to be a JSON object, then
+ * written out in one of three formats (key value lines, the JSON as served,
+ * or Prometheus text exposition), either to standard output or atomically
+ * to a file (temp file in the same folder, fsync, rename), so a reader such
+ * as node_exporter's textfile collector sees the old file or the new one,
+ * never half of one.  Nothing is written unless the whole answer is good.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "client.h"
+#include "json.h"
+
+#define STAT_TIMEOUT	30		/* seconds for the whole request */
+#define URL_MAX		4096
+
+enum format { FMT_TEXT, FMT_JSON, FMT_PROM };
+
+struct opts {
+	const char	*url;		/* -u, else AGGREGATOR_URL */
+	const char	*token;		/* -T, else AGG_TOKEN */
+	const char	*topic;		/* -t */
+	const char	*output;	/* -o */
+	enum format	 format;
+};
+
+/* The three per-topic figures, as /stats names them in by_topic. */
+static const char *const topic_keys[] = { "received", "unique", "duplicates" };
+
+static const char usage_text[] =
+"usage: aggstat [-jp] [-o file] [-t topic] [-u url] [-T token]\n"
+"  -j, --json              the JSON as served\n"
+"  -p, --prometheus        Prometheus text exposition\n"
+"  -o, --output FILE       write FILE atomically instead of standard output\n"
+"  -t, --topic TOPIC       only the figures of TOPIC\n"
+"  -u, --url URL           service URL (AGGREGATOR_URL; "
+    CLIENT_DEFAULT_URL ")\n"
+"  -T, --token TOKEN       bearer token (AGG_TOKEN)\n"
+"  -h, --help              this text\n"
+"  -V, --version           print the version\n";
+
+static void
+usage(int status)
+{
+	fputs(usage_text, status ? stderr : stdout);
+	exit(status);
+}
+
+static void
+parse_args(int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "prometheus", no_argument, NULL, 'p' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "topic", required_argument, NULL, 't' },
+		{ "url", required_argument, NULL, 'u' },
+		{ "token", required_argument, NULL, 'T' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	while ((ch = getopt_long(argc, argv, "jpo:t:u:T:hV", longopts,
+	    NULL)) != -1)
+		switch (ch) {
+		case 'j': o->format = FMT_JSON; break;
+		case 'p': o->format = FMT_PROM; break;
+		case 'o': o->output = optarg; break;
+		case 't': o->topic = optarg; break;
+		case 'u': o->url = optarg; break;
+		case 'T': o->token = optarg; break;
+		case 'h': usage(0); break;
+		case 'V': printf("aggstat %s\n", AGG_VERSION); exit(0);
+		default: usage(2);
+		}
+	if (optind != argc) {
+		fprintf(stderr, "aggstat: unexpected argument: %s\n",
+		    argv[optind]);
+		usage(2);
+	}
+	if ((o->topic && *o->topic == '\0') || (o->output && *o->output == '\0')) {
+		fprintf(stderr, "aggstat: empty %s\n", o->topic && !*o->topic ?
+		    "topic" : "output file name");
+		usage(2);
+	}
+}
+
+/* "connection refused" rather than libcurl's longer words, when it can. */
+static void
+system_reason(CURL *c, char *err, size_t errsz)
+{
+	long oserr = 0;
+
+	if (curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &oserr) != CURLE_OK ||
+	    oserr == 0)
+		return;
+	snprintf(err, errsz, "%s", strerror((int)oserr));
+	if (err[0] >= 'A' && err[0] <= 'Z')
+		err[0] = (char)(err[0] - 'A' + 'a');
+}
+
+/* GET /stats into body; 0, or -1 after saying why. */
+static int
+fetch_stats(const struct opts *o, struct buf *body)
+{
+	char base[URL_MAX], url[URL_MAX + 8], err[CURL_ERROR_SIZE + 64];
+	CURL *c;
+	long status;
+
+	if (client_base_url(client_publish_url(o->url), base,
+	    sizeof(base)) == -1) {
+		fprintf(stderr, "aggstat: URL too long\n");
+		return -1;
+	}
+	snprintf(url, sizeof(url), "%s/stats", base);
+	if ((c = curl_easy_init()) == NULL) {
+		fprintf(stderr, "aggstat: cannot start libcurl\n");
+		return -1;
+	}
+	status = client_get(c, url, client_token(o->token), STAT_TIMEOUT, body,
+	    err, sizeof(err));
+	if (status == -1)
+		system_reason(c, err, sizeof(err));
+	curl_easy_cleanup(c);
+	if (status != 200) {
+		if (status != -1)
+			client_error_message(body, status, err, sizeof(err));
+		fprintf(stderr, "aggstat: GET %s: %s\n", url, err);
+		return -1;
+	}
+	return 0;
+}
+
+/* A member that must be a whole number; -1 when missing or not one. */
+static int
+get_count(struct json_object *obj, const char *key, uint64_t *out)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(obj, key, &v) ||
+	    !json_object_is_type(v, json_type_int))
+		return -1;
+	*out = json_object_get_uint64(v);
+	return 0;
+}
+
+/* The by_topic entry of topic, or NULL. */
+static struct json_object *
+topic_figures(struct json_object *stats, const char *topic)
+{
+	struct json_object *by, *t;
+
+	if (!json_object_object_get_ex(stats, "by_topic", &by) ||
+	    !json_object_is_type(by, json_type_object) ||
+	    !json_object_object_get_ex(by, topic, &t) ||
+	    !json_object_is_type(t, json_type_object))
+		return NULL;
+	return t;
+}
+
+/* The names in "topics" (an empty list when absent). */
+static size_t
+topic_count(struct json_object *stats)
+{
+	struct json_object *a;
+
+	if (!json_object_object_get_ex(stats, "topics", &a) ||
+	    !json_object_is_type(a, json_type_array))
+		return 0;
+	return json_object_array_length(a);
+}
+
+static const char *
+topic_name(struct json_object *stats, size_t i)
+{
+	struct json_object *a, *t;
+
+	if (!json_object_object_get_ex(stats, "topics", &a) ||
+	    (t = json_object_array_get_idx(a, i)) == NULL ||
+	    !json_object_is_type(t, json_type_string))
+		return NULL;
+	return json_object_get_string(t);
+}
+
+/* received unique_processed ... topic.NAME.received ... */
+static int
+format_text(struct json_object *stats, struct buf *out)
+{
+	static const char *const keys[] = { "received", "unique_processed",
+	    "duplicate_dropped" };
+	struct json_object *t;
+	const char *name;
+	uint64_t v;
+	size_t i, k, n = topic_count(stats);
+
+	for (k = 0; k < 3; k++)
+		if (get_count(stats, keys[k], &v) == -1 ||
+		    buf_printf(out, "%s %llu\n", keys[k],
+		    (unsigned long long)v) == -1)
+			return -1;
+	if (buf_printf(out, "topics %zu\n", n) == -1 ||
+	    (get_count(stats, "uptime_seconds", &v) == 0 &&
+	    buf_printf(out, "uptime_seconds %llu\n",
+	    (unsigned long long)v) == -1))
+		return -1;
+	for (i = 0; i < n; i++) {
+		if ((name = topic_name(stats, i)) == NULL)
+			return -1;
+		if ((t = topic_figures(stats, name)) == NULL)
+			continue;
+		for (k = 0; k < 3; k++)
+			if (get_count(t, topic_keys[k], &v) == -1 ||
+			    buf_printf(out, "topic.%s.%s %llu\n", name,
+			    topic_keys[k], (unsigned long long)v) == -1)
+				return -1;
+	}
+	return 0;
+}
+
+/* -t: received N, unique N, duplicates N (or one JSON object). */
+static int
+format_topic(struct json_object *t, const char *topic, enum format f,
+    struct buf *out)
+{
+	uint64_t v;
+	size_t k;
+
+	if (f == FMT_JSON && (buf_puts(out, "{\"topic\":") == -1 ||
+	    json_write_string(out, topic, strlen(topic)) == -1))
+		return -1;
+	for (k = 0; k < 3; k++) {
+		if (get_count(t, topic_keys[k], &v) == -1)
+			return -1;
+		if ((f == FMT_JSON ? buf_printf(out, ",\"%s\":%llu",
+		    topic_keys[k], (unsigned long long)v) :
+		    buf_printf(out, "%s %llu\n", topic_keys[k],
+		    (unsigned long long)v)) == -1)
+			return -1;
+	}
+	return f == FMT_JSON ? buf_puts(out, "}\n") : 0;
+}
+
+/* A label value with \\, \" and \n escaped, as the exposition format asks. */
+static int
+prom_label(struct buf *out, const char *s)
+{
+	for (; *s; s++) {
+		if ((*s == '\\' || *s == '"' ? buf_putc(out, '\\') : 0) == -1 ||
+		    (*s == '\n' ? buf_puts(out, "\\n") : buf_putc(out, *s)) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+prom_head(struct buf *out, const char *name, const char *type,
+    const char *help)
+{
+	return buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help,
+	    name, type);
+}
+
+/* One per-topic family: every topic (or only the one asked for). */
+static int
+prom_topic_family(struct json_object *stats, const char *only, size_t k,
+    struct buf *out)
+{
+	static const char *const names[] = {
+	    "agg_topic_events_received_total",
+	    "agg_topic_events_unique_total",
+	    "agg_topic_events_duplicate_total" };
+	static const char *const helps[] = {
+	    "Events of the topic in accepted publish requests.",
+	    "Unique events of the topic stored.",
+	    "Duplicate events of the topic dropped." };
+	struct json_object *t;
+	const char *name;
+	uint64_t v;
+	size_t i, n = topic_count(stats);
+
+	if (prom_head(out, names[k], "counter", helps[k]) == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if ((name = topic_name(stats, i)) == NULL)
+			return -1;
+		if ((only && strcmp(name, only) != 0) ||
+		    (t = topic_figures(stats, name)) == NULL)
+			continue;
+		if (get_count(t, topic_keys[k], &v) == -1 ||
+		    buf_printf(out, "%s{topic=\"", names[k]) == -1 ||
+		    prom_label(out, name) == -1 ||
+		    buf_printf(out, "\"} %llu\n", (unsigned long long)v) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* The totals (unless only one topic is asked for), then per topic. */
+static int
+format_prom(struct json_object *stats, const char *only, struct buf *out)
+{
+	static const char *const keys[] = { "received", "unique_processed",
+	    "duplicate_dropped" };
+	static const char *const names[] = { "agg_events_received_total",
+	    "agg_events_unique_total", "agg_events_duplicate_total" };
+	static const char *const helps[] = {
+	    "Events in accepted publish requests, duplicates included.",
+	    "Unique events stored.", "Duplicate events dropped." };
+	uint64_t v;
+	size_t k;
+
+	for (k = 0; !only && k < 3; k++)
+		if (get_count(stats, keys[k], &v) == -1 ||
+		    prom_head(out, names[k], "counter", helps[k]) == -1 ||
+		    buf_printf(out, "%s %llu\n", names[k],
+		    (unsigned long long)v) == -1)
+			return -1;
+	if (!only && (prom_head(out, "agg_topics", "gauge",
+	    "Topics with at least one event.") == -1 ||
+	    buf_printf(out, "agg_topics %zu\n", topic_count(stats)) == -1))
+		return -1;
+	if (!only && get_count(stats, "uptime_seconds", &v) == 0 &&
+	    (prom_head(out, "agg_uptime_seconds", "gauge",
+	    "Seconds since aggd started.") == -1 ||
+	    buf_printf(out, "agg_uptime_seconds %llu\n",
+	    (unsigned long long)v) == -1))
+		return -1;
+	for (k = 0; k < 3; k++)
+		if (prom_topic_family(stats, only, k, out) == -1)
+			return -1;
+	return 0;
+}
+
+/* The answer in the chosen format; -1 after saying why. */
+static int
+format_stats(const struct opts *o, const struct buf *body, struct buf *out)
+{
+	struct json_object *stats, *t = NULL;
+	int rc = -1;
+
+	stats = json_tokener_parse(body->data);
+	if (stats == NULL || !json_object_is_type(stats, json_type_object)) {
+		fprintf(stderr, "aggstat: /stats: the answer is not a JSON "
+		    "object\n");
+		goto done;
+	}
+	if (o->topic && (t = topic_figures(stats, o->topic)) == NULL) {
+		fprintf(stderr, "aggstat: %s: no such topic\n", o->topic);
+		goto done;
+	}
+	if (t)
+		rc = o->format == FMT_PROM ? format_prom(stats, o->topic, out) :
+		    format_topic(t, o->topic, o->format, out);
+	else if (o->format == FMT_JSON)
+		rc = buf_append(out, body->data, body->len) == -1 ||
+		    (body->len && body->data[body->len - 1] != '\n' &&
+		    buf_putc(out, '\n') == -1) ? -1 : 0;
+	else
+		rc = o->format == FMT_PROM ? format_prom(stats, NULL, out) :
+		    format_text(stats, out);
+	if (rc == -1)
+		fprintf(stderr, "aggstat: /stats: unexpected answer (or out of "
+		    "memory)\n");
+done:
+	json_object_put(stats);
+	return rc;
+}
+
+static int
+write_all(int fd, const char *p, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = write(fd, p, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* fsync the folder holding path, so the rename itself is durable. */
+static int
+sync_dir(const char *path)
+{
+	char dir[URL_MAX];
+	const char *slash = strrchr(path, '/');
+	int fd, rc;
+
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 :
+		    (int)(slash - path), path);
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY)) == -1)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+/*
+ * path atomically: ".NAME.XXXXXX" beside it (a name the textfile collector
+ * ignores, as it does not end in .prom), mode 0666 less the umask, fsync,
+ * rename.  On failure the old file is left as it was.
+ */
+static int
+write_file(const char *path, const struct buf *data)
+{
+	char tmp[URL_MAX];
+	const char *slash = strrchr(path, '/');
+	int fd, len, saved;
+	mode_t mask;
+
+	len = snprintf(tmp, sizeof(tmp), "%.*s.%s.XXXXXX", slash ?
+	    (int)(slash - path + 1) : 0, path, slash ? slash + 1 : path);
+	if (len < 0 || (size_t)len >= sizeof(tmp)) {
+		fprintf(stderr, "aggstat: %s: name too long\n", path);
+		return -1;
+	}
+	if ((fd = mkstemp(tmp)) == -1) {
+		fprintf(stderr, "aggstat: %s: %s\n", tmp, strerror(errno));
+		return -1;
+	}
+	mask = umask(0);
+	umask(mask);
+	if (fchmod(fd, 0666 & ~mask) == -1 ||
+	    write_all(fd, data->data, data->len) == -1 || fsync(fd) == -1) {
+		saved = errno;
+		close(fd);
+		goto fail;
+	}
+	if (close(fd) == -1 || rename(tmp, path) == -1) {
+		saved = errno;
+		goto fail;
+	}
+	if (sync_dir(path) == -1)
+		fprintf(stderr, "aggstat: %s: cannot sync its folder: %s\n",
+		    path, strerror(errno));
+	return 0;
+fail:
+	unlink(tmp);
+	fprintf(stderr, "aggstat: %s: %s\n", path, strerror(saved));
+	return -1;
+}
+
+static int
+write_stdout(const struct buf *data)
+{
+	if (fwrite(data->data, 1, data->len, stdout) != data->len ||
+	    fflush(stdout) == EOF) {
+		fprintf(stderr, "aggstat: standard output: %s\n",
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o;
+	struct buf body, out;
+	int rc = 1;
+
+	parse_args(argc, argv, &o);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "aggstat: cannot start libcurl\n");
+		return 1;
+	}
+	buf_init(&body);
+	buf_init(&out);
+	if (fetch_stats(&o, &body) == 0 && buf_cstr(&body) == 0 &&
+	    format_stats(&o, &body, &out) == 0 && buf_cstr(&out) == 0)
+		rc = (o.output ? write_file(o.output, &out) :
+		    write_stdout(&out)) == 0 ? 0 : 1;
+	buf_free(&body);
+	buf_free(&out);
+	curl_global_cleanup();
+	return rc;
+}

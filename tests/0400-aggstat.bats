@@ -1,0 +1,235 @@
+#!/usr/bin/env bats
+# aggstat: /stats as key value lines, JSON or Prometheus text; -o files.
+
+load helper
+
+# Three events in "orders" (one a duplicate) and one in a topic whose name
+# needs escaping in JSON and in Prometheus label values.
+seed() {
+	publish "[$(event orders a),$(event orders b),$(event orders a),$(event 'we\"ird\\ one' x)]" >/dev/null
+	[ "$(last_code)" = 200 ]
+}
+
+# A port nothing listens on: one aggd had it a moment ago.
+dead_port() {
+	start_aggd
+	DEAD=$AGGD_PORT
+	stop_aggd
+}
+
+@test "aggstat: --help lists every option, -V prints the version" {
+	run aggstat --help
+	[ "$status" -eq 0 ]
+	for f in -j --json -p --prometheus -o --output -t --topic -u --url \
+	    -T --token -h --help -V --version; do
+		[[ "$output" == *"$f"* ]] || { echo "missing $f"; false; }
+	done
+	run aggstat -h
+	[ "$status" -eq 0 ]
+	run aggstat -V
+	[ "$status" -eq 0 ]
+	[ "$output" = "aggstat 1.0.0" ]
+	run aggstat --version
+	[ "$output" = "aggstat 1.0.0" ]
+}
+
+@test "aggstat: bad usage exits 2" {
+	run aggstat -x
+	[ "$status" -eq 2 ]
+	[[ "$output" == *usage:* ]]
+	run aggstat extra
+	[ "$status" -eq 2 ]
+	run aggstat -t ''
+	[ "$status" -eq 2 ]
+	run aggstat -o
+	[ "$status" -eq 2 ]
+}
+
+@test "aggstat: key value lines by default" {
+	start_aggd
+	seed
+	run aggstat
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "received 4" ]
+	[ "${lines[1]}" = "unique_processed 3" ]
+	[ "${lines[2]}" = "duplicate_dropped 1" ]
+	[ "${lines[3]}" = "topics 2" ]
+	[[ "${lines[4]}" =~ ^uptime_seconds\ [0-9]+$ ]]
+	[[ "$output" == *$'\ntopic.orders.received 3\ntopic.orders.unique 2\ntopic.orders.duplicates 1'* ]]
+	[[ "$output" == *$'\ntopic.we"ird\\ one.unique 1'* ]]
+	# awk: the value is always the last field
+	[ "$(aggstat | awk '$1 == "unique_processed" { print $NF }')" = 3 ]
+	[ "$(aggstat | awk '/^topic\./ { s += $NF } END { print s }')" = 8 ]
+}
+
+@test "aggstat: an empty store" {
+	start_aggd
+	run aggstat
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "received 0" ]
+	[ "${lines[3]}" = "topics 0" ]
+	[ "${#lines[@]}" -eq 5 ]
+}
+
+@test "aggstat: -j prints the JSON as served" {
+	start_aggd
+	seed
+	run aggstat -j
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 1 ]
+	echo "$output" | jq -e '.received == 4 and .unique_processed == 3 and
+	    .duplicate_dropped == 1 and (.topics | length) == 2 and
+	    .by_topic.orders.duplicates == 1'
+	# byte for byte what curl gets, but for the uptime
+	diff <(aggstat --json | sed 's/"uptime_seconds":[0-9]*//') \
+	    <(get "$AGGD_URL/stats" | sed 's/"uptime_seconds":[0-9]*//')
+}
+
+@test "aggstat: -t TOPIC prints one topic's figures" {
+	start_aggd
+	seed
+	run aggstat -t orders
+	[ "$status" -eq 0 ]
+	[ "$output" = $'received 3\nunique 2\nduplicates 1' ]
+	run aggstat --topic 'we"ird\ one' -j
+	[ "$status" -eq 0 ]
+	[ "$output" = '{"topic":"we\"ird\\ one","received":1,"unique":1,"duplicates":0}' ]
+	echo "$output" | jq -e '.topic == "we\"ird\\ one"'
+}
+
+@test "aggstat: -t with an unknown topic exits 1" {
+	start_aggd
+	seed
+	run aggstat -t nope
+	[ "$status" -eq 1 ]
+	[ "$output" = "aggstat: nope: no such topic" ]
+	run aggstat -p -t nope -o "$TMP/x.prom"
+	[ "$status" -eq 1 ]
+	[ ! -e "$TMP/x.prom" ]
+}
+
+# Every line a comment (HELP/TYPE) or "name{labels} value".
+check_prom() {
+	local name='[a-zA-Z_:][a-zA-Z0-9_:]*'
+	local label='[a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\["\\n])*"'
+	grep -Evx "# (HELP|TYPE) $name .+|$name(\{$label(,$label)*\})? [0-9]+" "$1" && return 1
+	# a TYPE line before each family's samples
+	awk '/^# TYPE/ { t[$3] = 1; next } /^#/ { next }
+	    { n = $1; sub(/\{.*/, "", n); if (!(n in t)) exit 1 }' "$1"
+}
+
+@test "aggstat: -p prints Prometheus text exposition" {
+	start_aggd
+	seed
+	aggstat -p >"$TMP/out"
+	cat "$TMP/out"
+	check_prom "$TMP/out"
+	grep -qx 'agg_events_received_total 4' "$TMP/out"
+	grep -qx 'agg_events_unique_total 3' "$TMP/out"
+	grep -qx 'agg_events_duplicate_total 1' "$TMP/out"
+	grep -qx 'agg_topics 2' "$TMP/out"
+	grep -qx '# TYPE agg_events_received_total counter' "$TMP/out"
+	grep -Eqx 'agg_uptime_seconds [0-9]+' "$TMP/out"
+	grep -qx 'agg_topic_events_received_total{topic="orders"} 3' "$TMP/out"
+	grep -qx 'agg_topic_events_duplicate_total{topic="orders"} 1' "$TMP/out"
+	# label values escape \ and "
+	grep -qxF 'agg_topic_events_unique_total{topic="we\"ird\\ one"} 1' "$TMP/out"
+	# the totals agree with aggd's own /metrics
+	get "$AGGD_URL/metrics" | grep -qx 'agg_events_received_total 4'
+}
+
+@test "aggstat: -p -t TOPIC prints only that topic's series" {
+	start_aggd
+	seed
+	aggstat --prometheus -t orders >"$TMP/out"
+	check_prom "$TMP/out"
+	[ "$(grep -vc '^#' "$TMP/out")" -eq 3 ]
+	grep -qx 'agg_topic_events_unique_total{topic="orders"} 2' "$TMP/out"
+	! grep -q 'agg_events_received_total' "$TMP/out"
+}
+
+@test "aggstat: -o writes the file atomically and quietly" {
+	start_aggd
+	seed
+	mkdir "$TMP/tf"
+	echo old >"$TMP/tf/agg.prom"
+	run aggstat -p -o "$TMP/tf/agg.prom"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	check_prom "$TMP/tf/agg.prom"
+	grep -qx 'agg_events_received_total 4' "$TMP/tf/agg.prom"
+	# nothing else left in the folder, and readable by a collector
+	[ "$(ls -A "$TMP/tf")" = agg.prom ]
+	(umask 022 && aggstat -o "$TMP/tf/agg.prom")
+	[ "$(stat -c %a "$TMP/tf/agg.prom")" = 644 ]
+	diff <(grep -v uptime "$TMP/tf/agg.prom") <(aggstat | grep -v uptime)
+	# --output, relative name, JSON
+	(cd "$TMP/tf" && aggstat -j --output stats.json)
+	jq -e '.received == 4' "$TMP/tf/stats.json"
+	[ "$(ls -A "$TMP/tf" | wc -l)" -eq 2 ]
+}
+
+@test "aggstat: -o keeps the old file when aggd is unreachable" {
+	dead_port
+	echo old >"$TMP/agg.prom"
+	run aggstat -p -o "$TMP/agg.prom" -u "http://127.0.0.1:$DEAD"
+	[ "$status" -eq 1 ]
+	[ "$(cat "$TMP/agg.prom")" = old ]
+	[ "$(ls -A "$TMP" | grep -c agg.prom)" -eq 1 ]
+	run aggstat -o "$TMP/no/such/dir/agg.prom" -u "http://127.0.0.1:$DEAD"
+	[ "$status" -eq 1 ]
+}
+
+@test "aggstat: -o into a missing folder exits 1" {
+	start_aggd
+	run aggstat -o "$TMP/no/such/dir/agg.prom"
+	[ "$status" -eq 1 ]
+	[[ "$output" == "aggstat: $TMP/no/such/dir/"* ]]
+}
+
+@test "aggstat: unreachable aggd: one line, exit 1" {
+	dead_port
+	run aggstat -u "http://127.0.0.1:$DEAD/publish"
+	[ "$status" -eq 1 ]
+	[ "$output" = "aggstat: GET http://127.0.0.1:$DEAD/stats: connection refused" ]
+	AGGREGATOR_URL=http://127.0.0.1:$DEAD/publish run aggstat -p
+	[ "$status" -eq 1 ]
+	[ "${#lines[@]}" -eq 1 ]
+}
+
+@test "aggstat: an error answer exits 1 with aggd's words" {
+	start_aggd
+	run aggstat -u "$AGGD_URL/nothing/here"
+	[ "$status" -eq 1 ]
+	[[ "$output" == "aggstat: GET $AGGD_URL/nothing/here/stats: 404 "* ]]
+}
+
+@test "aggstat: -u and AGGREGATOR_URL, with or without /publish" {
+	start_aggd
+	seed
+	AGGREGATOR_URL=http://127.0.0.1:1/publish run aggstat -u "$AGGD_URL"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "received 4" ]
+	AGGREGATOR_URL=$AGGD_URL/ run aggstat
+	[ "${lines[0]}" = "received 4" ]
+	AGGREGATOR_URL=$AGGD_URL/publish run aggstat --url "$AGGD_URL/publish/"
+	[ "${lines[0]}" = "received 4" ]
+}
+
+@test "aggstat: 401 without the token, fine with AGG_TOKEN, -T or --token" {
+	start_aggd -t s3cret
+	run aggstat
+	[ "$status" -eq 1 ]
+	[[ "$output" == "aggstat: GET $AGGD_URL/stats: 401 "* ]]
+	[ "${#lines[@]}" -eq 1 ]
+	AGG_TOKEN=wrong run aggstat
+	[ "$status" -eq 1 ]
+	AGG_TOKEN=s3cret run aggstat
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "received 0" ]
+	run aggstat -T s3cret
+	[ "$status" -eq 0 ]
+	AGG_TOKEN=wrong run aggstat --token s3cret -p
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"agg_events_received_total 0"* ]]
+}
