@@ -27,17 +27,24 @@ struct store_counts {
 	uint64_t	received, unique, duplicates;
 };
 
-/* relaxed: commits are not fsynced (a power loss may lose the last ones). */
-struct store	*store_open(const char *path, int relaxed, char *err, size_t errsz);
+struct store	*store_open(const char *path, char *err, size_t errsz);
 void		 store_close(struct store *);
 
 /*
- * Applies batches b[0..n) in one transaction, durably unless relaxed, and
- * sets res[i] to batch i's counts.  Returns 0, or STORE_FULL or
- * STORE_ERROR with a message in err: then nothing at all was applied.
+ * Applies batches b[0..n) in one transaction and sets res[i] to batch i's
+ * counts.  Returns 0, or STORE_FULL or STORE_ERROR with a message in err:
+ * then nothing at all was applied.  A commit survives a crash of the
+ * process at once; it survives a power loss after the next store_sync.
  */
 int		 store_commit(struct store *, struct event_batch *const *b,
 		    size_t n, struct store_counts *res, char *err, size_t errsz);
+
+/*
+ * Makes every transaction committed so far durable (fdatasync of the
+ * WAL).  Safe to call from another thread while the writer works; -1 with
+ * errno when the disk failed.
+ */
+int		 store_sync(struct store *);
 
 /* Bytes of memory held by the dedup index. */
 size_t		 store_index_bytes(const struct store *);

@@ -1,10 +1,17 @@
 /*
  * ingest.c - queue and writer thread; see ingest.h.
  *
- * Locking: one mutex guards the queue, the done list and the statistics.
- * The store is touched by the writer thread only (and by main before
- * start and after stop).  The eventfd is written once per commit that
- * finished jobs for the loop.
+ * Two threads make a pipeline: the writer applies each group of jobs in a
+ * transaction that SQLite commits without fsync; the syncer fdatasyncs
+ * the WAL and only then hands the jobs back, so one fsync covers every
+ * transaction committed while the previous fsync ran, and the writer
+ * never waits for the disk.  With -r there is no syncer: answers follow
+ * the commit.
+ *
+ * Locking: one mutex guards the queue, the groups, the done list and the
+ * statistics.  The store's SQL is used by the writer only (store_sync is
+ * safe from the syncer).  The eventfd is written once per batch of
+ * answers for the loop.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -22,18 +29,29 @@ const double ingest_bucket_le[INGEST_BUCKETS] = {
 	10,
 };
 
+/* Jobs of one transaction, from its commit to their answers. */
+struct group {
+	struct group	*next;
+	struct ingest_job *jobs;
+	size_t		 events;
+	double		 t0;		/* transaction start */
+	int		 rc;
+};
+
 struct ingest {
 	struct store	*store;
 	struct ev_loop	*loop;
 	int		 efd;
+	int		 durable;	/* fsync before answering */
 	ingest_done_fn	*done_fn;
 	void		*done_arg;
-	pthread_t	 thread;
+	pthread_t	 writer, syncer;
 	pthread_mutex_t	 mu;
-	pthread_cond_t	 work, room, finished;
+	pthread_cond_t	 work, synced, room, finished;
 	struct ingest_job *head, *tail;		/* queued */
+	struct group	*unsynced;		/* committed, not yet on disk */
 	struct ingest_job *done_head, *done_tail;	/* back to the loop */
-	int		 stopping;
+	int		 stopping, writer_gone;
 	struct ingest_stats st;
 };
 
@@ -91,15 +109,17 @@ commit_group(struct ingest *in, struct ingest_job *list, size_t *events)
 	return rc;
 }
 
-/* Hands finished jobs to their owners.  Called with the lock held. */
-static int
-finish(struct ingest *in, struct ingest_job *list, size_t events)
+/* Hands a group's jobs to their owners.  Called with the lock held. */
+static void
+finish(struct ingest *in, struct group *g)
 {
 	struct ingest_job *j, *next;
+	uint64_t one = 1;
 	int to_loop = 0;
 
-	in->st.depth -= events;
-	for (j = list; j; j = next) {
+	record_commit(in, now_seconds() - g->t0, g->rc);
+	in->st.depth -= g->events;
+	for (j = g->jobs; j; j = next) {
 		next = j->next;
 		j->next = NULL;
 		j->done = 1;
@@ -112,20 +132,37 @@ finish(struct ingest *in, struct ingest_job *list, size_t events)
 		in->done_tail = j;
 		to_loop = 1;
 	}
+	free(g);
 	pthread_cond_broadcast(&in->finished);
 	pthread_cond_broadcast(&in->room);
-	return to_loop;
+	if (to_loop)
+		(void)!write(in->efd, &one, sizeof(one));
+}
+
+/*
+ * A committed group waits for the syncer.  Failed jobs wait too: a group
+ * may hold several transactions, and the answers keep one path.
+ */
+static void
+committed(struct ingest *in, struct group *g)
+{
+	struct group **pp;
+
+	if (!in->durable) {
+		finish(in, g);
+		return;
+	}
+	for (pp = &in->unsynced; *pp; pp = &(*pp)->next)
+		;
+	*pp = g;
+	pthread_cond_signal(&in->synced);
 }
 
 static void *
 writer_main(void *arg)
 {
 	struct ingest *in = arg;
-	struct ingest_job *list;
-	uint64_t one = 1;
-	size_t events;
-	double t0;
-	int rc, to_loop;
+	struct group *g;
 
 	pthread_mutex_lock(&in->mu);
 	for (;;) {
@@ -133,19 +170,54 @@ writer_main(void *arg)
 			pthread_cond_wait(&in->work, &in->mu);
 		if (in->head == NULL)
 			break;
-		list = in->head;
+		if ((g = calloc(1, sizeof(*g))) == NULL) {
+			pthread_mutex_unlock(&in->mu);
+			fatalx("out of memory");
+		}
+		g->jobs = in->head;
 		in->head = in->tail = NULL;
 		pthread_mutex_unlock(&in->mu);
 
-		events = 0;
-		t0 = now_seconds();
-		rc = commit_group(in, list, &events);
+		g->t0 = now_seconds();
+		g->rc = commit_group(in, g->jobs, &g->events);
 
 		pthread_mutex_lock(&in->mu);
-		record_commit(in, now_seconds() - t0, rc);
-		to_loop = finish(in, list, events);
-		if (to_loop)
-			(void)!write(in->efd, &one, sizeof(one));
+		committed(in, g);
+	}
+	in->writer_gone = 1;
+	pthread_cond_signal(&in->synced);
+	pthread_mutex_unlock(&in->mu);
+	return NULL;
+}
+
+/*
+ * After an fsync error the kernel may have dropped the dirty pages, so
+ * what SQLite believes committed may not be on disk: stop, and let the
+ * restart recover from what the disk really holds.  Nothing that was not
+ * synced has been acknowledged.
+ */
+static void *
+syncer_main(void *arg)
+{
+	struct ingest *in = arg;
+	struct group *list, *g;
+
+	pthread_mutex_lock(&in->mu);
+	for (;;) {
+		while (in->unsynced == NULL && !in->writer_gone)
+			pthread_cond_wait(&in->synced, &in->mu);
+		if (in->unsynced == NULL)
+			break;
+		list = in->unsynced;
+		in->unsynced = NULL;
+		pthread_mutex_unlock(&in->mu);
+		if (store_sync(in->store) == -1)
+			fatal("fdatasync of the store's WAL");
+		pthread_mutex_lock(&in->mu);
+		while ((g = list) != NULL) {
+			list = g->next;
+			finish(in, g);
+		}
 	}
 	pthread_mutex_unlock(&in->mu);
 	return NULL;
@@ -174,7 +246,7 @@ on_done(struct ev_loop *loop, int fd, unsigned events, void *arg)
 
 struct ingest *
 ingest_start(struct store *store, struct ev_loop *loop, size_t capacity,
-    ingest_done_fn *fn, void *arg)
+    int durable, ingest_done_fn *fn, void *arg)
 {
 	struct ingest *in;
 
@@ -184,6 +256,7 @@ ingest_start(struct store *store, struct ev_loop *loop, size_t capacity,
 	in->loop = loop;
 	in->done_fn = fn;
 	in->done_arg = arg;
+	in->durable = durable;
 	in->st.capacity = capacity;
 	in->st.last_seq = store_last_seq(store);
 	in->st.index_bytes = store_index_bytes(store);
@@ -191,14 +264,17 @@ ingest_start(struct store *store, struct ev_loop *loop, size_t capacity,
 	pthread_cond_init(&in->work, NULL);
 	pthread_cond_init(&in->room, NULL);
 	pthread_cond_init(&in->finished, NULL);
+	pthread_cond_init(&in->synced, NULL);
 	if ((in->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
 		goto fail;
 	if (ev_watch(loop, in->efd, EV_READ, on_done, in) == -1 ||
-	    pthread_create(&in->thread, NULL, writer_main, in) != 0) {
+	    pthread_create(&in->syncer, NULL, syncer_main, in) != 0) {
 		ev_unwatch(loop, in->efd);
 		close(in->efd);
 		goto fail;
 	}
+	if (pthread_create(&in->writer, NULL, writer_main, in) != 0)
+		fatalx("cannot start the writer thread");
 	return in;
 fail:
 	free(in);
@@ -215,7 +291,8 @@ ingest_stop(struct ingest *in)
 	pthread_cond_broadcast(&in->work);
 	pthread_cond_broadcast(&in->room);
 	pthread_mutex_unlock(&in->mu);
-	pthread_join(in->thread, NULL);
+	pthread_join(in->writer, NULL);
+	pthread_join(in->syncer, NULL);
 	/* Answer what the last commit finished. */
 	on_done(in->loop, in->efd, EV_READ, in);
 	ev_unwatch(in->loop, in->efd);
@@ -224,6 +301,7 @@ ingest_stop(struct ingest *in)
 	pthread_cond_destroy(&in->work);
 	pthread_cond_destroy(&in->room);
 	pthread_cond_destroy(&in->finished);
+	pthread_cond_destroy(&in->synced);
 	free(in);
 }
 

@@ -2,7 +2,8 @@
  * ingest.h - the bounded ingest queue and the writer thread.
  *
  * The loop submits parsed batches; the writer takes everything queued,
- * applies it in one transaction (group commit), and hands each job back:
+ * applies it in one transaction (group commit), an fsync makes it durable,
+ * and each job goes back:
  * to the loop through an eventfd (HTTP requests, answered only then), or
  * to a thread blocked in ingest_wait (the stdin feed).  While a commit and
  * its fsync run, the loop goes on accepting and parsing.
@@ -45,8 +46,9 @@ extern const double ingest_bucket_le[INGEST_BUCKETS];
 
 typedef void	ingest_done_fn(struct ingest_job *, void *arg);
 
+/* durable: answer only after an fsync covers the commit. */
 struct ingest	*ingest_start(struct store *, struct ev_loop *, size_t capacity,
-		    ingest_done_fn *, void *arg);
+		    int durable, ingest_done_fn *, void *arg);
 /* Stops taking jobs, commits what is queued, joins the writer. */
 void		 ingest_stop(struct ingest *);
 

@@ -286,7 +286,7 @@ main(int argc, char **argv)
 	raise_fd_limit(&cfg);
 
 	lfd = listen_on(cfg.listen);
-	if ((store = store_open(cfg.db_path, cfg.relaxed, err, sizeof(err))) == NULL)
+	if ((store = store_open(cfg.db_path, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
 	memset(&d, 0, sizeof(d));
 	d.cfg = &cfg;
@@ -298,8 +298,8 @@ main(int argc, char **argv)
 	sfd = watch_signals(&d, &mask);
 	print_listening(lfd);
 	if ((d.httpd = httpd_new(d.loop, lfd, &cfg.http, api_handle, &d)) == NULL ||
-	    (d.ingest = ingest_start(store, d.loop, cfg.queue, api_job_done,
-	    &d)) == NULL || ev_add_tick(d.loop, 250, on_tick, &d) == -1)
+	    (d.ingest = ingest_start(store, d.loop, cfg.queue, !cfg.relaxed,
+	    api_job_done, &d)) == NULL || ev_add_tick(d.loop, 250, on_tick, &d) == -1)
 		fatal("start");
 	ev_set_before_wait(d.loop, api_before_wait, &d);
 	d.started = ev_now(d.loop);
