@@ -45,6 +45,7 @@ struct store {
 	sqlite3		*db;
 	int		 lockfd;
 	int		 walfd;		/* for store_sync, from any thread */
+	sqlite3		*ckpt;		/* for store_checkpoint, its own thread */
 	struct siphash_key key;
 	struct fpset	 set;
 	uint64_t	 next_seq;
@@ -353,7 +354,7 @@ fps_load(struct store *s, uint64_t expected)
  * last one reaches the disk.  Checkpoints still sync WAL and database.
  */
 static const char pragmas[] = "PRAGMA journal_mode=WAL;"
-    "PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=4000;"
+    "PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0;"
     "PRAGMA journal_size_limit=67108864; PRAGMA cache_size=-8192;";
 
 /* The WAL file, held open to fdatasync it; its directory entry synced. */
@@ -383,6 +384,43 @@ int
 store_sync(struct store *s)
 {
 	return fdatasync(s->walfd);
+}
+
+/*
+ * Checkpoints run on their own connection and thread, PASSIVE: they copy
+ * WAL pages into the database while the writer goes on appending, instead
+ * of stalling a commit for tens of milliseconds the way SQLite's
+ * automatic checkpoint (run inside COMMIT) does.  Under sustained writes a
+ * passive checkpoint never catches up with the end of the WAL, and the WAL
+ * only starts over after a checkpoint that did; so past CKPT_RESTART
+ * frames a RESTART checkpoint briefly holds the writer back while it
+ * copies the last few frames, and the WAL starts over.
+ */
+#define CKPT_RESTART	8192	/* frames: 32 MiB of WAL */
+
+int
+store_checkpoint(struct store *s, int *wal_frames)
+{
+	int log = 0, done = 0, rc;
+
+	rc = sqlite3_wal_checkpoint_v2(s->ckpt, NULL, SQLITE_CHECKPOINT_PASSIVE,
+	    &log, &done);
+	if (rc == SQLITE_OK && log > CKPT_RESTART)
+		rc = sqlite3_wal_checkpoint_v2(s->ckpt, NULL,
+		    SQLITE_CHECKPOINT_RESTART, &log, &done);
+	*wal_frames = log;
+	return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : -1;
+}
+
+static int
+ckpt_open(struct store *s, const char *path)
+{
+	if (sqlite3_open_v2(path, &s->ckpt, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_busy_timeout(s->ckpt, 1000);
+	return sqlite3_exec(s->ckpt, "PRAGMA synchronous=NORMAL", NULL, NULL,
+	    NULL) == SQLITE_OK ? 0 : -1;
 }
 
 static int
@@ -436,6 +474,10 @@ store_open(const char *path, char *err, size_t errsz)
 		seterr(err, errsz, "store %s-wal: %s", path, strerror(errno));
 		goto fail;
 	}
+	if (ckpt_open(s, path) == -1) {
+		seterr(err, errsz, "store %s: %s", path, sqlite3_errmsg(s->ckpt));
+		goto fail;
+	}
 	return s;
 fail:
 	store_close(s);
@@ -456,6 +498,7 @@ store_close(struct store *s)
 	sqlite3_finalize(s->begin);
 	sqlite3_finalize(s->commit);
 	sqlite3_finalize(s->rollback);
+	sqlite3_close(s->ckpt);
 	sqlite3_close(s->db);
 	if (s->lockfd != -1)
 		close(s->lockfd);

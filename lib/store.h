@@ -46,6 +46,13 @@ int		 store_commit(struct store *, struct event_batch *const *b,
  */
 int		 store_sync(struct store *);
 
+/*
+ * Copies committed WAL pages into the database file without blocking the
+ * writer (PASSIVE); *wal_frames is the WAL's length.  For one thread other
+ * than the writer's.
+ */
+int		 store_checkpoint(struct store *, int *wal_frames);
+
 /* Bytes of memory held by the dedup index. */
 size_t		 store_index_bytes(const struct store *);
 uint64_t	 store_last_seq(const struct store *);

@@ -6,6 +6,7 @@
 # stop_aggd              SIGTERM and wait; fails if it does not exit 0
 # kill9_aggd             SIGKILL and wait
 # publish BODY [CURLARGS] POST /publish; prints the response body
+# publish_ndjson BODY     the same as application/x-ndjson
 # get URL [CURLARGS]     GET; prints the response body
 # last_code              the HTTP status of the last publish or get (they
 #                        run in $(...) subshells, so it is kept in a file)
@@ -80,6 +81,13 @@ publish() {
 	shift
 	curl -s -o "$TMP/resp" -w '%{http_code}' -X POST \
 	    -H 'Content-Type: application/json' --data-binary "$body" "$@" \
+	    "$AGGD_URL/publish" >"$TMP/code"
+	cat "$TMP/resp"
+}
+
+publish_ndjson() {
+	curl -s -o "$TMP/resp" -w '%{http_code}' -X POST \
+	    -H 'Content-Type: application/x-ndjson' --data-binary "$1" \
 	    "$AGGD_URL/publish" >"$TMP/code"
 	cat "$TMP/resp"
 }

@@ -6,7 +6,8 @@
  * the WAL and only then hands the jobs back, so one fsync covers every
  * transaction committed while the previous fsync ran, and the writer
  * never waits for the disk.  With -r there is no syncer: answers follow
- * the commit.
+ * the commit.  A third thread checkpoints the WAL into the database in
+ * the background (store_checkpoint), so no commit waits for that either.
  *
  * Locking: one mutex guards the queue, the groups, the done list and the
  * statistics.  The store's SQL is used by the writer only (store_sync is
@@ -45,9 +46,9 @@ struct ingest {
 	int		 durable;	/* fsync before answering */
 	ingest_done_fn	*done_fn;
 	void		*done_arg;
-	pthread_t	 writer, syncer;
+	pthread_t	 writer, syncer, checkpointer;
 	pthread_mutex_t	 mu;
-	pthread_cond_t	 work, synced, room, finished;
+	pthread_cond_t	 work, synced, room, finished, ckpt;
 	struct ingest_job *head, *tail;		/* queued */
 	struct group	*unsynced;		/* committed, not yet on disk */
 	struct ingest_job *done_head, *done_tail;	/* back to the loop */
@@ -186,6 +187,7 @@ writer_main(void *arg)
 	}
 	in->writer_gone = 1;
 	pthread_cond_signal(&in->synced);
+	pthread_cond_signal(&in->ckpt);
 	pthread_mutex_unlock(&in->mu);
 	return NULL;
 }
@@ -218,6 +220,34 @@ syncer_main(void *arg)
 			list = g->next;
 			finish(in, g);
 		}
+	}
+	pthread_mutex_unlock(&in->mu);
+	return NULL;
+}
+
+#define CHECKPOINT_MS	200
+
+static void *
+checkpointer_main(void *arg)
+{
+	struct ingest *in = arg;
+	struct timespec until;
+	int frames = 0;
+
+	pthread_mutex_lock(&in->mu);
+	while (!in->writer_gone) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += CHECKPOINT_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&in->ckpt, &in->mu, &until);
+		pthread_mutex_unlock(&in->mu);
+		if (store_checkpoint(in->store, &frames) == -1)
+			log_warnx("checkpoint failed; the WAL grows until one"
+			    " succeeds");
+		pthread_mutex_lock(&in->mu);
 	}
 	pthread_mutex_unlock(&in->mu);
 	return NULL;
@@ -265,6 +295,7 @@ ingest_start(struct store *store, struct ev_loop *loop, size_t capacity,
 	pthread_cond_init(&in->room, NULL);
 	pthread_cond_init(&in->finished, NULL);
 	pthread_cond_init(&in->synced, NULL);
+	pthread_cond_init(&in->ckpt, NULL);
 	if ((in->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
 		goto fail;
 	if (ev_watch(loop, in->efd, EV_READ, on_done, in) == -1 ||
@@ -273,8 +304,9 @@ ingest_start(struct store *store, struct ev_loop *loop, size_t capacity,
 		close(in->efd);
 		goto fail;
 	}
-	if (pthread_create(&in->writer, NULL, writer_main, in) != 0)
-		fatalx("cannot start the writer thread");
+	if (pthread_create(&in->writer, NULL, writer_main, in) != 0 ||
+	    pthread_create(&in->checkpointer, NULL, checkpointer_main, in) != 0)
+		fatalx("cannot start the store's threads");
 	return in;
 fail:
 	free(in);
@@ -293,6 +325,7 @@ ingest_stop(struct ingest *in)
 	pthread_mutex_unlock(&in->mu);
 	pthread_join(in->writer, NULL);
 	pthread_join(in->syncer, NULL);
+	pthread_join(in->checkpointer, NULL);
 	/* Answer what the last commit finished. */
 	on_done(in->loop, in->efd, EV_READ, in);
 	ev_unwatch(in->loop, in->efd);
@@ -302,6 +335,7 @@ ingest_stop(struct ingest *in)
 	pthread_cond_destroy(&in->room);
 	pthread_cond_destroy(&in->finished);
 	pthread_cond_destroy(&in->synced);
+	pthread_cond_destroy(&in->ckpt);
 	free(in);
 }
 
