@@ -98,6 +98,11 @@ FUZZ_SECONDS ?= 60
 fuzz: test-deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run
 
+# Soak run, not in CI: SOAK_SECONDS (600) at 80% of loadgen's maximum.
+SOAK_SECONDS ?= 600
+soak: deps all benches
+	SOAK_SECONDS=$(SOAK_SECONDS) bench/soak $(BIN) $(O)/bench
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR)
 	install -m 755 $(BIN)/aggd $(DESTDIR)$(SBINDIR)/aggd
@@ -109,7 +114,7 @@ install: all
 clean:
 	rm -rf build bin
 
-.PHONY: all units benches deps test-deps run test test-plain test-valgrind bench fuzz install clean
+.PHONY: all units benches deps test-deps run test test-plain test-valgrind bench fuzz soak install clean
 .SECONDARY:
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

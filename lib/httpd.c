@@ -26,7 +26,15 @@
 #define READ_ROUND	(1024 * 1024)	/* per wake-up, for fairness */
 #define KEEP_BUF	(64 * 1024)	/* larger idle buffers are freed */
 
-enum conn_state { CS_HEAD, CS_BODY, CS_HANDLER, CS_CLOSING };
+/*
+ * CS_LINGER: an error was answered while the client may still be sending;
+ * closing at once would make the kernel reset the connection over the
+ * unread bytes, and the client could lose the answer.  So the write side
+ * is shut, and input is read and dropped until EOF or LINGER_MS.
+ */
+enum conn_state { CS_HEAD, CS_BODY, CS_HANDLER, CS_CLOSING, CS_LINGER };
+
+#define LINGER_MS	2000
 
 struct httpd_req {			/* a connection */
 	struct httpd	*h;
@@ -37,6 +45,7 @@ struct httpd_req {			/* a connection */
 	int		 gone;		/* peer unreachable; close when free */
 	int		 in_process;	/* inside conn_process: no closing */
 	int		 continued;	/* 100 Continue sent */
+	int		 linger;	/* close through CS_LINGER */
 	struct buf	 in, out;
 	size_t		 out_off;
 	struct http_request req;
@@ -175,6 +184,42 @@ conn_fail(struct httpd_req *c, int status, const char *msg, const char *headers)
 		c->gone = 1;
 	buf_free(&body);
 	c->state = CS_CLOSING;
+	c->linger = 1;
+}
+
+static void
+conn_linger(struct httpd_req *c)
+{
+	(void)shutdown(c->fd, SHUT_WR);
+	conn_release(c, &c->in);
+	c->state = CS_LINGER;
+	c->deadline = ev_now(c->h->loop) + LINGER_MS;
+	if (ev_watch(c->h->loop, c->fd, EV_READ, conn_event, c) == -1)
+		conn_close(c);
+}
+
+/* Drops what a refused client still sends; closes at its EOF. */
+static void
+conn_drain(struct httpd_req *c)
+{
+	char sink[16384];
+	ssize_t n;
+	size_t round = 0;
+
+	while (round < READ_ROUND) {
+		n = read(c->fd, sink, sizeof(sink));
+		if (n > 0) {
+			round += (size_t)n;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		break;
+	}
+	if (round < READ_ROUND)
+		conn_close(c);
 }
 
 static int
@@ -369,6 +414,10 @@ conn_resume(struct httpd_req *c)
 			conn_close(c);
 		return;
 	}
+	if (c->out.len == 0 && c->state == CS_CLOSING && c->linger && !c->eof) {
+		conn_linger(c);
+		return;
+	}
 	if (c->out.len == 0 && (c->state == CS_CLOSING ||
 	    (c->eof && c->state != CS_HANDLER))) {
 		conn_close(c);
@@ -417,6 +466,10 @@ conn_event(struct ev_loop *loop, int fd, unsigned events, void *arg)
 
 	(void)loop;
 	(void)fd;
+	if (c->state == CS_LINGER) {
+		conn_drain(c);
+		return;
+	}
 	if ((events & EV_READ) && (c->state == CS_HEAD || c->state == CS_BODY)) {
 		r = conn_read(c);
 		if (r == -1)
@@ -508,6 +561,11 @@ conn_timeouts(struct httpd_req *c, uint64_t now)
 {
 	if (c->state == CS_HANDLER)
 		return;
+	if (c->state == CS_LINGER) {
+		if (now >= c->deadline)
+			conn_close(c);
+		return;
+	}
 	if (c->write_deadline && now >= c->write_deadline) {
 		c->gone = 1;
 	} else if (c->deadline && now >= c->deadline && c->state != CS_CLOSING) {

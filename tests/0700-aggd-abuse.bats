@@ -1,0 +1,258 @@
+#!/usr/bin/env bats
+# Abuse: floods of idle connections, slowloris, huge bodies and headers,
+# and hostile JSON.  Each gets its precise answer, aggd's memory stays
+# bounded, and a normal client is served throughout.
+#
+# Bounds stated here: aggd's peak RSS (VmHWM) stays under 128 MiB (1 GiB
+# under ASan or valgrind, whose shadow memory is not aggd's); a normal
+# client's p99 latency stays under 50 ms (500 ms under valgrind, 100 ms
+# under ASan).
+
+load helper
+
+setup_file() {
+	cc -O2 -o "$BATS_FILE_TMPDIR/aggabuse" "$BATS_TEST_DIRNAME/tools/aggabuse.c"
+}
+
+setup() {
+	TMP=$(mktemp -d "${BATS_TMPDIR:-/tmp}/agg.XXXXXX")
+	AGGD_DB=$TMP/store/dedup.db
+	AGGD_PID=
+	ABUSE=$BATS_FILE_TMPDIR/aggabuse
+	RSS_MAX_KB=$((128 * 1024))
+	P99_MAX_MS=50
+	if [ "${AGG_VALGRIND:-}" = 1 ]; then
+		RSS_MAX_KB=$((1024 * 1024)) P99_MAX_MS=500
+	elif grep -q AddressSanitizer "$AGG_BIN/aggd"; then
+		RSS_MAX_KB=$((1024 * 1024)) P99_MAX_MS=100
+	fi
+}
+
+# rss_bounded: aggd's peak RSS so far is under the bound
+rss_bounded() {
+	local hwm
+	hwm=$(awk '$1 == "VmHWM:" {print $2}' "/proc/$AGGD_PID/status")
+	echo "aggd VmHWM ${hwm} kB (bound $RSS_MAX_KB kB)"
+	[ "$hwm" -lt "$RSS_MAX_KB" ]
+}
+
+# served: a normal request gets its answer
+served() {
+	run get "$AGGD_URL/healthz"
+	[ "$(last_code)" = 200 ]
+	run publish "$(event ok "served-$BATS_TEST_NUMBER-$RANDOM$RANDOM")"
+	[ "$(last_code)" = 200 ]
+}
+
+# normal_ok OUTPUT: an aggabuse normal-client report with every request
+# answered 200 and p99 under the bound
+normal_ok() {
+	local requests ok p99
+	echo "normal client: $1"
+	requests=$(sed -n 's/.* requests=\([0-9]*\) .*/\1/p' <<<"$1")
+	ok=$(sed -n 's/.* ok=\([0-9]*\) .*/\1/p' <<<"$1")
+	p99=$(sed -n 's/.* p99_ms=\([0-9.]*\) .*/\1/p' <<<"$1")
+	[ "$requests" -ge 100 ]
+	[ "$ok" = "$requests" ]
+	awk -v p="$p99" -v m="$P99_MAX_MS" 'BEGIN { exit !(p < m) }'
+}
+
+fds() {
+	ls "/proc/$AGGD_PID/fd" | wc -l
+}
+
+@test "10,000 idle connections: a normal client is served with p99 < 50 ms; all released after" {
+	ulimit -n "$(ulimit -Hn)"
+	[ "$(ulimit -n)" -ge 10100 ] || skip "RLIMIT_NOFILE hard limit below 10100"
+	start_aggd
+	fds0=$(fds)
+	run "$ABUSE" idle "127.0.0.1:$AGGD_PORT" 10000 15
+	[ "$status" = 0 ]
+	normal_ok "$output"
+	# aggd holds 10000 connections (-c): each new one of the normal client
+	# may close the oldest idle one, nothing else is dropped
+	idle=$(sed -n 's/^idle_open=\([0-9]*\) .*/\1/p' <<<"$output")
+	[ "$idle" -ge 9950 ]
+	rss_bounded
+	# the flood is gone: aggd's descriptors and connections return
+	for i in $(seq 50); do [ "$(fds)" -le $((fds0 + 2)) ] && break; sleep 0.1; done
+	[ "$(fds)" -le $((fds0 + 2)) ]
+	[ "$(curl -s "$AGGD_URL/metrics" | awk '$1 == "agg_http_connections_open" {print $2}')" = 1 ]
+	served
+	stop_aggd
+}
+
+@test "slowloris headers and body: 408 within ~10 s, then closed; others served meanwhile" {
+	start_aggd
+	"$ABUSE" slowhead "127.0.0.1:$AGGD_PORT" >"$TMP/head" &
+	h=$!
+	"$ABUSE" slowbody "127.0.0.1:$AGGD_PORT" >"$TMP/body" &
+	b=$!
+	run "$ABUSE" idle "127.0.0.1:$AGGD_PORT" 0 13
+	wait $h
+	wait $b
+	normal_ok "$output"
+	echo "slow header: $(cat "$TMP/head")"
+	echo "slow body: $(cat "$TMP/body")"
+	for f in head body; do
+		read -r st secs closed <"$TMP/$f"
+		[ "$st" = status=408 ]
+		[ "$closed" = closed=1 ]
+		secs=${secs#seconds=}
+		awk -v s="$secs" 'BEGIN { exit !(s >= 9.5 && s <= 12.5) }'
+	done
+	rss_bounded
+	served
+	stop_aggd
+}
+
+@test "a 100 MB body: 413 at once with Content-Length, 413 past 16 MiB when chunked" {
+	start_aggd
+	# announced: answered before a byte of the body is sent
+	run "$ABUSE" bigcl "127.0.0.1:$AGGD_PORT" 104857600
+	echo "$output"
+	[ "${output%% *}" = status=413 ]
+	[[ "$output" == *" sent=0" ]]
+	awk -v s="$(sed 's/.*seconds=\([0-9.]*\).*/\1/' <<<"$output")" 'BEGIN { exit !(s < 1) }'
+	# the same with curl, with and without Expect: 100-continue
+	head -c 100M /dev/zero >"$TMP/big"
+	for expect in 'Expect: 100-continue' 'Expect:'; do
+		code=$(curl -s -o "$TMP/resp" -w '%{http_code} %{time_total}' -H "$expect" \
+		    -H 'Content-Type: application/json' --data-binary @"$TMP/big" "$AGGD_URL/publish")
+		echo "curl ($expect): $code $(cat "$TMP/resp")"
+		[ "${code% *}" = 413 ]
+		[ "$(jq -r .error "$TMP/resp")" = "request body too large" ]
+	done
+	rm "$TMP/big"
+	# chunked: refused once past 16 MiB, long before 100 MiB
+	run "$ABUSE" chunked "127.0.0.1:$AGGD_PORT" 100
+	echo "$output"
+	[ "${output%% *}" = status=413 ]
+	sent=$(sed 's/.*sent=//' <<<"$output")
+	[ "$sent" -gt $((16 << 20)) ]
+	[ "$sent" -lt $((40 << 20)) ]
+	# nothing of it counted
+	[ "$(curl -s "$AGGD_URL/stats" | jq .received)" = 0 ]
+	rss_bounded
+	served
+	stop_aggd
+}
+
+@test "a chunked 100 MB body from curl: the client sees the 413 (lingering close)" {
+	start_aggd
+	# BUG (fails until fixed): aggd close()s right after the 413 while
+	# the client is still sending; the unread input makes the kernel send
+	# RST, and curl (which got "100 Continue") sees "send failure" instead
+	# of the 413 about half the time.  lib/httpd.c needs a lingering close
+	# (shutdown(SHUT_WR), drain input for a while, then close).
+	codes=
+	for i in $(seq 10); do
+		codes+=$(head -c 100M /dev/zero | curl -s -o /dev/null -w '%{http_code}' -T - -X POST \
+		    -H 'Content-Type: application/json' "$AGGD_URL/publish" || true)" "
+	done
+	echo "curl, chunked, 10 times: $codes"
+	[ "$codes" = "413 413 413 413 413 413 413 413 413 413 " ]
+	[ "$(curl -s "$AGGD_URL/stats" | jq .received)" = 0 ]
+	rss_bounded
+	served
+	stop_aggd
+}
+
+@test "a 1 MB header line and 100 header fields: 431" {
+	start_aggd
+	run "$ABUSE" bighdr "127.0.0.1:$AGGD_PORT" 1048576
+	echo "$output"
+	[ "${output%% *}" = status=431 ]
+	args=()
+	for i in $(seq 1 100); do args+=(-H "X-F$i: v"); done
+	run get "${args[@]}" "$AGGD_URL/healthz"
+	[ "$(last_code)" = 431 ]
+	rss_bounded
+	served
+	stop_aggd
+}
+
+# post_file FILE: POSTs FILE as JSON; prints "CODE BODY"
+post_file() {
+	local code
+	code=$(curl -s -o "$TMP/resp" -w '%{http_code}' -H 'Content-Type: application/json' \
+	    --data-binary @"$1" "$AGGD_URL/publish")
+	printf '%s %s\n' "$code" "$(cat "$TMP/resp")"
+}
+
+# raw_event TOPIC ID PAYLOAD: an event with its members inserted verbatim
+raw_event() {
+	printf '{"topic":"%s","event_id":"%s","timestamp":"2025-10-21T10:00:00Z","source":"s","payload":%s}' "$1" "$2" "$3"
+}
+
+@test "hostile JSON: each its precise status; nothing of a refused request counted" {
+	start_aggd
+	v422() {	# the 422 detail as "field: msg"
+		jq -r '.detail[] | "\(.field): \(.msg)"' <<<"${1#* }"
+	}
+	# invalid UTF-8 in a topic
+	printf '{"topic":"a\xff\xfeb","event_id":"x","timestamp":"2025-10-21T10:00:00Z","source":"s","payload":{}}' >"$TMP/in"
+	run post_file "$TMP/in"
+	[ "${output%% *}" = 400 ]
+	[ "$(jq -r .error <<<"${output#* }")" = "invalid UTF-8 at byte 11" ]
+	# nested 100,000 deep: the whole body, and inside a payload
+	awk 'BEGIN { for (i = 0; i < 100000; i++) printf "["; for (i = 0; i < 100000; i++) printf "]" }' >"$TMP/in"
+	run post_file "$TMP/in"
+	[ "${output%% *}" = 400 ]
+	[ "$(jq -r .error <<<"${output#* }")" = "nesting deeper than 64 levels at byte 64" ]
+	raw_event t deep "$(awk 'BEGIN { for (i = 0; i < 100000; i++) printf "{\"a\":"; printf "1"; for (i = 0; i < 100000; i++) printf "}" }')" >"$TMP/in"
+	run post_file "$TMP/in"
+	[ "${output%% *}" = 400 ]
+	[[ "$(jq -r .error <<<"${output#* }")" == "nesting deeper than 64 levels at byte "* ]]
+	# 10,000 digits: an integer overflows a double; a fraction rounds
+	raw_event t n1 "{\"n\":$(head -c 10000 /dev/zero | tr '\0' 9)}" >"$TMP/in"
+	run post_file "$TMP/in"
+	[ "${output%% *}" = 422 ]
+	[ "$(v422 "$output")" = "payload: number out of range" ]
+	raw_event t n2 "{\"n\":-$(head -c 10000 /dev/zero | tr '\0' 9).5e-9000}" >"$TMP/in"
+	run post_file "$TMP/in"
+	[ "${output%% *}" = 422 ]
+	[ "$(v422 "$output")" = "payload: number out of range" ]
+	raw_event t n3 "{\"n\":0.$(head -c 10000 /dev/zero | tr '\0' 9)}" >"$TMP/in"
+	run post_file "$TMP/in"
+	[ "${output%% *}" = 200 ]
+	# duplicate members of the event object
+	run publish '{"topic":"t","event_id":"d1","event_id":"d2","timestamp":"2025-10-21T10:00:00Z","source":"s","payload":{}}'
+	[ "$(last_code)" = 422 ]
+	[ "$(v422 "422 $output")" = "event_id: duplicate member" ]
+	run publish '{"topic":"t","topic":"t","event_id":"d3","timestamp":"2025-10-21T10:00:00Z","source":"s","payload":{},"payload":{}}'
+	[ "$(last_code)" = 422 ]
+	[ "$(v422 "422 $output")" = "topic: duplicate member
+payload: duplicate member" ]
+	# NUL in a topic: raw (not JSON) and escaped (JSON, breaks the rule)
+	printf '{"topic":"a\0b","event_id":"x","timestamp":"2025-10-21T10:00:00Z","source":"s","payload":{}}' >"$TMP/in"
+	run post_file "$TMP/in"
+	[ "${output%% *}" = 400 ]
+	[ "$(jq -r .error <<<"${output#* }")" = "invalid JSON at byte 11: control character in string" ]
+	run publish "$(raw_event 'a\u0000b' x '{}')"
+	[ "$(last_code)" = 422 ]
+	[ "$(v422 "422 $output")" = "topic: contains a control character" ]
+	# event_id of 256 bytes, then 255 (and 255 bytes of 3-byte UTF-8 + 0)
+	id256=$(head -c 256 /dev/zero | tr '\0' i)
+	run publish "$(event t "$id256")"
+	[ "$(last_code)" = 422 ]
+	[ "$(v422 "422 $output")" = "event_id: longer than 255 bytes" ]
+	run publish "$(event t "${id256:1}")"
+	[ "$(last_code)" = 200 ]
+	run publish "$(event t "$(printf '€%.0s' $(seq 85))")"	# 255 bytes
+	[ "$(last_code)" = 200 ]
+	run publish "$(event t "$(printf '€%.0s' $(seq 85))x")"	# 256 bytes
+	[ "$(last_code)" = 422 ]
+	# one refused event refuses its whole request
+	run publish "[$(event t good1),$(event t "$id256"),$(event t good2)]"
+	[ "$(last_code)" = 422 ]
+	[ "$(jq -c '[.detail[].index]' <<<"$output")" = '[1]' ]
+	# only the three accepted requests count
+	[ "$(curl -s "$AGGD_URL/stats" | jq -c '[.received,.unique_processed,.duplicate_dropped]')" = '[3,3,0]' ]
+	[ "$(curl -s "$AGGD_URL/events?topic=t" | jq -c '[.events[].event_id | length]')" = '[2,255,85]' ]
+	# the 10,000-digit fraction came back as the nearest double
+	[ "$(curl -s "$AGGD_URL/events?topic=t&limit=1" | jq -c .events[0].payload)" = '{"n":1}' ]
+	rss_bounded
+	served
+	stop_aggd
+}

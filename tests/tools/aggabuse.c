@@ -1,0 +1,366 @@
+/*
+ * aggabuse - abusive and normal HTTP clients for tests/0700-aggd-abuse.bats
+ * and tests/0600-aggd-faults.bats.  Standalone (libc only), so a test can
+ * build it with `cc -O2 -o X tests/tools/aggabuse.c`.
+ *
+ *   aggabuse idle HOST:PORT N SECONDS
+ *	opens N connections that never send a byte, then acts as a normal
+ *	client for SECONDS (publish one new event, GET /stats, GET /events,
+ *	one request in 20 on a new connection); prints
+ *	idle_open= requests= ok= p50_ms= p99_ms= max_ms= codes=...
+ *   aggabuse slowhead HOST:PORT	a header block, 1 byte every 2 s
+ *   aggabuse slowbody HOST:PORT	a body, 1 KiB every 2 s (5 KiB per 10 s)
+ *	print status= seconds= (from the first byte of the slow part)
+ *	closed=1|0 (the server closed within 3 s of its answer)
+ *   aggabuse bigcl HOST:PORT BYTES	headers announcing BYTES, no body
+ *   aggabuse chunked HOST:PORT MIB	a chunked body of MIB MiB
+ *   aggabuse bighdr HOST:PORT BYTES	one header line of BYTES bytes
+ *	send while reading, stop sending at the answer; print status=
+ *	seconds= sent= (bytes of body or header sent when it came)
+ *
+ * Exit 0 when the client ran (whatever the server said), 1 on a local or
+ * connection error.  status=0 means no answer came.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static struct sockaddr_in addr;
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int
+dial(void)
+{
+	int fd, one = 1;
+
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == -1) {
+		close(fd);
+		return -1;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		if ((w = send(fd, p, n, MSG_NOSIGNAL)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/*
+ * Reads one response into buf (NUL-terminated); returns its status, 0 when
+ * the connection ended first, -1 on timeout.
+ */
+static int
+read_response(int fd, char *buf, size_t cap, int timeout_ms)
+{
+	size_t len = 0, need = 0;
+	double end = now() + timeout_ms / 1000.0;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	ssize_t n;
+	char *h, *cl;
+
+	for (;;) {
+		int left = (int)((end - now()) * 1000);
+		if (left <= 0 || poll(&p, 1, left) == 0)
+			return -1;
+		n = read(fd, buf + len, cap - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		buf[len] = 0;
+		if (need == 0 && (h = strstr(buf, "\r\n\r\n")) != NULL) {
+			cl = strcasestr(buf, "\r\nContent-Length:");
+			need = (size_t)(h + 4 - buf) +
+			    (cl && cl < h ? strtoul(cl + 17, NULL, 10) : 0);
+		}
+		if (need && len >= need)
+			break;
+		if (len == cap - 1)
+			break;
+	}
+	buf[len] = 0;
+	if (len < 12 || strncmp(buf, "HTTP/1.", 7) != 0)
+		return 0;
+	return atoi(buf + 9);
+}
+
+/* 1 when the peer closes within ms, 0 otherwise. */
+static int
+closed_within(int fd, int ms)
+{
+	char b[4096];
+	double end = now() + ms / 1000.0;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	ssize_t n;
+
+	for (;;) {
+		int left = (int)((end - now()) * 1000);
+		if (left <= 0 || poll(&p, 1, left) == 0)
+			return 0;
+		n = read(fd, b, sizeof(b));
+		if (n <= 0)
+			return 1;
+	}
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int
+normal_request(int *fd, unsigned long k, int fresh, char *resp, size_t cap)
+{
+	char req[1024], body[512];
+	int blen, rlen, st;
+
+	if (fresh || *fd == -1) {
+		if (*fd != -1)
+			close(*fd);
+		if ((*fd = dial()) == -1)
+			return 0;
+	}
+	switch (k % 3) {
+	case 0:
+		blen = snprintf(body, sizeof(body), "{\"topic\":\"normal\","
+		    "\"event_id\":\"n%d-%lu\",\"timestamp\":\"2025-10-21T10:00:00Z\","
+		    "\"source\":\"aggabuse\",\"payload\":{\"k\":%lu}}",
+		    (int)getpid(), k, k);
+		rlen = snprintf(req, sizeof(req), "POST /publish HTTP/1.1\r\n"
+		    "Host: t\r\nContent-Type: application/json\r\n"
+		    "Content-Length: %d\r\n\r\n%s", blen, body);
+		break;
+	case 1:
+		rlen = snprintf(req, sizeof(req),
+		    "GET /stats HTTP/1.1\r\nHost: t\r\n\r\n");
+		break;
+	default:
+		rlen = snprintf(req, sizeof(req),
+		    "GET /events?topic=normal&limit=10 HTTP/1.1\r\nHost: t\r\n\r\n");
+		break;
+	}
+	if (write_all(*fd, req, (size_t)rlen) == -1) {
+		close(*fd);
+		*fd = -1;
+		return 0;
+	}
+	st = read_response(*fd, resp, cap, 5000);
+	if (st <= 0 || strcasestr(resp, "\r\nConnection: close") != NULL) {
+		close(*fd);
+		*fd = -1;
+	}
+	return st;
+}
+
+static int
+cmd_idle(int n, double seconds)
+{
+	int *idle = calloc((size_t)n + 1, sizeof(int)), fd = -1, st, open_ = 0;
+	static char resp[1 << 20];
+	size_t nlat = 0, cap = 1 << 20, i;
+	double *lat = malloc(cap * sizeof(double)), t, end;
+	unsigned long k = 0, ok = 0, codes[600] = { 0 };
+
+	for (i = 0; i < (size_t)n; i++)
+		if ((idle[i] = dial()) == -1) {
+			fprintf(stderr, "aggabuse: connect %zu: %s\n", i,
+			    strerror(errno));
+			return 1;
+		}
+	sleep(1);	/* let aggd accept them all */
+	end = now() + seconds;
+	while (now() < end && nlat < cap) {
+		t = now();
+		st = normal_request(&fd, k, k % 20 == 19, resp, sizeof(resp));
+		lat[nlat++] = now() - t;
+		codes[st < 0 ? 0 : st % 600]++;
+		if (st == 200)
+			ok++;
+		k++;
+		usleep(2000);
+	}
+	for (i = 0; i < (size_t)n; i++) {
+		struct pollfd p = { .fd = idle[i], .events = POLLIN };
+		if (poll(&p, 1, 0) == 0)
+			open_++;
+	}
+	qsort(lat, nlat, sizeof(double), cmp_double);
+	printf("idle_open=%d requests=%zu ok=%lu p50_ms=%.3f p99_ms=%.3f"
+	    " max_ms=%.3f codes=", open_, nlat, ok, lat[nlat / 2] * 1000,
+	    lat[(size_t)((double)nlat * 0.99)] * 1000, lat[nlat - 1] * 1000);
+	for (i = 0; i < 600; i++)
+		if (codes[i])
+			printf("%zu:%lu,", i, codes[i]);
+	printf("\n");
+	return 0;
+}
+
+/* Sends head, then body one piece of step bytes every 2 s. */
+static int
+cmd_slow(const char *head, size_t step)
+{
+	char buf[4096], piece[1024];
+	int fd, st = 0;
+	size_t i;
+	double t0;
+	struct pollfd p;
+
+	memset(piece, 'x', sizeof(piece));
+	if ((fd = dial()) == -1)
+		return 1;
+	if (write_all(fd, head, strlen(head)) == -1)
+		return 1;
+	t0 = now();
+	for (i = 0; i < 100; i++) {
+		if (step == 0) {
+			/* header bytes: "X-Slow-i: i\r\n" one by one */
+			static const char h[] = "X-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+			if (write_all(fd, h + i % (sizeof(h) - 1), 1) == -1)
+				break;
+		} else if (write_all(fd, piece, step) == -1)
+			break;
+		p.fd = fd;
+		p.events = POLLIN;
+		if (poll(&p, 1, 2000) == 1)
+			break;
+	}
+	st = read_response(fd, buf, sizeof(buf), 3000);
+	printf("status=%d seconds=%.1f closed=%d\n", st < 0 ? 0 : st,
+	    now() - t0, st > 0 ? closed_within(fd, 3000) : 0);
+	return 0;
+}
+
+/*
+ * Sends head, then total bytes produced by piece() (body or header), while
+ * watching for the answer; stops sending when it comes.
+ */
+static int
+cmd_push(const char *head, size_t total, int chunked, const char *tail)
+{
+	static char buf[65536 + 32], resp[8192];
+	int fd, st = 0;
+	size_t sent = 0, off = 0, len = 0;
+	double t0;
+	struct pollfd p;
+	ssize_t n;
+
+	if ((fd = dial()) == -1)
+		return 1;
+	if (write_all(fd, head, strlen(head)) == -1)
+		return 1;
+	t0 = now();
+	for (;;) {
+		if (off == len) {
+			size_t c = total - sent < 65536 ? total - sent : 65536;
+			if (sent == total && tail == NULL)
+				break;
+			if (c == 0) {
+				len = (size_t)snprintf(buf, sizeof(buf), "%s", tail);
+				tail = NULL;
+			} else if (chunked) {
+				len = (size_t)snprintf(buf, sizeof(buf), "%zx\r\n", c);
+				memset(buf + len, 'x', c);
+				memcpy(buf + len + c, "\r\n", 2);
+				len += c + 2;
+			} else {
+				memset(buf, 'x', c);
+				len = c;
+			}
+			sent += c;
+			off = 0;
+		}
+		p.fd = fd;
+		p.events = POLLIN | POLLOUT;
+		if (poll(&p, 1, 10000) <= 0)
+			break;
+		if (p.revents & (POLLIN | POLLHUP | POLLERR))
+			break;
+		n = send(fd, buf + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n == -1 && errno != EAGAIN && errno != EINTR)
+			break;
+		if (n > 0)
+			off += (size_t)n;
+	}
+	st = read_response(fd, resp, sizeof(resp), 10000);
+	if (st == 0 && errno)
+		fprintf(stderr, "aggabuse: read: %s\n", strerror(errno));
+	printf("status=%d seconds=%.2f sent=%zu\n", st < 0 ? 0 : st,
+	    now() - t0, sent);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	char head[1024], *colon;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (argc < 3 || (colon = strchr(argv[2], ':')) == NULL) {
+		fprintf(stderr, "usage: aggabuse MODE HOST:PORT [ARGS]\n");
+		return 2;
+	}
+	*colon = 0;
+	addr.sin_family = AF_INET;
+	addr.sin_port = htons((unsigned short)atoi(colon + 1));
+	if (inet_pton(AF_INET, argv[2], &addr.sin_addr) != 1)
+		return 2;
+	if (strcmp(argv[1], "idle") == 0 && argc == 5)
+		return cmd_idle(atoi(argv[3]), atof(argv[4]));
+	if (strcmp(argv[1], "slowhead") == 0)
+		return cmd_slow("POST /publish HTTP/1.1\r\nHost: t\r\n", 0);
+	if (strcmp(argv[1], "slowbody") == 0)
+		return cmd_slow("POST /publish HTTP/1.1\r\nHost: t\r\n"
+		    "Content-Type: application/json\r\n"
+		    "Content-Length: 1000000\r\n\r\n", 1024);
+	if (strcmp(argv[1], "bigcl") == 0 && argc == 4) {
+		snprintf(head, sizeof(head), "POST /publish HTTP/1.1\r\nHost: t\r\n"
+		    "Content-Type: application/json\r\nContent-Length: %s\r\n\r\n",
+		    argv[3]);
+		return cmd_push(head, 0, 0, NULL);
+	}
+	if (strcmp(argv[1], "chunked") == 0 && argc == 4)
+		return cmd_push("POST /publish HTTP/1.1\r\nHost: t\r\n"
+		    "Content-Type: application/json\r\n"
+		    "Transfer-Encoding: chunked\r\n\r\n",
+		    (size_t)atol(argv[3]) << 20, 1, "0\r\n\r\n");
+	if (strcmp(argv[1], "bighdr") == 0 && argc == 4)
+		return cmd_push("GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: ",
+		    (size_t)atol(argv[3]), 0, "\r\n\r\n");
+	fprintf(stderr, "aggabuse: bad mode or arguments\n");
+	return 2;
+}
