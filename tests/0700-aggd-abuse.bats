@@ -23,7 +23,7 @@ setup() {
 	P99_MAX_MS=50
 	if [ "${AGG_VALGRIND:-}" = 1 ]; then
 		RSS_MAX_KB=$((1024 * 1024)) P99_MAX_MS=500
-	elif grep -q AddressSanitizer "$AGG_BIN/aggd"; then
+	elif grep -q __asan_init "$AGG_BIN/aggd"; then
 		RSS_MAX_KB=$((1024 * 1024)) P99_MAX_MS=100
 	fi
 }
