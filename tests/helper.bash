@@ -61,9 +61,18 @@ start_aggd() {
 	return 1
 }
 
+# The contract gives aggd 10 s to stop; a hang fails the test, never the run.
 stop_aggd() {
-	local rc=0
+	local rc=0 i
 	kill -TERM "$AGGD_PID"
+	for i in $(seq 1 120); do
+		kill -0 "$AGGD_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$AGGD_PID" 2>/dev/null; then
+		echo "aggd did not stop within 12 s of SIGTERM" >&2
+		kill -9 "$AGGD_PID"
+	fi
 	wait "$AGGD_PID" || rc=$?
 	AGGD_PID=
 	[ "$rc" -eq 0 ] || { echo "aggd exited $rc" >&2; cat "$TMP/aggd.log" >&2; }
