@@ -25,9 +25,10 @@ LDLIBS	 = -Wl,--as-needed $(shell pkg-config --libs sqlite3 json-c libcurl 2>/de
 
 LIB_SRC	 = $(sort $(wildcard lib/*.c))
 LIB_OBJ	 = $(LIB_SRC:%.c=$(O)/%.o)
-AGGD_SRC = $(sort $(wildcard cmd/aggd/*.c))
-AGGD_OBJ = $(AGGD_SRC:%.c=$(O)/%.o)
-TOOLS	 = $(patsubst cmd/%.c,%,$(wildcard cmd/*.c))
+# A tool is cmd/NAME.c, or a folder cmd/NAME/ of files with one job each.
+FILE_TOOLS = $(patsubst cmd/%.c,%,$(wildcard cmd/*.c))
+DIR_TOOLS  = $(patsubst cmd/%/,%,$(sort $(dir $(wildcard cmd/*/*.c))))
+TOOLS	 = $(filter-out aggd,$(FILE_TOOLS) $(DIR_TOOLS))
 PROGS	 = $(BIN)/aggd $(TOOLS:%=$(BIN)/%)
 UNIT_SRC = $(sort $(wildcard tests/unit/test_*.c))
 UNITS	 = $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
@@ -45,9 +46,12 @@ $(O)/libagg.a: $(LIB_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $(LIB_OBJ)
 
-$(BIN)/aggd: $(AGGD_OBJ) $(O)/libagg.a
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(AGGD_OBJ) $(O)/libagg.a $(LDLIBS)
+define dir_tool
+$$(BIN)/$(1): $$(patsubst %.c,$$(O)/%.o,$$(wildcard cmd/$(1)/*.c)) $$(O)/libagg.a
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$(filter %.o,$$^) $$(O)/libagg.a $$(LDLIBS)
+endef
+$(foreach t,$(DIR_TOOLS),$(eval $(call dir_tool,$(t))))
 
 $(BIN)/%: $(O)/cmd/%.o $(O)/libagg.a
 	@mkdir -p $(@D)
