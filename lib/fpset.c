@@ -41,92 +41,151 @@ home(uint64_t fp, size_t cap)
 	return (size_t)(((unsigned __int128)fp * cap) >> 64);
 }
 
-static int
-fpset_alloc(struct fpset *s, size_t cap)
+static uint32_t *
+table_alloc(size_t cap)
 {
-	if (cap < MIN_CAP)
-		cap = MIN_CAP;
-	if ((s->slot = calloc(cap, 3 * sizeof(uint32_t))) == NULL)
-		return -1;
-	s->cap = cap;
-	s->n = 0;
-	return 0;
+	return calloc(cap, 3 * sizeof(uint32_t));
 }
 
 int
 fpset_init(struct fpset *s, size_t expected)
 {
-	return fpset_alloc(s, expected / MAX_LOAD_NUM * MAX_LOAD_DEN + MIN_CAP);
+	s->cap = expected / MAX_LOAD_NUM * MAX_LOAD_DEN + MIN_CAP;
+	s->n = s->used = 0;
+	s->old = NULL;
+	s->old_cap = s->moved = 0;
+	return (s->slot = table_alloc(s->cap)) == NULL ? -1 : 0;
 }
 
 void
 fpset_free(struct fpset *s)
 {
 	free(s->slot);
-	s->slot = NULL;
-	s->cap = s->n = 0;
+	free(s->old);
+	s->slot = s->old = NULL;
+	s->cap = s->n = s->used = s->old_cap = s->moved = 0;
 }
 
 static void
-fpset_place(struct fpset *s, uint64_t fp, uint64_t seq)
+table_place(uint32_t *t, size_t cap, uint64_t fp, uint64_t seq)
 {
-	size_t i = home(fp, s->cap);
+	size_t i = home(fp, cap);
 
-	while (slot_seq(&s->slot[3 * i]) != 0)
-		if (++i == s->cap)
+	while (slot_seq(&t[3 * i]) != 0)
+		if (++i == cap)
 			i = 0;
-	slot_set(&s->slot[3 * i], fp, seq);
-	s->n++;
+	slot_set(&t[3 * i], fp, seq);
 }
+
+/* Copies up to k slots of the old table into the new one. */
+static void
+migrate(struct fpset *s, size_t k)
+{
+	const uint32_t *e;
+
+	for (; k > 0 && s->old && s->moved < s->old_cap; k--, s->moved++) {
+		e = &s->old[3 * s->moved];
+		if (slot_seq(e) != 0) {
+			table_place(s->slot, s->cap, slot_fp(e), slot_seq(e));
+			s->used++;
+		}
+	}
+	if (s->old && s->moved == s->old_cap) {
+		free(s->old);
+		s->old = NULL;
+		s->old_cap = s->moved = 0;
+	}
+}
+
+/*
+ * Growing rehashes incrementally: the full table becomes "old", a table
+ * 1.25x as large takes new entries, and every add copies MIGRATE_STEP old
+ * slots across, so no single add pays for millions of moves (which held
+ * the writer for 100-270 ms at 2-3 M events).  Lookups look in both
+ * tables until the copy is done.  The copy ends after cap/MIGRATE_STEP
+ * adds, long before the new table could fill: it starts 64% full.
+ */
+#define MIGRATE_STEP	16
 
 static int
 fpset_grow(struct fpset *s)
 {
-	struct fpset bigger;
-	size_t i;
-	uint32_t *e;
+	uint32_t *bigger;
+	size_t cap = s->cap + s->cap / 4;
 
-	if (fpset_alloc(&bigger, s->cap + s->cap / 4) == -1)
+	migrate(s, SIZE_MAX);		/* finish any earlier growth */
+	if ((bigger = table_alloc(cap)) == NULL)
 		return -1;
-	for (i = 0; i < s->cap; i++) {
-		e = &s->slot[3 * i];
-		if (slot_seq(e) != 0)
-			fpset_place(&bigger, slot_fp(e), slot_seq(e));
-	}
-	free(s->slot);
-	*s = bigger;
+	s->old = s->slot;
+	s->old_cap = s->cap;
+	s->moved = 0;
+	s->slot = bigger;
+	s->cap = cap;
+	s->used = 0;
 	return 0;
 }
 
 int
 fpset_add(struct fpset *s, uint64_t fp, uint64_t seq)
 {
-	if ((s->n + 1) * MAX_LOAD_DEN > s->cap * MAX_LOAD_NUM &&
+	migrate(s, MIGRATE_STEP);
+	if ((s->used + 1) * MAX_LOAD_DEN > s->cap * MAX_LOAD_NUM &&
 	    fpset_grow(s) == -1)
 		return -1;
-	fpset_place(s, fp & FP_MASK, seq);
+	table_place(s->slot, s->cap, fp & FP_MASK, seq);
+	s->used++;
+	s->n++;
 	return 0;
 }
 
-uint64_t
-fpset_next(const struct fpset *s, uint64_t fp, size_t *pos)
+/* The next match in table t from index i, or 0; *at is where. */
+static uint64_t
+table_next(const uint32_t *t, size_t cap, uint64_t fp, size_t i, size_t *at)
 {
-	size_t i = *pos == FPSET_START ? home(fp & FP_MASK, s->cap) :
-	    (*pos + 1 == s->cap ? 0 : *pos + 1);
 	const uint32_t *e;
 
-	fp &= FP_MASK;
 	for (;;) {
-		e = &s->slot[3 * i];
+		e = &t[3 * i];
 		if (slot_seq(e) == 0)
 			return 0;
 		if (slot_fp(e) == fp) {
-			*pos = i;
+			*at = i;
 			return slot_seq(e);
 		}
-		if (++i == s->cap)
+		if (++i == cap)
 			i = 0;
 	}
+}
+
+/*
+ * *pos below cap is a place in the current table, from cap on one in the
+ * old table.  An entry being copied may be seen in both: a candidate
+ * twice, which only costs the caller a second check.
+ */
+uint64_t
+fpset_next(const struct fpset *s, uint64_t fp, size_t *pos)
+{
+	size_t at = 0, i;
+	uint64_t seq = 0;
+
+	fp &= FP_MASK;
+	if (*pos == FPSET_START || *pos < s->cap) {
+		i = *pos == FPSET_START ? home(fp, s->cap) :
+		    (*pos + 1 == s->cap ? 0 : *pos + 1);
+		if ((seq = table_next(s->slot, s->cap, fp, i, &at)) != 0) {
+			*pos = at;
+			return seq;
+		}
+		if (s->old == NULL)
+			return 0;
+		i = home(fp, s->old_cap);
+	} else if (s->old == NULL)
+		return 0;
+	else
+		i = *pos - s->cap + 1 == s->old_cap ? 0 : *pos - s->cap + 1;
+	if ((seq = table_next(s->old, s->old_cap, fp, i, &at)) != 0)
+		*pos = s->cap + at;
+	return seq;
 }
 
 /* Backward-shift deletion keeps every probe run free of holes. */
@@ -136,6 +195,8 @@ fpset_remove(struct fpset *s, uint64_t fp, uint64_t seq)
 	size_t pos = FPSET_START, i, j, k;
 	uint64_t got;
 
+	/* Rare (a rolled-back transaction): one table keeps this simple. */
+	migrate(s, SIZE_MAX);
 	while ((got = fpset_next(s, fp, &pos)) != 0 && got != seq)
 		;
 	if (got == 0)
@@ -157,10 +218,11 @@ fpset_remove(struct fpset *s, uint64_t fp, uint64_t seq)
 	}
 	slot_set(&s->slot[3 * i], 0, 0);
 	s->n--;
+	s->used--;
 }
 
 size_t
 fpset_bytes(const struct fpset *s)
 {
-	return s->cap * 3 * sizeof(uint32_t);
+	return (s->cap + s->old_cap) * 3 * sizeof(uint32_t);
 }

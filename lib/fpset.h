@@ -4,7 +4,8 @@
  * Each stored event has a 64-bit keyed fingerprint of its identity; the set
  * keeps the top 56 bits of it and the event's 40-bit seq in 12 bytes, in an
  * open-addressing table (linear probing, at most 80% full, grown by 1.25x
- * so that it never holds more than ~19 bytes per event at rest).  Equal
+ * so that it never holds more than ~19 bytes per event at rest; growth
+ * rehashes a few slots per add, never all at once).  Equal
  * fingerprints do not prove equal identities: the caller checks each
  * candidate seq against the store, so the set may say "maybe" but never
  * turns a new event into a duplicate.
@@ -20,7 +21,11 @@
 struct fpset {
 	uint32_t	*slot;		/* 3 words per slot */
 	size_t		 cap;
-	size_t		 n;
+	size_t		 n;		/* entries in the set */
+	size_t		 used;		/* occupied slots of slot[] */
+	uint32_t	*old;		/* being copied into slot[], or NULL */
+	size_t		 old_cap;
+	size_t		 moved;		/* old slots copied so far */
 };
 
 int		fpset_init(struct fpset *, size_t expected);

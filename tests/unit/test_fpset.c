@@ -98,11 +98,41 @@ test_remove(void)
 	free(fp);
 }
 
+/* While a growth is being copied, every entry is found in one table or both. */
+static void
+test_lookup_while_growing(void)
+{
+	struct fpset s;
+	uint64_t st = 7, i, j, fp[20000];
+	int midway = 0, missing = 0;
+
+	CHECK(fpset_init(&s, 0) == 0);
+	for (i = 0; i < 20000; i++) {
+		fp[i] = rnd(&st);
+		CHECK(fpset_add(&s, fp[i], i + 1) == 0);
+		if (s.old != NULL && s.moved > 0 && s.moved < s.old_cap / 2 &&
+		    midway++ < 3)
+			for (j = 0; j <= i; j++)
+				missing += !has(&s, fp[j], j + 1);
+	}
+	CHECK(midway >= 3);
+	CHECK_EQ(missing, 0);
+	/* a removal in the middle of a copy finishes it first */
+	while (s.old == NULL)
+		CHECK(fpset_add(&s, rnd(&st), ++i + 1) == 0);
+	fpset_remove(&s, fp[5], 6);
+	CHECK(s.old == NULL);
+	CHECK(!has(&s, fp[5], 6));
+	CHECK(has(&s, fp[6], 7));
+	fpset_free(&s);
+}
+
 int
 main(void)
 {
 	T_RUN(test_add_find_grow);
 	T_RUN(test_same_fingerprint);
 	T_RUN(test_remove);
+	T_RUN(test_lookup_while_growing);
 	return t_done();
 }
