@@ -48,10 +48,11 @@ int		 store_sync(struct store *);
 
 /*
  * Copies committed WAL pages into the database file without blocking the
- * writer (PASSIVE); *wal_frames is the WAL's length.  For one thread other
- * than the writer's.
+ * writer (PASSIVE).  For one thread other than the writer's.  1 when the
+ * WAL is long and the next round should follow at once, 0 when not, -1
+ * when the checkpoint failed.
  */
-int		 store_checkpoint(struct store *, int *wal_frames);
+int		 store_checkpoint(struct store *);
 
 /* Bytes of memory held by the dedup index. */
 size_t		 store_index_bytes(const struct store *);

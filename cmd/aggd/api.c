@@ -188,7 +188,7 @@ api_publish(struct aggd *d, struct httpd_req *r)
 		    "Retry-After: 1\r\n");
 	else {
 		j->owner = r;
-		if (ingest_submit(d->ingest, j, 0) == 0)
+		if (ingest_queue(d->ingest, j) == 0)
 			return;		/* answered in api_job_done */
 		reply_error(d, r, 503, "ingest queue is full, retry later",
 		    "Retry-After: 1\r\n");
@@ -375,6 +375,7 @@ api_before_wait(struct ev_loop *loop, void *arg)
 	struct aggd *d = arg;
 
 	(void)loop;
+	ingest_kick(d->ingest);
 	if (d->new_events && d->waiters)
 		waiters_wake(d, 0);
 	d->new_events = 0;

@@ -225,26 +225,32 @@ syncer_main(void *arg)
 	return NULL;
 }
 
-#define CHECKPOINT_MS	200
+/*
+ * Small rounds, often: the database fsync that ends a round flushes what
+ * the round wrote, and the WAL syncs that answers wait for queue behind
+ * it.  100-event requests at half the maximum rate, p99: 25-83 ms with
+ * 200 ms rounds, 12-50 ms with 20 ms (same 1000-event throughput).
+ */
+#define CHECKPOINT_MS	20
 
 static void *
 checkpointer_main(void *arg)
 {
 	struct ingest *in = arg;
 	struct timespec until;
-	int frames = 0;
+	int rc = 0;
 
 	pthread_mutex_lock(&in->mu);
 	while (!in->writer_gone) {
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += CHECKPOINT_MS * 1000000L;
+		until.tv_nsec += (rc == 1 ? 1 : CHECKPOINT_MS) * 1000000L;
 		if (until.tv_nsec >= 1000000000L) {
 			until.tv_sec++;
 			until.tv_nsec -= 1000000000L;
 		}
 		pthread_cond_timedwait(&in->ckpt, &in->mu, &until);
 		pthread_mutex_unlock(&in->mu);
-		if (store_checkpoint(in->store, &frames) == -1)
+		if ((rc = store_checkpoint(in->store)) == -1)
 			log_warnx("checkpoint failed; the WAL grows until one"
 			    " succeeds");
 		pthread_mutex_lock(&in->mu);
@@ -339,8 +345,8 @@ ingest_stop(struct ingest *in)
 	free(in);
 }
 
-int
-ingest_submit(struct ingest *in, struct ingest_job *j, int wait)
+static int
+enqueue(struct ingest *in, struct ingest_job *j, int wait, int wake)
 {
 	size_t n = j->batch.n;
 
@@ -365,9 +371,31 @@ ingest_submit(struct ingest *in, struct ingest_job *j, int wait)
 		in->head = j;
 	in->tail = j;
 	in->st.depth += n;
-	pthread_cond_signal(&in->work);
+	if (wake)
+		pthread_cond_signal(&in->work);
 	pthread_mutex_unlock(&in->mu);
 	return 0;
+}
+
+int
+ingest_submit(struct ingest *in, struct ingest_job *j, int wait)
+{
+	return enqueue(in, j, wait, 1);
+}
+
+int
+ingest_queue(struct ingest *in, struct ingest_job *j)
+{
+	return enqueue(in, j, 0, 0);
+}
+
+void
+ingest_kick(struct ingest *in)
+{
+	pthread_mutex_lock(&in->mu);
+	if (in->head)
+		pthread_cond_signal(&in->work);
+	pthread_mutex_unlock(&in->mu);
 }
 
 void

@@ -58,6 +58,13 @@ void		 ingest_stop(struct ingest *);
  * the queue is empty.  -1 also once ingest_stop has begun.
  */
 int		 ingest_submit(struct ingest *, struct ingest_job *, int wait);
+/*
+ * ingest_submit without waking the writer: the loop queues every request
+ * of a round and calls ingest_kick once before it sleeps, so a waking
+ * writer finds them all and commits them in one transaction.
+ */
+int		 ingest_queue(struct ingest *, struct ingest_job *);
+void		 ingest_kick(struct ingest *);
 /* Blocks until a job submitted with waited = 1 is done. */
 void		 ingest_wait(struct ingest *, struct ingest_job *);
 
