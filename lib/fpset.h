@@ -34,6 +34,10 @@ void		fpset_free(struct fpset *);
 /* Adds (fp, seq); seq in 1..FPSET_SEQ_MAX.  -1 when memory runs out. */
 int		fpset_add(struct fpset *, uint64_t fp, uint64_t seq);
 
+/* The same for n entries at once: the fast way to fill a large set. */
+int		fpset_add_many(struct fpset *, const uint64_t *fp,
+		    const uint64_t *seq, size_t n);
+
 /* Removes the entry (fp, seq) if present (undo of an uncommitted add). */
 void		fpset_remove(struct fpset *, uint64_t fp, uint64_t seq);
 

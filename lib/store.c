@@ -324,10 +324,14 @@ store_key(struct store *s)
 	return 0;
 }
 
+#define LOAD_BATCH	32
+
 static int
 fps_load(struct store *s, uint64_t expected)
 {
+	uint64_t fp[LOAD_BATCH], seq[LOAD_BATCH];
 	sqlite3_stmt *st;
+	size_t n;
 	int rc;
 
 	if (fpset_init(&s->set, (size_t)expected) == -1)
@@ -335,10 +339,15 @@ fps_load(struct store *s, uint64_t expected)
 	if (sqlite3_prepare_v2(s->db, "SELECT seq, fp FROM events"
 	    " INDEXED BY events_by_topic", -1, &st, NULL) != SQLITE_OK)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		if (fpset_add(&s->set, (uint64_t)sqlite3_column_int64(st, 1),
-		    (uint64_t)sqlite3_column_int64(st, 0)) == -1)
-			break;
+	do {
+		for (n = 0; n < LOAD_BATCH &&
+		    (rc = sqlite3_step(st)) == SQLITE_ROW; n++) {
+			seq[n] = (uint64_t)sqlite3_column_int64(st, 0);
+			fp[n] = (uint64_t)sqlite3_column_int64(st, 1);
+		}
+		if (fpset_add_many(&s->set, fp, seq, n) == -1)
+			rc = SQLITE_NOMEM;
+	} while (rc == SQLITE_ROW);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		return -1;

@@ -127,6 +127,32 @@ test_lookup_while_growing(void)
 	fpset_free(&s);
 }
 
+/* A bulk load, growing on the way, finds what single adds find. */
+static void
+test_add_many(void)
+{
+	struct fpset s;
+	uint64_t st = 11, fp[5000], seq[5000];
+	size_t i;
+	int missing = 0;
+
+	CHECK(fpset_init(&s, 1000) == 0);
+	for (i = 0; i < 5000; i++) {
+		fp[i] = rnd(&st);
+		seq[i] = i + 1;
+	}
+	fp[4999] = fp[17];		/* a shared fingerprint */
+	for (i = 0; i < 5000; i += 32)
+		CHECK(fpset_add_many(&s, fp + i, seq + i,
+		    i + 32 <= 5000 ? 32 : 5000 - i) == 0);
+	CHECK_EQ(s.n, 5000);
+	for (i = 0; i < 5000; i++)
+		missing += !has(&s, fp[i], seq[i]);
+	CHECK_EQ(missing, 0);
+	CHECK(!has(&s, fp[1], 3));
+	fpset_free(&s);
+}
+
 int
 main(void)
 {
@@ -134,5 +160,6 @@ main(void)
 	T_RUN(test_same_fingerprint);
 	T_RUN(test_remove);
 	T_RUN(test_lookup_while_growing);
+	T_RUN(test_add_many);
 	return t_done();
 }
