@@ -215,6 +215,7 @@ static void
 pump(struct run *r, struct conn *cs, int nconn, int ep)
 {
 	struct epoll_event ev[64];
+	struct timespec timeout;
 	double t = now(), wait;
 	int i, n;
 
@@ -225,9 +226,17 @@ pump(struct run *r, struct conn *cs, int nconn, int ep)
 				perror("loadgen: send");
 				exit(1);
 			}
+	/*
+	 * A timeout in whole milliseconds would be 0 for most gaps at rates
+	 * above 1000/s, and the spinning would take a core from aggd.
+	 */
 	wait = r->rate > 0 && r->next < r->nreq ?
-	    (r->t0 + (double)r->next / r->rate - t) * 1000 : 100;
-	n = epoll_wait(ep, ev, 64, wait < 0 ? 0 : (int)wait);
+	    r->t0 + (double)r->next / r->rate - t : 0.1;
+	if (wait < 0)
+		wait = 0;
+	timeout.tv_sec = (time_t)wait;
+	timeout.tv_nsec = (long)((wait - (double)timeout.tv_sec) * 1e9);
+	n = epoll_pwait2(ep, ev, 64, &timeout, NULL);
 	t = now();
 	for (i = 0; i < n; i++) {
 		struct conn *c = &cs[ev[i].data.u32];
