@@ -47,10 +47,15 @@ table_alloc(size_t cap)
 	return calloc(cap, 3 * sizeof(uint32_t));
 }
 
+/*
+ * Sized as a growth leaves it, 64% full: sized to the limit, a restarted
+ * aggd grew the whole table (both copies held at once) within its first
+ * thousand new events.
+ */
 int
 fpset_init(struct fpset *s, size_t expected)
 {
-	s->cap = expected / MAX_LOAD_NUM * MAX_LOAD_DEN + MIN_CAP;
+	s->cap = expected / 16 * 25 + MIN_CAP;
 	s->n = s->used = 0;
 	s->old = NULL;
 	s->old_cap = s->moved = 0;

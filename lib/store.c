@@ -445,7 +445,11 @@ wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 	return SQLITE_OK;
 }
 
-/* Fallback: a checkpointer that cannot keep up still bounds the WAL. */
+/*
+ * The writer's side of the handshake above.  Past 4 x CKPT_CATCH_UP it
+ * copies without waiting for the checkpointer, which bounds the WAL when
+ * that thread cannot keep up.
+ */
 static void
 catch_up(struct store *s)
 {

@@ -153,6 +153,21 @@ test_add_many(void)
 	fpset_free(&s);
 }
 
+/* A set made for n entries takes a quarter more before it grows. */
+static void
+test_init_headroom(void)
+{
+	struct fpset s;
+	uint64_t st = 5, i;
+
+	CHECK(fpset_init(&s, 100000) == 0);
+	for (i = 1; i <= 125000; i++)
+		CHECK(fpset_add(&s, rnd(&st), i) == 0);
+	CHECK(s.old == NULL);
+	CHECK(s.cap < 170000);
+	fpset_free(&s);
+}
+
 int
 main(void)
 {
@@ -161,5 +176,6 @@ main(void)
 	T_RUN(test_remove);
 	T_RUN(test_lookup_while_growing);
 	T_RUN(test_add_many);
+	T_RUN(test_init_headroom);
 	return t_done();
 }
