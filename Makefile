@@ -4,7 +4,8 @@
 #   make run          install missing packages, build, start aggd on data/
 #   make test         install missing packages, run every test (unit + bats,
 #                     plain build, then ASan+UBSan build)
-#   make bench        the performance benchmark (see bench/README)
+#   make bench        the performance benchmark (bench/run; README has results)
+#   make soak         10 minutes at 80% of the measured maximum (bench/soak)
 #   make install      PREFIX=/usr/local DESTDIR=
 
 PREFIX	?= /usr/local
