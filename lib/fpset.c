@@ -57,8 +57,9 @@ fpset_init(struct fpset *s, size_t expected)
 {
 	s->cap = expected / 16 * 25 + MIN_CAP;
 	s->n = s->used = 0;
-	s->old = NULL;
-	s->old_cap = s->moved = 0;
+	s->old = s->spare = NULL;
+	s->old_cap = s->moved = s->spare_want = s->spare_cap = 0;
+	s->spare_asked = 0;
 	return (s->slot = table_alloc(s->cap)) == NULL ? -1 : 0;
 }
 
@@ -67,7 +68,10 @@ fpset_free(struct fpset *s)
 {
 	free(s->slot);
 	free(s->old);
-	s->slot = s->old = NULL;
+	free(s->spare);
+	s->slot = s->old = s->spare = NULL;
+	s->spare_asked = 0;
+	s->spare_want = 0;
 	s->cap = s->n = s->used = s->old_cap = s->moved = 0;
 }
 
@@ -119,7 +123,14 @@ fpset_grow(struct fpset *s)
 	size_t cap = s->cap + s->cap / 4;
 
 	migrate(s, SIZE_MAX);		/* finish any earlier growth */
-	if ((bigger = table_alloc(cap)) == NULL)
+	bigger = __atomic_exchange_n(&s->spare, NULL, __ATOMIC_ACQUIRE);
+	if (bigger != NULL &&
+	    __atomic_load_n(&s->spare_cap, __ATOMIC_RELAXED) != cap) {
+		free(bigger);
+		bigger = NULL;
+	}
+	s->spare_asked = 0;
+	if (bigger == NULL && (bigger = table_alloc(cap)) == NULL)
 		return -1;
 	s->old = s->slot;
 	s->old_cap = s->cap;
@@ -134,6 +145,12 @@ int
 fpset_add(struct fpset *s, uint64_t fp, uint64_t seq)
 {
 	migrate(s, MIGRATE_STEP);
+	/* Late, as the spare counts against memory too; still seconds ahead. */
+	if (!s->spare_asked && s->used * 50 > s->cap * 39 && s->old == NULL) {
+		__atomic_store_n(&s->spare_want, s->cap + s->cap / 4,
+		    __ATOMIC_RELAXED);
+		s->spare_asked = 1;
+	}
 	if ((s->used + 1) * MAX_LOAD_DEN > s->cap * MAX_LOAD_NUM &&
 	    fpset_grow(s) == -1)
 		return -1;
@@ -245,8 +262,32 @@ fpset_remove(struct fpset *s, uint64_t fp, uint64_t seq)
 	s->used--;
 }
 
+void
+fpset_make_spare(struct fpset *s)
+{
+	size_t want = __atomic_load_n(&s->spare_want, __ATOMIC_RELAXED), i;
+	volatile unsigned char *p;
+	uint32_t *t;
+
+	if (want == 0 || __atomic_load_n(&s->spare, __ATOMIC_ACQUIRE) != NULL ||
+	    (t = table_alloc(want)) == NULL)
+		return;
+	for (p = (unsigned char *)t, i = 0; i < want * 3 * sizeof(uint32_t);
+	    i += 4096)
+		p[i] = 0;
+	__atomic_store_n(&s->spare_cap, want, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->spare, t, __ATOMIC_RELEASE);
+	/* Unless the adding thread asked again meanwhile. */
+	(void)__atomic_compare_exchange_n(&s->spare_want, &want, 0, 0,
+	    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+}
+
 size_t
 fpset_bytes(const struct fpset *s)
 {
-	return (s->cap + s->old_cap) * 3 * sizeof(uint32_t);
+	size_t spare = 0;
+
+	if (__atomic_load_n(&s->spare, __ATOMIC_ACQUIRE) != NULL)
+		spare = __atomic_load_n(&s->spare_cap, __ATOMIC_RELAXED);
+	return (s->cap + s->old_cap + spare) * 3 * sizeof(uint32_t);
 }

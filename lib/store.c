@@ -774,6 +774,12 @@ store_commit(struct store *s, struct event_batch *const *b, size_t n,
 	return rc == SQLITE_FULL ? STORE_FULL : STORE_ERROR;
 }
 
+void
+store_make_room(struct store *s)
+{
+	fpset_make_spare(&s->set);
+}
+
 size_t
 store_index_bytes(const struct store *s)
 {

@@ -54,6 +54,12 @@ int		 store_sync(struct store *);
  */
 int		 store_checkpoint(struct store *);
 
+/*
+ * Makes, on the calling thread, the memory the dedup index grows into
+ * next (fpset_make_spare).  For one thread other than the writer's.
+ */
+void		 store_make_room(struct store *);
+
 /* Bytes of memory held by the dedup index. */
 size_t		 store_index_bytes(const struct store *);
 uint64_t	 store_last_seq(const struct store *);

@@ -7,7 +7,8 @@
  * transaction committed while the previous fsync ran, and the writer
  * never waits for the disk.  With -r there is no syncer: answers follow
  * the commit.  A third thread checkpoints the WAL into the database in
- * the background (store_checkpoint), so no commit waits for that either.
+ * the background (store_checkpoint), so no commit waits for that either,
+ * and makes the memory the dedup index grows into (store_make_room).
  *
  * Locking: one mutex guards the queue, the groups, the done list and the
  * statistics.  The store's SQL is used by the writer only (store_sync is
@@ -253,6 +254,7 @@ checkpointer_main(void *arg)
 		if ((rc = store_checkpoint(in->store)) == -1)
 			log_warnx("checkpoint failed; the WAL grows until one"
 			    " succeeds");
+		store_make_room(in->store);
 		pthread_mutex_lock(&in->mu);
 	}
 	pthread_mutex_unlock(&in->mu);

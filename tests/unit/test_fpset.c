@@ -168,6 +168,39 @@ test_init_headroom(void)
 	fpset_free(&s);
 }
 
+/* A spare made by another thread is the table the set grows into. */
+static void
+test_spare(void)
+{
+	struct fpset s;
+	uint64_t st = 9, i, fp[4000];
+	uint32_t *spare;
+	int missing = 0;
+
+	CHECK(fpset_init(&s, 1000) == 0);
+	fpset_make_spare(&s);			/* nothing asked yet */
+	CHECK(s.spare == NULL);
+	for (i = 0; s.spare_want == 0; i++) {
+		fp[i] = rnd(&st);
+		CHECK(fpset_add(&s, fp[i], i + 1) == 0);
+	}
+	CHECK(s.used * 50 > s.cap * 39);
+	fpset_make_spare(&s);
+	CHECK((spare = s.spare) != NULL);
+	CHECK_EQ(s.spare_want, 0);
+	CHECK_EQ(fpset_bytes(&s), (s.cap + s.spare_cap) * 12);
+	for (; s.old == NULL; i++) {
+		fp[i] = rnd(&st);
+		CHECK(fpset_add(&s, fp[i], i + 1) == 0);
+	}
+	CHECK(s.slot == spare);
+	CHECK(s.spare == NULL);
+	while (i-- > 0)
+		missing += !has(&s, fp[i], i + 1);
+	CHECK_EQ(missing, 0);
+	fpset_free(&s);
+}
+
 int
 main(void)
 {
@@ -177,5 +210,6 @@ main(void)
 	T_RUN(test_lookup_while_growing);
 	T_RUN(test_add_many);
 	T_RUN(test_init_headroom);
+	T_RUN(test_spare);
 	return t_done();
 }
