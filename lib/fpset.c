@@ -130,6 +130,7 @@ fpset_grow(struct fpset *s)
 		bigger = NULL;
 	}
 	s->spare_asked = 0;
+	__atomic_store_n(&s->spare_want, 0, __ATOMIC_RELAXED);	/* too late */
 	if (bigger == NULL && (bigger = table_alloc(cap)) == NULL)
 		return -1;
 	s->old = s->slot;
@@ -144,13 +145,18 @@ fpset_grow(struct fpset *s)
 int
 fpset_add(struct fpset *s, uint64_t fp, uint64_t seq)
 {
+	uint32_t *t;
+
 	migrate(s, MIGRATE_STEP);
 	/* Late, as the spare counts against memory too; still seconds ahead. */
 	if (!s->spare_asked && s->used * 50 > s->cap * 39 && s->old == NULL) {
 		__atomic_store_n(&s->spare_want, s->cap + s->cap / 4,
 		    __ATOMIC_RELAXED);
 		s->spare_asked = 1;
-	}
+	} else if (!s->spare_asked &&
+	    __atomic_load_n(&s->spare, __ATOMIC_RELAXED) != NULL &&
+	    (t = __atomic_exchange_n(&s->spare, NULL, __ATOMIC_ACQUIRE)) != NULL)
+		free(t);		/* came after its growth: not ours */
 	if ((s->used + 1) * MAX_LOAD_DEN > s->cap * MAX_LOAD_NUM &&
 	    fpset_grow(s) == -1)
 		return -1;
@@ -273,8 +279,15 @@ fpset_make_spare(struct fpset *s)
 	    (t = table_alloc(want)) == NULL)
 		return;
 	for (p = (unsigned char *)t, i = 0; i < want * 3 * sizeof(uint32_t);
-	    i += 4096)
+	    i += 4096) {
+		/* A growth that came first makes this one useless: stop. */
+		if (i % (1 << 20) == 0 && __atomic_load_n(&s->spare_want,
+		    __ATOMIC_RELAXED) != want) {
+			free(t);
+			return;
+		}
 		p[i] = 0;
+	}
 	__atomic_store_n(&s->spare_cap, want, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->spare, t, __ATOMIC_RELEASE);
 	/* Unless the adding thread asked again meanwhile. */

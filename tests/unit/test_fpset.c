@@ -199,6 +199,22 @@ test_spare(void)
 		missing += !has(&s, fp[i], i + 1);
 	CHECK_EQ(missing, 0);
 	fpset_free(&s);
+
+	/* A spare too late for its growth is not made, or not kept. */
+	CHECK(fpset_init(&s, 1000) == 0);
+	for (i = 0; s.spare_want == 0; i++)
+		CHECK(fpset_add(&s, rnd(&st), i + 1) == 0);
+	for (; s.old == NULL; i++)
+		CHECK(fpset_add(&s, rnd(&st), i + 1) == 0);
+	CHECK_EQ(s.spare_want, 0);
+	fpset_make_spare(&s);
+	CHECK(s.spare == NULL);
+	s.spare_want = s.cap;		/* as if asked before the growth */
+	fpset_make_spare(&s);
+	CHECK(s.spare != NULL);
+	CHECK(fpset_add(&s, rnd(&st), ++i) == 0);
+	CHECK(s.spare == NULL);
+	fpset_free(&s);
 }
 
 int
