@@ -119,6 +119,14 @@ ev_watch(struct ev_loop *l, int fd, unsigned mask, ev_fd_fn *fn, void *arg)
 	return 0;
 }
 
+unsigned
+ev_watching(const struct ev_loop *l, int fd)
+{
+	if ((size_t)fd >= l->nw || !l->w[fd].active)
+		return 0;
+	return l->w[fd].mask;
+}
+
 void
 ev_unwatch(struct ev_loop *l, int fd)
 {

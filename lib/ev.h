@@ -23,6 +23,8 @@ void		 ev_free(struct ev_loop *);
 
 /* Watches fd for mask (EV_READ|EV_WRITE, may be 0); replaces an older watch. */
 int		 ev_watch(struct ev_loop *, int fd, unsigned mask, ev_fd_fn *, void *);
+/* What fd is watched for now: 0 when it is not watched. */
+unsigned	 ev_watching(const struct ev_loop *, int fd);
 void		 ev_unwatch(struct ev_loop *, int fd);
 
 /* Periodic callbacks, at most EV_MAX_TICKS; for timeouts, not precision. */

@@ -41,6 +41,13 @@ home(uint64_t fp, size_t cap)
 	return (size_t)(((unsigned __int128)fp * cap) >> 64);
 }
 
+/* Growth is by a quarter, so that the set never holds much unused room. */
+static size_t
+grown_cap(size_t cap)
+{
+	return cap + cap / 4;
+}
+
 static uint32_t *
 table_alloc(size_t cap)
 {
@@ -120,7 +127,7 @@ static int
 fpset_grow(struct fpset *s)
 {
 	uint32_t *bigger;
-	size_t cap = s->cap + s->cap / 4;
+	size_t cap = grown_cap(s->cap);
 
 	migrate(s, SIZE_MAX);		/* finish any earlier growth */
 	bigger = __atomic_exchange_n(&s->spare, NULL, __ATOMIC_ACQUIRE);
@@ -150,7 +157,7 @@ fpset_add(struct fpset *s, uint64_t fp, uint64_t seq)
 	migrate(s, MIGRATE_STEP);
 	/* Late, as the spare counts against memory too; still seconds ahead. */
 	if (!s->spare_asked && s->used * 50 > s->cap * 39 && s->old == NULL) {
-		__atomic_store_n(&s->spare_want, s->cap + s->cap / 4,
+		__atomic_store_n(&s->spare_want, grown_cap(s->cap),
 		    __ATOMIC_RELAXED);
 		s->spare_asked = 1;
 	} else if (!s->spare_asked &&

@@ -46,7 +46,6 @@ struct httpd_req {			/* a connection */
 	int		 in_process;	/* inside conn_process: no closing */
 	int		 continued;	/* 100 Continue sent */
 	int		 linger;	/* close through CS_LINGER */
-	unsigned	 mask;		/* what the loop watches for */
 	int		 input_waits;	/* bytes came while in CS_HANDLER */
 	struct buf	 in, out;
 	size_t		 out_off;
@@ -148,12 +147,11 @@ conn_watch(struct httpd_req *c)
 		mask = EV_READ;
 		c->input_waits = 0;
 	} else if (c->state == CS_HANDLER && !c->input_waits)
-		mask = c->mask & EV_READ;
+		mask = ev_watching(c->h->loop, c->fd) & EV_READ;
 	if (c->out_off < c->out.len)
 		mask = EV_WRITE;	/* read again once replies are out */
 	if (ev_watch(c->h->loop, c->fd, mask, conn_event, c) == -1)
 		c->gone = 1;
-	c->mask = mask;
 }
 
 /* Appends a whole response; on a memory failure the peer is cut off. */
@@ -205,7 +203,6 @@ conn_linger(struct httpd_req *c)
 	conn_release(c, &c->in);
 	c->state = CS_LINGER;
 	c->deadline = ev_now(c->h->loop) + LINGER_MS;
-	c->mask = EV_READ;
 	if (ev_watch(c->h->loop, c->fd, EV_READ, conn_event, c) == -1)
 		conn_close(c);
 }

@@ -63,7 +63,7 @@ feed_commit(struct feed *f)
 
 	while (j->batch.n > 0) {
 		j->waited = 1;
-		if (ingest_submit(f->d->ingest, j, 1) == -1)
+		if (ingest_submit(f->d->ingest, j) == -1)
 			return -1;
 		ingest_wait(f->d->ingest, j);
 		if (j->status == 0) {

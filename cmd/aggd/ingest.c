@@ -54,6 +54,7 @@ struct ingest {
 	struct group	*unsynced;		/* committed, not yet on disk */
 	struct ingest_job *done_head, *done_tail;	/* back to the loop */
 	int		 stopping, writer_gone;
+	int		 queued;	/* loop only: ingest_queue since the kick */
 	struct ingest_stats st;
 };
 
@@ -347,15 +348,16 @@ ingest_stop(struct ingest *in)
 	free(in);
 }
 
+/* blocking: a thread of its own, which waits for room and wakes the writer */
 static int
-enqueue(struct ingest *in, struct ingest_job *j, int wait, int wake)
+enqueue(struct ingest *in, struct ingest_job *j, int blocking)
 {
 	size_t n = j->batch.n;
 
 	pthread_mutex_lock(&in->mu);
 	while (!in->stopping && in->st.depth > 0 &&
 	    in->st.depth + n > in->st.capacity) {
-		if (!wait) {
+		if (!blocking) {
 			pthread_mutex_unlock(&in->mu);
 			return -1;
 		}
@@ -373,30 +375,36 @@ enqueue(struct ingest *in, struct ingest_job *j, int wait, int wake)
 		in->head = j;
 	in->tail = j;
 	in->st.depth += n;
-	if (wake)
+	if (blocking)
 		pthread_cond_signal(&in->work);
 	pthread_mutex_unlock(&in->mu);
 	return 0;
 }
 
 int
-ingest_submit(struct ingest *in, struct ingest_job *j, int wait)
+ingest_submit(struct ingest *in, struct ingest_job *j)
 {
-	return enqueue(in, j, wait, 1);
+	return enqueue(in, j, 1);
 }
 
 int
 ingest_queue(struct ingest *in, struct ingest_job *j)
 {
-	return enqueue(in, j, 0, 0);
+	if (enqueue(in, j, 0) == -1)
+		return -1;
+	in->queued = 1;
+	return 0;
 }
 
+/* Called every loop round: no lock unless the round queued something. */
 void
 ingest_kick(struct ingest *in)
 {
+	if (!in->queued)
+		return;
+	in->queued = 0;
 	pthread_mutex_lock(&in->mu);
-	if (in->head)
-		pthread_cond_signal(&in->work);
+	pthread_cond_signal(&in->work);
 	pthread_mutex_unlock(&in->mu);
 }
 

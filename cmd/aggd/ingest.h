@@ -53,15 +53,16 @@ struct ingest	*ingest_start(struct store *, struct ev_loop *, size_t capacity,
 void		 ingest_stop(struct ingest *);
 
 /*
- * Queues a job.  Without wait, a full queue returns -1 at once; with it,
- * the caller blocks until there is room.  A job of any size is taken when
- * the queue is empty.  -1 also once ingest_stop has begun.
+ * Queues a job from a thread of its own: blocks until there is room and
+ * wakes the writer.  A job of any size is taken when the queue is empty.
+ * -1 once ingest_stop has begun.
  */
-int		 ingest_submit(struct ingest *, struct ingest_job *, int wait);
+int		 ingest_submit(struct ingest *, struct ingest_job *);
 /*
- * ingest_submit without waking the writer: the loop queues every request
- * of a round and calls ingest_kick once before it sleeps, so a waking
- * writer finds them all and commits them in one transaction.
+ * The same from the event loop: -1 at once when the queue is full, and
+ * the writer is not woken; the loop queues every request of a round and
+ * calls ingest_kick once before it sleeps, so a waking writer finds them
+ * all and commits them in one transaction.
  */
 int		 ingest_queue(struct ingest *, struct ingest_job *);
 void		 ingest_kick(struct ingest *);
