@@ -12,7 +12,7 @@ PREFIX	?= /usr/local
 BINDIR	?= $(PREFIX)/bin
 SBINDIR	?= $(PREFIX)/bin
 MANDIR	?= $(PREFIX)/share/man
-VERSION	 = 1.0.0
+VERSION	 = 1.1.0
 
 CC	?= cc
 CFLAGS	?= -O2 -g
@@ -42,6 +42,9 @@ all: $(PROGS)
 $(O)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(AGG_CFLAGS) -MMD -MP -c -o $@ $<
+
+# What prints VERSION is rebuilt when this file changes.
+$(patsubst %.c,$(O)/%.o,$(wildcard cmd/*.c cmd/*/main.c)): Makefile
 
 $(O)/libagg.a: $(LIB_OBJ)
 	@mkdir -p $(@D)

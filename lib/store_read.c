@@ -4,6 +4,9 @@
  * A separate connection in WAL mode: each read runs in its own read
  * transaction, so a page of events and its total come from one committed
  * snapshot, and no read waits for the writer's commit or fsync.
+ *
+ * A topic's events come from topic_seq up to meta.indexed and from a scan
+ * of the few events after it (see store.c).
  */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -14,8 +17,8 @@
 
 struct store_reader {
 	sqlite3		*db;
-	sqlite3_stmt	*topics, *topic_one, *page_all, *page_topic, *total_all;
-	sqlite3_stmt	*begin, *end;
+	sqlite3_stmt	*topics, *topic_one, *page_all, *page_indexed, *total_all;
+	sqlite3_stmt	*begin, *end, *indexed, *page_tail;
 };
 
 static const char *const reader_sql[] = {
@@ -25,19 +28,23 @@ static const char *const reader_sql[] = {
 	" FROM events e JOIN topics t ON t.id = e.topic_id"
 	" WHERE e.seq > ? ORDER BY e.seq LIMIT ?",
 	"SELECT e.seq, t.name, e.event_id, e.ts, e.source, e.payload"
-	" FROM events e INDEXED BY events_by_topic JOIN topics t"
-	" ON t.id = e.topic_id WHERE e.topic_id = ? AND e.seq > ?"
-	" ORDER BY e.seq LIMIT ?",
+	" FROM topic_seq x CROSS JOIN events e ON e.seq = x.seq"
+	" JOIN topics t ON t.id = x.topic_id"
+	" WHERE x.topic_id = ? AND x.seq > ? ORDER BY x.seq LIMIT ?",
 	"SELECT coalesce(sum(uniq), 0) FROM topics",
 	"BEGIN",
 	"COMMIT",
+	"SELECT value FROM meta WHERE name = 'indexed'",
+	"SELECT e.seq, t.name, e.event_id, e.ts, e.source, e.payload"
+	" FROM events e JOIN topics t ON t.id = e.topic_id"
+	" WHERE e.topic_id = ? AND e.seq > ? ORDER BY e.seq LIMIT ?",
 };
 
 struct store_reader *
 store_reader_open(const char *path, char *err, size_t errsz)
 {
 	struct store_reader *r;
-	sqlite3_stmt **st[] = { NULL, NULL, NULL, NULL, NULL, NULL, NULL };
+	sqlite3_stmt **st[9];
 	size_t i;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
@@ -45,8 +52,8 @@ store_reader_open(const char *path, char *err, size_t errsz)
 		return NULL;
 	}
 	st[0] = &r->topics, st[1] = &r->topic_one, st[2] = &r->page_all;
-	st[3] = &r->page_topic, st[4] = &r->total_all, st[5] = &r->begin;
-	st[6] = &r->end;
+	st[3] = &r->page_indexed, st[4] = &r->total_all, st[5] = &r->begin;
+	st[6] = &r->end, st[7] = &r->indexed, st[8] = &r->page_tail;
 	if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
 		goto fail;
@@ -74,7 +81,9 @@ store_reader_close(struct store_reader *r)
 	sqlite3_finalize(r->topics);
 	sqlite3_finalize(r->topic_one);
 	sqlite3_finalize(r->page_all);
-	sqlite3_finalize(r->page_topic);
+	sqlite3_finalize(r->page_indexed);
+	sqlite3_finalize(r->page_tail);
+	sqlite3_finalize(r->indexed);
 	sqlite3_finalize(r->total_all);
 	sqlite3_finalize(r->begin);
 	sqlite3_finalize(r->end);
@@ -134,45 +143,82 @@ fields_of(sqlite3_stmt *st, struct event_fields *f)
 #undef COL
 }
 
-/* Binds the page query; 0 with *total set, 1 for an unknown topic, -1. */
+/* The topic's id (0 for all) and unique count: 0, 1 when unknown, -1. */
 static int
-page_query(struct store_reader *r, const char *topic, int64_t after,
-    int limit, sqlite3_stmt **page, uint64_t *total)
+topic_lookup(struct store_reader *r, const char *topic, int64_t *id,
+    uint64_t *total)
 {
 	sqlite3_stmt *st = topic ? r->topic_one : r->total_all;
-	int rc, known;
-	int64_t id = 0;
+	int rc;
 
+	*id = 0;
+	*total = 0;
 	if (topic)
 		sqlite3_bind_text(st, 1, topic, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	known = rc == SQLITE_ROW;
-	if (known) {
-		id = sqlite3_column_int64(st, 0);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*id = topic ? sqlite3_column_int64(st, 0) : 0;
 		*total = (uint64_t)sqlite3_column_int64(st, topic ? 1 : 0);
 	}
 	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return -1;
-	if (!known) {
-		*total = 0;
-		return 1;
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
+}
+
+/*
+ * Steps a page query bound to (id,) after, limit, passing rows to fn and
+ * counting them in *n: SQLITE_DONE, SQLITE_ABORT when fn stopped, or an
+ * error.
+ */
+static int
+page_run(sqlite3_stmt *page, int64_t id, int64_t after, int limit,
+    store_event_fn *fn, void *arg, int *n)
+{
+	struct event_fields f;
+	int rc, col = 1;
+
+	if (id != 0)
+		sqlite3_bind_int64(page, col++, id);
+	sqlite3_bind_int64(page, col++, after);
+	sqlite3_bind_int(page, col, limit);
+	while ((rc = sqlite3_step(page)) == SQLITE_ROW) {
+		fields_of(page, &f);
+		++*n;
+		if (fn(&f, sqlite3_column_int64(page, 0), arg) == -1) {
+			rc = SQLITE_ABORT;
+			break;
+		}
 	}
-	*page = topic ? r->page_topic : r->page_all;
-	if (topic)
-		sqlite3_bind_int64(*page, 1, id);
-	sqlite3_bind_int64(*page, topic ? 2 : 1, after);
-	sqlite3_bind_int(*page, topic ? 3 : 2, limit);
-	return 0;
+	sqlite3_reset(page);
+	return rc;
+}
+
+/* A topic's page: from topic_seq as far as it goes, then the rest. */
+static int
+topic_page(struct store_reader *r, int64_t id, int64_t after, int limit,
+    store_event_fn *fn, void *arg)
+{
+	int64_t indexed = 0;
+	int rc, n = 0;
+
+	if ((rc = sqlite3_step(r->indexed)) == SQLITE_ROW)
+		indexed = sqlite3_column_int64(r->indexed, 0);
+	sqlite3_reset(r->indexed);
+	if (rc != SQLITE_ROW)
+		return rc;
+	rc = SQLITE_DONE;
+	if (after < indexed)
+		rc = page_run(r->page_indexed, id, after, limit, fn, arg, &n);
+	if (rc == SQLITE_DONE && n < limit)
+		rc = page_run(r->page_tail, id, after > indexed ? after : indexed,
+		    limit - n, fn, arg, &n);
+	return rc;
 }
 
 int
 store_read_events(struct store_reader *r, const char *topic, int64_t after,
     int limit, store_event_fn *fn, void *arg, uint64_t *total)
 {
-	sqlite3_stmt *page = NULL;
-	struct event_fields f;
-	int rc, q;
+	int64_t id;
+	int rc, q, n = 0;
 
 	if (sqlite3_step(r->begin) != SQLITE_DONE) {
 		sqlite3_reset(r->begin);
@@ -180,16 +226,9 @@ store_read_events(struct store_reader *r, const char *topic, int64_t after,
 	}
 	sqlite3_reset(r->begin);
 	rc = SQLITE_DONE;
-	if ((q = page_query(r, topic, after, limit, &page, total)) == 0) {
-		while ((rc = sqlite3_step(page)) == SQLITE_ROW) {
-			fields_of(page, &f);
-			if (fn(&f, sqlite3_column_int64(page, 0), arg) == -1) {
-				rc = SQLITE_ABORT;
-				break;
-			}
-		}
-		sqlite3_reset(page);
-	}
+	if ((q = topic_lookup(r, topic, &id, total)) == 0)
+		rc = topic ? topic_page(r, id, after, limit, fn, arg) :
+		    page_run(r->page_all, 0, after, limit, fn, arg, &n);
 	(void)sqlite3_step(r->end);
 	sqlite3_reset(r->end);
 	return q == -1 || rc != SQLITE_DONE ? -1 : 0;

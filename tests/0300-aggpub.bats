@@ -219,5 +219,5 @@ wait_received() {
 		[[ $output == *" $o"[\ ,]* ]]
 	done
 	run aggpub -V
-	[ "$output" = "aggpub 1.0.0" ]
+	[ "$output" = "aggpub 1.1.0" ]
 }

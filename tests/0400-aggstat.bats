@@ -28,9 +28,9 @@ dead_port() {
 	[ "$status" -eq 0 ]
 	run aggstat -V
 	[ "$status" -eq 0 ]
-	[ "$output" = "aggstat 1.0.0" ]
+	[ "$output" = "aggstat 1.1.0" ]
 	run aggstat --version
-	[ "$output" = "aggstat 1.0.0" ]
+	[ "$output" = "aggstat 1.1.0" ]
 }
 
 @test "aggstat: bad usage exits 2" {

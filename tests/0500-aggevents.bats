@@ -75,9 +75,9 @@ dead_port() {
 	run aggevents -h
 	[ "$status" -eq 0 ]
 	run aggevents -V
-	[ "$output" = "aggevents 1.0.0" ]
+	[ "$output" = "aggevents 1.1.0" ]
 	run aggevents --version
-	[ "$output" = "aggevents 1.0.0" ]
+	[ "$output" = "aggevents 1.1.0" ]
 }
 
 @test "aggevents: bad usage exits 2" {

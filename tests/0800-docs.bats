@@ -102,7 +102,7 @@ options_documented() {
 		[ "$status" -eq 0 ] || { echo "$t -h: $status"; return 1; }
 		run timeout 10 "$t" --version </dev/null
 		[ "$status" -eq 0 ] || { echo "$t --version: $status"; return 1; }
-		[ "$output" = "$t 1.0.0" ] || [[ $output == "$t "[0-9]* ]] ||
+		[ "$output" = "$t 1.1.0" ] || [[ $output == "$t "[0-9]* ]] ||
 		    { echo "$t --version: $output"; return 1; }
 		run timeout 10 "$t" -V </dev/null
 		[ "$status" -eq 0 ] || { echo "$t -V: $status"; return 1; }

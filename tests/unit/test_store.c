@@ -1,7 +1,9 @@
 /*
  * test_store.c - the dedup store on a real SQLite file: dedup within and
- * across transactions and reopenings, counters, pages, the lock.
+ * across transactions and reopenings, counters, pages (on both sides of
+ * what topic_seq holds), the lock, stores of the 1.0 format.
  */
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +134,149 @@ test_many_events(void)
 	buf_free(&nd);
 }
 
+/* One event per transaction, the way single-event requests arrive. */
+static void
+commit_one(struct store *s, const char *topic, int id, int want_unique)
+{
+	struct event_batch a, *list[1] = { &a };
+	struct store_counts res;
+	char line[200], err[256];
+
+	snprintf(line, sizeof(line), EV("%s", "e%d"), topic, id);
+	batch_of(&a, line);
+	CHECK_EQ(store_commit(s, list, 1, &res, err, sizeof(err)), 0);
+	CHECK_EQ(res.unique, (uint64_t)want_unique);
+	CHECK_EQ(res.duplicates, (uint64_t)!want_unique);
+	event_batch_free(&a);
+}
+
+struct pages {
+	const char	*topic;
+	int64_t		 last;
+	int		 n;
+};
+
+static int
+collect(const struct event_fields *f, int64_t seq, void *arg)
+{
+	struct pages *p = arg;
+
+	CHECK(seq > p->last);
+	CHECK_EQ(f->topic_len, strlen(p->topic));
+	CHECK(memcmp(f->topic, p->topic, f->topic_len) == 0);
+	p->last = seq;
+	p->n++;
+	return 0;
+}
+
+/* Reads a whole topic, limit events at a time: how many it holds. */
+static int
+read_topic(struct store_reader *r, const char *topic, int limit)
+{
+	struct pages p = { topic, 0, 0 };
+	uint64_t total;
+	int before;
+
+	do {
+		before = p.n;
+		CHECK_EQ(store_read_events(r, topic, p.last, limit, collect, &p,
+		    &total), 0);
+		CHECK(p.n - before <= limit);
+	} while (p.n - before == limit);
+	CHECK_EQ(total, (uint64_t)p.n);
+	return p.n;
+}
+
+static void
+test_topic_pages_across_index(void)
+{
+	struct store *s;
+	struct store_reader *r;
+	char err[256], topic[8];
+	int i;
+
+	s = store_open(path, err, sizeof(err));
+	CHECK(s != NULL);
+	/* 3000 events: topic_seq takes them in bulk, the last ones are not */
+	for (i = 0; i < 3000; i++) {
+		snprintf(topic, sizeof(topic), "t%d", i % 3);
+		commit_one(s, topic, i, 1);
+	}
+	r = store_reader_open(path, err, sizeof(err));
+	CHECK(r != NULL);
+	CHECK_EQ(read_topic(r, "t0", 7), 1000);
+	CHECK_EQ(read_topic(r, "t1", 1000), 1000);
+	CHECK_EQ(read_topic(r, "t2", 333), 1000);
+	store_reader_close(r);
+	store_close(s);
+	/* identities from both parts survive a reopening */
+	s = store_open(path, err, sizeof(err));
+	CHECK(s != NULL);
+	commit_one(s, "t2", 2999, 0);
+	commit_one(s, "t1", 1, 0);
+	commit_one(s, "t1", 3000, 1);
+	store_close(s);
+}
+
+static void
+sql(const char *db_path, const char *text)
+{
+	sqlite3 *db;
+
+	CHECK_EQ(sqlite3_open(db_path, &db), SQLITE_OK);
+	CHECK_EQ(sqlite3_exec(db, text, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static int
+sql_int(const char *db_path, const char *query)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int v;
+
+	CHECK_EQ(sqlite3_open(db_path, &db), SQLITE_OK);
+	CHECK_EQ(sqlite3_prepare_v2(db, query, -1, &st, NULL), SQLITE_OK);
+	CHECK_EQ(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void
+test_migrates_old_store(void)
+{
+	struct store *s;
+	struct store_reader *r;
+	char err[256];
+	int i;
+
+	s = store_open(path, err, sizeof(err));
+	CHECK(s != NULL);
+	for (i = 0; i < 50; i++)
+		commit_one(s, i % 2 ? "odd" : "even", i, 1);
+	store_close(s);
+	/* what aggd 1.0 left: an index instead of topic_seq */
+	sql(path, "CREATE INDEX events_by_topic ON events(topic_id, seq, fp);"
+	    "DROP TABLE topic_seq; DELETE FROM meta WHERE name = 'indexed'");
+	s = store_open(path, err, sizeof(err));
+	CHECK(s != NULL);
+	for (i = 0; i < 50; i++)
+		commit_one(s, i % 2 ? "odd" : "even", i, 0);
+	commit_one(s, "odd", 51, 1);
+	r = store_reader_open(path, err, sizeof(err));
+	CHECK(r != NULL);
+	CHECK_EQ(read_topic(r, "odd", 10), 26);
+	CHECK_EQ(read_topic(r, "even", 100), 25);
+	store_reader_close(r);
+	store_close(s);
+	/* migrated once: the index is gone, topic_seq holds every event */
+	CHECK_EQ(sql_int(path, "SELECT count(*) FROM sqlite_master"
+	    " WHERE name = 'events_by_topic'"), 0);
+	CHECK_EQ(sql_int(path, "SELECT count(*) FROM topic_seq"), 50);
+}
+
 int
 main(void)
 {
@@ -142,6 +287,10 @@ main(void)
 	T_RUN(test_dedup_and_counts);
 	T_RUN(test_reopen_keeps_identities);
 	T_RUN(test_many_events);
+	snprintf(path, sizeof(path), "%s/pages.db", dir);
+	T_RUN(test_topic_pages_across_index);
+	snprintf(path, sizeof(path), "%s/old.db", dir);
+	T_RUN(test_migrates_old_store);
 	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
 	(void)!system(path);
 	return t_done();
