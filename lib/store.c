@@ -5,10 +5,10 @@
  * would dirty a random B-tree leaf: ~8 KB of writes per event and a ceiling
  * near 40k events/s on this class of machine.  Instead the events table is
  * append-only (seq is the rowid), and identity lives in an in-memory
- * fingerprint set (fpset.h) rebuilt at start from topic_seq, a table of
- * (topic_id, seq, fp) that serves topic reads too.
+ * fingerprint set (fpset.h) rebuilt at start from topic_runs, runs of
+ * (seq, fp) per topic (runs.h) that serve topic reads too.
  *
- * topic_seq is filled in bulk, INDEX_LAG events at a time, not by an
+ * topic_runs is filled in bulk, INDEX_LAG events at a time, not by an
  * index on events: with 10 topics an index dirtied ~10 right-edge pages in
  * every commit, which for small commits (single-event requests) doubled
  * the WAL written, the commit time and the fsync time.  Readers find the
@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "fpset.h"
+#include "runs.h"
 #include "siphash.h"
 #include "store.h"
 
@@ -58,7 +59,7 @@ struct store {
 	struct siphash_key key;
 	struct fpset	 set;
 	uint64_t	 next_seq;
-	uint64_t	 indexed;	/* topic_seq holds every seq <= this */
+	uint64_t	 indexed;	/* topic_runs hold every seq <= this */
 	uint64_t	 indexing;	/* indexed after the open transaction */
 	struct topic	*topics;	/* index i has id i + 1 */
 	size_t		 ntopics, topics_cap;
@@ -69,7 +70,7 @@ struct store {
 	uint64_t	*added;		/* (fp, seq) pairs of the transaction */
 	size_t		 nadded, added_cap;
 	sqlite3_stmt	*ins_event, *get_event, *ins_topic, *upd_topic;
-	sqlite3_stmt	*index_tail, *set_indexed;
+	sqlite3_stmt	*tail_rows, *ins_run, *set_indexed;
 	sqlite3_stmt	*begin, *commit, *rollback;
 };
 
@@ -142,8 +143,10 @@ store_prepare(struct store *s)
 	    == -1 ||
 	    prepare(s, &s->upd_topic, "UPDATE topics SET received = received + ?,"
 	    " uniq = uniq + ?, dups = dups + ? WHERE id = ?") == -1 ||
-	    prepare(s, &s->index_tail, "INSERT INTO topic_seq(topic_id, seq, fp)"
-	    " SELECT topic_id, seq, fp FROM events WHERE seq > ?") == -1 ||
+	    prepare(s, &s->tail_rows, "SELECT topic_id, seq, fp FROM events"
+	    " WHERE seq > ? ORDER BY topic_id, seq") == -1 ||
+	    prepare(s, &s->ins_run, "INSERT INTO topic_runs VALUES (?,?,?)")
+	    == -1 ||
 	    prepare(s, &s->set_indexed, "UPDATE meta SET value = ?"
 	    " WHERE name = 'indexed'") == -1 ||
 	    prepare(s, &s->begin, "BEGIN IMMEDIATE") == -1 ||
@@ -300,40 +303,75 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS events(seq INTEGER PRIMARY KEY,"
     " topic_id INTEGER NOT NULL, fp INTEGER NOT NULL, event_id TEXT NOT NULL,"
     " ts TEXT NOT NULL, source TEXT NOT NULL, payload TEXT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS topic_seq(topic_id INTEGER NOT NULL,"
-    " seq INTEGER NOT NULL, fp INTEGER NOT NULL, PRIMARY KEY(topic_id, seq))"
-    " WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS topic_runs(topic_id INTEGER NOT NULL,"
+    " last_seq INTEGER NOT NULL, entries BLOB NOT NULL,"
+    " PRIMARY KEY(topic_id, last_seq)) WITHOUT ROWID;"
     "INSERT OR IGNORE INTO meta VALUES ('indexed', 0);";
 
 /*
- * Stores made before 1.1 have an index events_by_topic(topic_id, seq, fp)
- * instead of topic_seq: copy it over, in its order, once.
+ * Where a store made before 1.1 keeps (topic_id, seq, fp) for every
+ * event, in that order: aggd 1.0's index events_by_topic, or topic_seq, a
+ * table of one row per event that main had for a day.
  */
-static const char migrate_sql[] =
-    "INSERT INTO topic_seq SELECT topic_id, seq, fp FROM events"
-    " INDEXED BY events_by_topic ORDER BY topic_id, seq;"
-    "UPDATE meta SET value = (SELECT coalesce(max(seq), 0) FROM events)"
-    " WHERE name = 'indexed';"
-    "DROP INDEX events_by_topic;";
+static const struct {
+	const char	*type, *name, *rows, *drop;
+} old_formats[] = {
+	{ "index", "events_by_topic", "SELECT topic_id, seq, fp FROM events"
+	    " INDEXED BY events_by_topic ORDER BY topic_id, seq",
+	    "DROP INDEX events_by_topic" },
+	{ "table", "topic_seq", "SELECT topic_id, seq, fp FROM topic_seq"
+	    " UNION ALL SELECT topic_id, seq, fp FROM events WHERE seq >"
+	    " (SELECT value FROM meta WHERE name = 'indexed')"
+	    " ORDER BY topic_id, seq", "DROP TABLE topic_seq" },
+};
 
 static int
-store_migrate(struct store *s)
+exists(struct store *s, const char *type, const char *name)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM sqlite_master WHERE"
-	    " type = 'index' AND name = 'events_by_topic'", -1, &st, NULL)
-	    != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM sqlite_master"
+	    " WHERE type = ? AND name = ?", -1, &st, NULL) != SQLITE_OK)
 		return -1;
+	sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
-	if (rc == SQLITE_DONE)
-		return 0;
-	if (rc != SQLITE_ROW)
-		return -1;
-	return sqlite3_exec(s->db, migrate_sql, NULL, NULL, NULL) == SQLITE_OK ?
-	    0 : -1;
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Converts an older store, in the transaction that opens it. */
+static int
+store_migrate(struct store *s)
+{
+	sqlite3_stmt *rows = NULL, *ins = NULL;
+	size_t i;
+	int rc, found;
+
+	for (i = 0; i < sizeof(old_formats) / sizeof(old_formats[0]); i++) {
+		if ((found = exists(s, old_formats[i].type,
+		    old_formats[i].name)) == -1)
+			return -1;
+		if (!found)
+			continue;
+		rc = sqlite3_prepare_v2(s->db, old_formats[i].rows, -1, &rows,
+		    NULL);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_prepare_v2(s->db, "INSERT INTO topic_runs"
+			    " VALUES (?,?,?)", -1, &ins, NULL);
+		if (rc == SQLITE_OK)
+			rc = runs_build(rows, ins);
+		sqlite3_finalize(rows);
+		sqlite3_finalize(ins);
+		if (rc != SQLITE_OK || sqlite3_exec(s->db, old_formats[i].drop,
+		    NULL, NULL, NULL) != SQLITE_OK ||
+		    sqlite3_exec(s->db, "UPDATE meta SET value = (SELECT"
+		    " coalesce(max(seq), 0) FROM events) WHERE name = 'indexed'",
+		    NULL, NULL, NULL) != SQLITE_OK)
+			return -1;
+	}
+	return 0;
 }
 
 /* The fingerprint key: made once per store, kept in it. */
@@ -387,19 +425,48 @@ select_u64(struct store *s, const char *sql, uint64_t *v)
 
 #define LOAD_BATCH	32
 
-/* Adds the (seq, fp) rows of sql to the fingerprint set. */
+/* Adds the events of the runs and of the rows after them. */
 static int
-fps_add_rows(struct store *s, const char *sql, uint64_t after)
+fps_add_runs(struct store *s)
+{
+	uint64_t fp[LOAD_BATCH], seq[LOAD_BATCH];
+	sqlite3_stmt *st;
+	const void *blob;
+	size_t i, n, len;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT entries FROM topic_runs", -1, &st,
+	    NULL) != SQLITE_OK)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		blob = sqlite3_column_blob(st, 0);
+		len = (size_t)sqlite3_column_bytes(st, 0) / RUN_ENTRY;
+		for (i = 0; i < len; i += n) {
+			for (n = 0; n < LOAD_BATCH && i + n < len; n++)
+				run_entry(blob, i + n, &seq[n], &fp[n]);
+			if (fpset_add_many(&s->set, fp, seq, n) == -1) {
+				sqlite3_finalize(st);
+				return -1;
+			}
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Adds the events after the runs. */
+static int
+fps_add_tail(struct store *s)
 {
 	uint64_t fp[LOAD_BATCH], seq[LOAD_BATCH];
 	sqlite3_stmt *st;
 	size_t n;
 	int rc;
 
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db, "SELECT seq, fp FROM events WHERE seq > ?",
+	    -1, &st, NULL) != SQLITE_OK)
 		return -1;
-	if (sqlite3_bind_parameter_count(st) > 0)
-		sqlite3_bind_int64(st, 1, (int64_t)after);
+	sqlite3_bind_int64(st, 1, (int64_t)s->indexed);
 	do {
 		for (n = 0; n < LOAD_BATCH &&
 		    (rc = sqlite3_step(st)) == SQLITE_ROW; n++) {
@@ -421,9 +488,7 @@ fps_load(struct store *s, uint64_t expected)
 	if (fpset_init(&s->set, (size_t)expected) == -1 ||
 	    select_u64(s, "SELECT value FROM meta WHERE name = 'indexed'",
 	    &s->indexed) == -1 ||
-	    fps_add_rows(s, "SELECT seq, fp FROM topic_seq", 0) == -1 ||
-	    fps_add_rows(s, "SELECT seq, fp FROM events WHERE seq > ?",
-	    s->indexed) == -1 ||
+	    fps_add_runs(s) == -1 || fps_add_tail(s) == -1 ||
 	    select_u64(s, "SELECT coalesce(max(seq), 0) FROM events", &last) == -1)
 		return -1;
 	s->next_seq = last + 1;
@@ -616,7 +681,8 @@ store_close(struct store *s)
 	sqlite3_finalize(s->get_event);
 	sqlite3_finalize(s->ins_topic);
 	sqlite3_finalize(s->upd_topic);
-	sqlite3_finalize(s->index_tail);
+	sqlite3_finalize(s->tail_rows);
+	sqlite3_finalize(s->ins_run);
 	sqlite3_finalize(s->set_indexed);
 	sqlite3_finalize(s->begin);
 	sqlite3_finalize(s->commit);
@@ -768,8 +834,8 @@ flush_topics(struct store *s)
 }
 
 /*
- * Enough to make a bulk insert into topic_seq cheap per event, few enough
- * that a reader's scan of the rest stays under a millisecond.
+ * Enough to make runs of ~100 events with 10 topics, few enough that a
+ * reader's scan of the rest stays well under a millisecond.
  */
 #define INDEX_LAG	1024
 
@@ -781,9 +847,9 @@ index_tail(struct store *s)
 
 	if (last - s->indexed < INDEX_LAG)
 		return 0;
-	sqlite3_bind_int64(s->index_tail, 1, (int64_t)s->indexed);
+	sqlite3_bind_int64(s->tail_rows, 1, (int64_t)s->indexed);
 	sqlite3_bind_int64(s->set_indexed, 1, (int64_t)last);
-	if ((rc = step_done(s->index_tail)) != 0 ||
+	if ((rc = runs_build(s->tail_rows, s->ins_run)) != 0 ||
 	    (rc = step_done(s->set_indexed)) != 0)
 		return rc;
 	s->indexing = last;

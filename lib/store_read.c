@@ -5,20 +5,21 @@
  * transaction, so a page of events and its total come from one committed
  * snapshot, and no read waits for the writer's commit or fsync.
  *
- * A topic's events come from topic_seq up to meta.indexed and from a scan
- * of the few events after it (see store.c).
+ * A topic's events come from its runs (runs.h) up to meta.indexed and
+ * from a scan of the few events after it (see store.c).
  */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "runs.h"
 #include "store.h"
 
 struct store_reader {
 	sqlite3		*db;
-	sqlite3_stmt	*topics, *topic_one, *page_all, *page_indexed, *total_all;
-	sqlite3_stmt	*begin, *end, *indexed, *page_tail;
+	sqlite3_stmt	*topics, *topic_one, *page_all, *runs, *total_all;
+	sqlite3_stmt	*begin, *end, *indexed, *page_tail, *one;
 };
 
 static const char *const reader_sql[] = {
@@ -27,10 +28,8 @@ static const char *const reader_sql[] = {
 	"SELECT e.seq, t.name, e.event_id, e.ts, e.source, e.payload"
 	" FROM events e JOIN topics t ON t.id = e.topic_id"
 	" WHERE e.seq > ? ORDER BY e.seq LIMIT ?",
-	"SELECT e.seq, t.name, e.event_id, e.ts, e.source, e.payload"
-	" FROM topic_seq x CROSS JOIN events e ON e.seq = x.seq"
-	" JOIN topics t ON t.id = x.topic_id"
-	" WHERE x.topic_id = ? AND x.seq > ? ORDER BY x.seq LIMIT ?",
+	"SELECT entries FROM topic_runs WHERE topic_id = ? AND last_seq > ?"
+	" ORDER BY last_seq",
 	"SELECT coalesce(sum(uniq), 0) FROM topics",
 	"BEGIN",
 	"COMMIT",
@@ -38,13 +37,15 @@ static const char *const reader_sql[] = {
 	"SELECT e.seq, t.name, e.event_id, e.ts, e.source, e.payload"
 	" FROM events e JOIN topics t ON t.id = e.topic_id"
 	" WHERE e.topic_id = ? AND e.seq > ? ORDER BY e.seq LIMIT ?",
+	"SELECT e.seq, t.name, e.event_id, e.ts, e.source, e.payload"
+	" FROM events e JOIN topics t ON t.id = e.topic_id WHERE e.seq = ?",
 };
 
 struct store_reader *
 store_reader_open(const char *path, char *err, size_t errsz)
 {
 	struct store_reader *r;
-	sqlite3_stmt **st[9];
+	sqlite3_stmt **st[10];
 	size_t i;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
@@ -52,8 +53,9 @@ store_reader_open(const char *path, char *err, size_t errsz)
 		return NULL;
 	}
 	st[0] = &r->topics, st[1] = &r->topic_one, st[2] = &r->page_all;
-	st[3] = &r->page_indexed, st[4] = &r->total_all, st[5] = &r->begin;
+	st[3] = &r->runs, st[4] = &r->total_all, st[5] = &r->begin;
 	st[6] = &r->end, st[7] = &r->indexed, st[8] = &r->page_tail;
+	st[9] = &r->one;
 	if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
 		goto fail;
@@ -81,7 +83,8 @@ store_reader_close(struct store_reader *r)
 	sqlite3_finalize(r->topics);
 	sqlite3_finalize(r->topic_one);
 	sqlite3_finalize(r->page_all);
-	sqlite3_finalize(r->page_indexed);
+	sqlite3_finalize(r->runs);
+	sqlite3_finalize(r->one);
 	sqlite3_finalize(r->page_tail);
 	sqlite3_finalize(r->indexed);
 	sqlite3_finalize(r->total_all);
@@ -191,7 +194,53 @@ page_run(sqlite3_stmt *page, int64_t id, int64_t after, int limit,
 	return rc;
 }
 
-/* A topic's page: from topic_seq as far as it goes, then the rest. */
+/* Passes event seq to fn; SQLITE_DONE, SQLITE_ABORT or an error. */
+static int
+one_event(struct store_reader *r, uint64_t seq, store_event_fn *fn, void *arg)
+{
+	struct event_fields f;
+	int rc;
+
+	sqlite3_bind_int64(r->one, 1, (int64_t)seq);
+	if ((rc = sqlite3_step(r->one)) == SQLITE_ROW) {
+		fields_of(r->one, &f);
+		rc = fn(&f, (int64_t)seq, arg) == -1 ? SQLITE_ABORT : SQLITE_DONE;
+	}
+	sqlite3_reset(r->one);
+	return rc;
+}
+
+/* Like page_run, from the topic's runs. */
+static int
+runs_page(struct store_reader *r, int64_t id, int64_t after, int limit,
+    store_event_fn *fn, void *arg, int *n)
+{
+	const void *blob;
+	uint64_t seq, fp;
+	size_t i, len;
+	int rc = SQLITE_DONE;
+
+	sqlite3_bind_int64(r->runs, 1, id);
+	sqlite3_bind_int64(r->runs, 2, after);
+	while (*n < limit && (rc = sqlite3_step(r->runs)) == SQLITE_ROW) {
+		blob = sqlite3_column_blob(r->runs, 0);
+		len = (size_t)sqlite3_column_bytes(r->runs, 0) / RUN_ENTRY;
+		for (i = 0, rc = SQLITE_DONE; i < len && *n < limit &&
+		    rc == SQLITE_DONE; i++) {
+			run_entry(blob, i, &seq, &fp);
+			if (seq > (uint64_t)after && (rc = one_event(r, seq, fn,
+			    arg)) == SQLITE_DONE)
+				++*n;
+		}
+		if (rc != SQLITE_DONE)
+			break;
+		rc = SQLITE_DONE;
+	}
+	sqlite3_reset(r->runs);
+	return rc == SQLITE_ROW ? SQLITE_DONE : rc;
+}
+
+/* A topic's page: from its runs as far as they go, then the rest. */
 static int
 topic_page(struct store_reader *r, int64_t id, int64_t after, int limit,
     store_event_fn *fn, void *arg)
@@ -206,7 +255,7 @@ topic_page(struct store_reader *r, int64_t id, int64_t after, int limit,
 		return rc;
 	rc = SQLITE_DONE;
 	if (after < indexed)
-		rc = page_run(r->page_indexed, id, after, limit, fn, arg, &n);
+		rc = runs_page(r, id, after, limit, fn, arg, &n);
 	if (rc == SQLITE_DONE && n < limit)
 		rc = page_run(r->page_tail, id, after > indexed ? after : indexed,
 		    limit - n, fn, arg, &n);

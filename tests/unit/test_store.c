@@ -1,7 +1,7 @@
 /*
  * test_store.c - the dedup store on a real SQLite file: dedup within and
  * across transactions and reopenings, counters, pages (on both sides of
- * what topic_seq holds), the lock, stores of the 1.0 format.
+ * what the runs hold), the lock, stores of older formats.
  */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -197,7 +197,8 @@ test_topic_pages_across_index(void)
 
 	s = store_open(path, err, sizeof(err));
 	CHECK(s != NULL);
-	/* 3000 events: topic_seq takes them in bulk, the last ones are not */
+	/* 3000 events: runs take them in bulk (some over RUN_MAX), the last
+	 * ones are not in a run yet */
 	for (i = 0; i < 3000; i++) {
 		snprintf(topic, sizeof(topic), "t%d", i % 3);
 		commit_one(s, topic, i, 1);
@@ -244,37 +245,61 @@ sql_int(const char *db_path, const char *query)
 	return v;
 }
 
+/* What aggd 1.0 left: an index instead of topic_runs. */
+static const char as_1_0[] =
+    "CREATE INDEX events_by_topic ON events(topic_id, seq, fp);"
+    "DROP TABLE topic_runs; DELETE FROM meta WHERE name = 'indexed'";
+/* What main had for a day: one row per event, up to meta.indexed. */
+static const char as_topic_seq[] =
+    "CREATE TABLE topic_seq(topic_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    " fp INTEGER NOT NULL, PRIMARY KEY(topic_id, seq)) WITHOUT ROWID;"
+    "INSERT INTO topic_seq SELECT topic_id, seq, fp FROM events"
+    " WHERE seq <= 40;"
+    "DROP TABLE topic_runs; UPDATE meta SET value = 40 WHERE name = 'indexed'";
+
 static void
-test_migrates_old_store(void)
+migrates(const char *db_path, const char *old_format, const char *gone)
 {
 	struct store *s;
 	struct store_reader *r;
-	char err[256];
+	char err[256], q[160];
 	int i;
 
-	s = store_open(path, err, sizeof(err));
+	s = store_open(db_path, err, sizeof(err));
 	CHECK(s != NULL);
 	for (i = 0; i < 50; i++)
 		commit_one(s, i % 2 ? "odd" : "even", i, 1);
 	store_close(s);
-	/* what aggd 1.0 left: an index instead of topic_seq */
-	sql(path, "CREATE INDEX events_by_topic ON events(topic_id, seq, fp);"
-	    "DROP TABLE topic_seq; DELETE FROM meta WHERE name = 'indexed'");
-	s = store_open(path, err, sizeof(err));
+	sql(db_path, old_format);
+	s = store_open(db_path, err, sizeof(err));
 	CHECK(s != NULL);
 	for (i = 0; i < 50; i++)
 		commit_one(s, i % 2 ? "odd" : "even", i, 0);
 	commit_one(s, "odd", 51, 1);
-	r = store_reader_open(path, err, sizeof(err));
+	r = store_reader_open(db_path, err, sizeof(err));
 	CHECK(r != NULL);
 	CHECK_EQ(read_topic(r, "odd", 10), 26);
 	CHECK_EQ(read_topic(r, "even", 100), 25);
 	store_reader_close(r);
 	store_close(s);
-	/* migrated once: the index is gone, topic_seq holds every event */
-	CHECK_EQ(sql_int(path, "SELECT count(*) FROM sqlite_master"
-	    " WHERE name = 'events_by_topic'"), 0);
-	CHECK_EQ(sql_int(path, "SELECT count(*) FROM topic_seq"), 50);
+	/* converted once: the old structure is gone, the runs hold all 50 */
+	snprintf(q, sizeof(q), "SELECT count(*) FROM sqlite_master"
+	    " WHERE name = '%s'", gone);
+	CHECK_EQ(sql_int(db_path, q), 0);
+	CHECK_EQ(sql_int(db_path, "SELECT sum(length(entries)) / 16"
+	    " FROM topic_runs"), 50);
+	CHECK_EQ(sql_int(db_path, "SELECT value FROM meta"
+	    " WHERE name = 'indexed'"), 50);
+}
+
+static void
+test_migrates_old_stores(void)
+{
+	char p2[160];
+
+	migrates(path, as_1_0, "events_by_topic");
+	snprintf(p2, sizeof(p2), "%s.2", path);
+	migrates(p2, as_topic_seq, "topic_seq");
 }
 
 int
@@ -290,7 +315,7 @@ main(void)
 	snprintf(path, sizeof(path), "%s/pages.db", dir);
 	T_RUN(test_topic_pages_across_index);
 	snprintf(path, sizeof(path), "%s/old.db", dir);
-	T_RUN(test_migrates_old_store);
+	T_RUN(test_migrates_old_stores);
 	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
 	(void)!system(path);
 	return t_done();
