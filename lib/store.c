@@ -355,8 +355,12 @@ store_migrate(struct store *s)
 			return -1;
 		if (!found)
 			continue;
-		rc = sqlite3_prepare_v2(s->db, old_formats[i].rows, -1, &rows,
+		/* Runs a 1.1 left before a 1.0 ran on the store are stale. */
+		rc = sqlite3_exec(s->db, "DELETE FROM topic_runs", NULL, NULL,
 		    NULL);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_prepare_v2(s->db, old_formats[i].rows, -1,
+			    &rows, NULL);
 		if (rc == SQLITE_OK)
 			rc = sqlite3_prepare_v2(s->db, "INSERT INTO topic_runs"
 			    " VALUES (?,?,?)", -1, &ins, NULL);

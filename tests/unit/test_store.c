@@ -257,6 +257,12 @@ static const char as_topic_seq[] =
     " WHERE seq <= 40;"
     "DROP TABLE topic_runs; UPDATE meta SET value = 40 WHERE name = 'indexed'";
 
+/* A 1.1 store that 1.0 then opened: its index again, stale runs. */
+static const char as_downgraded[] =
+    "CREATE INDEX events_by_topic ON events(topic_id, seq, fp);"
+    "INSERT INTO topic_runs SELECT topic_id, seq, zeroblob(16) FROM events"
+    " WHERE seq <= 10";
+
 static void
 migrates(const char *db_path, const char *old_format, const char *gone)
 {
@@ -300,6 +306,8 @@ test_migrates_old_stores(void)
 	migrates(path, as_1_0, "events_by_topic");
 	snprintf(p2, sizeof(p2), "%s.2", path);
 	migrates(p2, as_topic_seq, "topic_seq");
+	snprintf(p2, sizeof(p2), "%s.3", path);
+	migrates(p2, as_downgraded, "events_by_topic");
 }
 
 int
