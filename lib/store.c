@@ -60,7 +60,6 @@ struct store {
 	struct fpset	 set;
 	uint64_t	 next_seq;
 	uint64_t	 indexed;	/* topic_runs hold every seq <= this */
-	uint64_t	 indexing;	/* indexed after the open transaction */
 	struct topic	*topics;	/* index i has id i + 1 */
 	size_t		 ntopics, topics_cap;
 	size_t		*tindex;	/* open addressing: topic index + 1 */
@@ -132,6 +131,8 @@ prepare(struct store *s, sqlite3_stmt **st, const char *sql)
 	    st, NULL) == SQLITE_OK ? 0 : -1;
 }
 
+static const char ins_run_sql[] = "INSERT INTO topic_runs VALUES (?,?,?)";
+
 static int
 store_prepare(struct store *s)
 {
@@ -145,8 +146,7 @@ store_prepare(struct store *s)
 	    " uniq = uniq + ?, dups = dups + ? WHERE id = ?") == -1 ||
 	    prepare(s, &s->tail_rows, "SELECT topic_id, seq, fp FROM events"
 	    " WHERE seq > ? ORDER BY topic_id, seq") == -1 ||
-	    prepare(s, &s->ins_run, "INSERT INTO topic_runs VALUES (?,?,?)")
-	    == -1 ||
+	    prepare(s, &s->ins_run, ins_run_sql) == -1 ||
 	    prepare(s, &s->set_indexed, "UPDATE meta SET value = ?"
 	    " WHERE name = 'indexed'") == -1 ||
 	    prepare(s, &s->begin, "BEGIN IMMEDIATE") == -1 ||
@@ -341,13 +341,41 @@ exists(struct store *s, const char *type, const char *name)
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Converts an older store, in the transaction that opens it. */
+/* Fills topic_runs from rows_sql, (topic_id, seq, fp) of every event. */
+static int
+runs_convert(struct store *s, const char *rows_sql)
+{
+	sqlite3_stmt *rows = NULL, *ins = NULL;
+	int rc;
+
+	/* Runs a 1.1 left before a 1.0 ran on the store are stale. */
+	rc = sqlite3_exec(s->db, "DELETE FROM topic_runs", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(s->db, rows_sql, -1, &rows, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(s->db, ins_run_sql, -1, &ins, NULL);
+	if (rc == SQLITE_OK)
+		rc = runs_build(rows, ins);
+	sqlite3_finalize(rows);
+	sqlite3_finalize(ins);
+	if (rc != SQLITE_OK || sqlite3_exec(s->db, "UPDATE meta SET value ="
+	    " (SELECT coalesce(max(seq), 0) FROM events) WHERE name = 'indexed'",
+	    NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	return 0;
+}
+
+/*
+ * Converts an older store, in the transaction that opens it.  The first
+ * old structure found is complete: a 1.0 keeps its index whole, and the
+ * build that made topic_seq dropped the index.  A topic_seq found after
+ * the index is stale (a 1.0 ran since) and is only dropped.
+ */
 static int
 store_migrate(struct store *s)
 {
-	sqlite3_stmt *rows = NULL, *ins = NULL;
 	size_t i;
-	int rc, found;
+	int found, converted = 0;
 
 	for (i = 0; i < sizeof(old_formats) / sizeof(old_formats[0]); i++) {
 		if ((found = exists(s, old_formats[i].type,
@@ -355,24 +383,11 @@ store_migrate(struct store *s)
 			return -1;
 		if (!found)
 			continue;
-		/* Runs a 1.1 left before a 1.0 ran on the store are stale. */
-		rc = sqlite3_exec(s->db, "DELETE FROM topic_runs", NULL, NULL,
-		    NULL);
-		if (rc == SQLITE_OK)
-			rc = sqlite3_prepare_v2(s->db, old_formats[i].rows, -1,
-			    &rows, NULL);
-		if (rc == SQLITE_OK)
-			rc = sqlite3_prepare_v2(s->db, "INSERT INTO topic_runs"
-			    " VALUES (?,?,?)", -1, &ins, NULL);
-		if (rc == SQLITE_OK)
-			rc = runs_build(rows, ins);
-		sqlite3_finalize(rows);
-		sqlite3_finalize(ins);
-		if (rc != SQLITE_OK || sqlite3_exec(s->db, old_formats[i].drop,
-		    NULL, NULL, NULL) != SQLITE_OK ||
-		    sqlite3_exec(s->db, "UPDATE meta SET value = (SELECT"
-		    " coalesce(max(seq), 0) FROM events) WHERE name = 'indexed'",
-		    NULL, NULL, NULL) != SQLITE_OK)
+		if (!converted && runs_convert(s, old_formats[i].rows) == -1)
+			return -1;
+		converted = 1;
+		if (sqlite3_exec(s->db, old_formats[i].drop, NULL, NULL, NULL) !=
+		    SQLITE_OK)
 			return -1;
 	}
 	return 0;
@@ -496,7 +511,6 @@ fps_load(struct store *s, uint64_t expected)
 	    select_u64(s, "SELECT coalesce(max(seq), 0) FROM events", &last) == -1)
 		return -1;
 	s->next_seq = last + 1;
-	s->indexing = s->indexed;
 	return 0;
 }
 
@@ -856,7 +870,7 @@ index_tail(struct store *s)
 	if ((rc = runs_build(s->tail_rows, s->ins_run)) != 0 ||
 	    (rc = step_done(s->set_indexed)) != 0)
 		return rc;
-	s->indexing = last;
+	s->indexed = last;
 	return 0;
 }
 
@@ -895,18 +909,24 @@ touched_reserve(struct store *s, struct event_batch *const *b, size_t n)
 	return 0;
 }
 
+/* What a transaction that rolls back puts back. */
+struct mark {
+	size_t		 ntopics;
+	uint64_t	 next_seq, indexed;
+};
+
 static void
-end_transaction(struct store *s, int failed, size_t ntopics, uint64_t seq0)
+end_transaction(struct store *s, const struct mark *rollback_to)
 {
 	size_t i;
 
-	if (failed) {
+	if (rollback_to) {
 		(void)step_done(s->rollback);
-		s->indexing = s->indexed;
 		for (i = s->nadded; i >= 2; i -= 2)
 			fpset_remove(&s->set, s->added[i - 2], s->added[i - 1]);
-		s->next_seq = seq0;
-		topics_truncate(s, ntopics);
+		s->next_seq = rollback_to->next_seq;
+		s->indexed = rollback_to->indexed;
+		topics_truncate(s, rollback_to->ntopics);
 	}
 	for (i = 0; i < s->ntouched; i++)
 		if (s->touched[i] < s->ntopics) {
@@ -916,15 +936,13 @@ end_transaction(struct store *s, int failed, size_t ntopics, uint64_t seq0)
 		}
 	s->ntouched = 0;
 	s->nadded = 0;
-	s->indexed = s->indexing;
 }
 
 int
 store_commit(struct store *s, struct event_batch *const *b, size_t n,
     struct store_counts *res, char *err, size_t errsz)
 {
-	size_t ntopics = s->ntopics;
-	uint64_t seq0 = s->next_seq;
+	struct mark before = { s->ntopics, s->next_seq, s->indexed };
 	int rc;
 
 	if (touched_reserve(s, b, n) == -1)
@@ -932,13 +950,13 @@ store_commit(struct store *s, struct event_batch *const *b, size_t n,
 	else if ((rc = step_done(s->begin)) == 0)
 		rc = apply_all(s, b, n, res);
 	if (rc == 0) {
-		end_transaction(s, 0, ntopics, seq0);
+		end_transaction(s, NULL);
 		catch_up(s);
 		return 0;
 	}
 	snprintf(err, errsz, "store: %s", rc == SQLITE_NOMEM ? "out of memory" :
 	    sqlite3_errstr(rc));
-	end_transaction(s, 1, ntopics, seq0);
+	end_transaction(s, &before);
 	return rc == SQLITE_FULL ? STORE_FULL : STORE_ERROR;
 }
 

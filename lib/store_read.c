@@ -194,9 +194,10 @@ page_run(sqlite3_stmt *page, int64_t id, int64_t after, int limit,
 	return rc;
 }
 
-/* Passes event seq to fn; SQLITE_DONE, SQLITE_ABORT or an error. */
+/* Passes event seq to fn and counts it in *n; like page_run. */
 static int
-one_event(struct store_reader *r, uint64_t seq, store_event_fn *fn, void *arg)
+one_event(struct store_reader *r, uint64_t seq, store_event_fn *fn, void *arg,
+    int *n)
 {
 	struct event_fields f;
 	int rc;
@@ -204,9 +205,27 @@ one_event(struct store_reader *r, uint64_t seq, store_event_fn *fn, void *arg)
 	sqlite3_bind_int64(r->one, 1, (int64_t)seq);
 	if ((rc = sqlite3_step(r->one)) == SQLITE_ROW) {
 		fields_of(r->one, &f);
+		++*n;
 		rc = fn(&f, (int64_t)seq, arg) == -1 ? SQLITE_ABORT : SQLITE_DONE;
 	}
 	sqlite3_reset(r->one);
+	return rc;
+}
+
+/* The events of one run after after, up to limit in all; like page_run. */
+static int
+run_events(struct store_reader *r, const void *blob, size_t len,
+    int64_t after, int limit, store_event_fn *fn, void *arg, int *n)
+{
+	uint64_t seq, fp;
+	size_t i;
+	int rc = SQLITE_DONE;
+
+	for (i = 0; i < len && *n < limit && rc == SQLITE_DONE; i++) {
+		run_entry(blob, i, &seq, &fp);
+		if (seq > (uint64_t)after)
+			rc = one_event(r, seq, fn, arg, n);
+	}
 	return rc;
 }
 
@@ -215,29 +234,17 @@ static int
 runs_page(struct store_reader *r, int64_t id, int64_t after, int limit,
     store_event_fn *fn, void *arg, int *n)
 {
-	const void *blob;
-	uint64_t seq, fp;
-	size_t i, len;
 	int rc = SQLITE_DONE;
 
 	sqlite3_bind_int64(r->runs, 1, id);
 	sqlite3_bind_int64(r->runs, 2, after);
-	while (*n < limit && (rc = sqlite3_step(r->runs)) == SQLITE_ROW) {
-		blob = sqlite3_column_blob(r->runs, 0);
-		len = (size_t)sqlite3_column_bytes(r->runs, 0) / RUN_ENTRY;
-		for (i = 0, rc = SQLITE_DONE; i < len && *n < limit &&
-		    rc == SQLITE_DONE; i++) {
-			run_entry(blob, i, &seq, &fp);
-			if (seq > (uint64_t)after && (rc = one_event(r, seq, fn,
-			    arg)) == SQLITE_DONE)
-				++*n;
-		}
-		if (rc != SQLITE_DONE)
-			break;
-		rc = SQLITE_DONE;
-	}
+	while (rc == SQLITE_DONE && *n < limit &&
+	    (rc = sqlite3_step(r->runs)) == SQLITE_ROW)
+		rc = run_events(r, sqlite3_column_blob(r->runs, 0),
+		    (size_t)sqlite3_column_bytes(r->runs, 0) / RUN_ENTRY, after,
+		    limit, fn, arg, n);
 	sqlite3_reset(r->runs);
-	return rc == SQLITE_ROW ? SQLITE_DONE : rc;
+	return rc;
 }
 
 /* A topic's page: from its runs as far as they go, then the rest. */

@@ -263,6 +263,15 @@ static const char as_downgraded[] =
     "INSERT INTO topic_runs SELECT topic_id, seq, zeroblob(16) FROM events"
     " WHERE seq <= 10";
 
+/* That store opened by 1.0 afterwards: its index whole, topic_seq stale. */
+static const char as_topic_seq_then_1_0[] =
+    "CREATE TABLE topic_seq(topic_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    " fp INTEGER NOT NULL, PRIMARY KEY(topic_id, seq)) WITHOUT ROWID;"
+    "INSERT INTO topic_seq SELECT topic_id, seq, fp FROM events"
+    " WHERE seq <= 40;"
+    "DROP TABLE topic_runs; UPDATE meta SET value = 40 WHERE name = 'indexed';"
+    "CREATE INDEX events_by_topic ON events(topic_id, seq, fp)";
+
 static void
 migrates(const char *db_path, const char *old_format, const char *gone)
 {
@@ -308,6 +317,8 @@ test_migrates_old_stores(void)
 	migrates(p2, as_topic_seq, "topic_seq");
 	snprintf(p2, sizeof(p2), "%s.3", path);
 	migrates(p2, as_downgraded, "events_by_topic");
+	snprintf(p2, sizeof(p2), "%s.4", path);
+	migrates(p2, as_topic_seq_then_1_0, "topic_seq");
 }
 
 int
