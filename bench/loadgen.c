@@ -10,7 +10,9 @@
  *
  * usage: loadgen -a HOST:PORT [-c conns] [-b batch] [-n requests]
  *        [-D share] [-r rate] [-s seed] [-o offset]
- * prints one line: key=value pairs (events_per_s, req_per_s, p50_ms, ...)
+ * prints one line: key=value pairs (events_per_s, req_per_s, p50_ms, ...,
+ * and cpu_us_per_req, loadgen's own CPU time, so that the benchmark can
+ * tell how much of the two cores the server had)
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -48,12 +50,13 @@ struct run {
 	char		 head[256];
 };
 
+/* CLOCK_MONOTONIC for latency, CLOCK_PROCESS_CPUTIME_ID for CPU used. */
 static double
-now(void)
+seconds(clockid_t clock)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -216,7 +219,7 @@ pump(struct run *r, struct conn *cs, int nconn, int ep)
 {
 	struct epoll_event ev[64];
 	struct timespec timeout;
-	double t = now(), wait;
+	double t = seconds(CLOCK_MONOTONIC), wait;
 	int i, n;
 
 	for (i = 0; i < nconn; i++)
@@ -237,7 +240,7 @@ pump(struct run *r, struct conn *cs, int nconn, int ep)
 	timeout.tv_sec = (time_t)wait;
 	timeout.tv_nsec = (long)((wait - (double)timeout.tv_sec) * 1e9);
 	n = epoll_pwait2(ep, ev, 64, &timeout, NULL);
-	t = now();
+	t = seconds(CLOCK_MONOTONIC);
 	for (i = 0; i < n; i++) {
 		struct conn *c = &cs[ev[i].data.u32];
 		int rc = recv_resp(r, c);
@@ -258,7 +261,7 @@ main(int argc, char **argv)
 	const char *addr = NULL;
 	int nconn = 1, ch, i, ep;
 	size_t batch = 1, events;
-	double dup = 0.2, t1;
+	double dup = 0.2, t1, cpu0, cpu1;
 	uint64_t seed = 1, offset = 0;
 	struct run r;
 	struct conn *cs;
@@ -298,18 +301,21 @@ main(int argc, char **argv)
 		ee.data.u32 = (uint32_t)i;
 		epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].fd, &ee);
 	}
-	r.t0 = now();
+	cpu0 = seconds(CLOCK_PROCESS_CPUTIME_ID);
+	r.t0 = seconds(CLOCK_MONOTONIC);
 	while (r.done < r.nreq)
 		pump(&r, cs, nconn, ep);
-	t1 = now();
+	t1 = seconds(CLOCK_MONOTONIC);
+	cpu1 = seconds(CLOCK_PROCESS_CPUTIME_ID);
 	qsort(r.lat, r.done, sizeof(double), cmp_double);
 	events = r.nreq * batch;
 	printf("events=%zu seconds=%.3f events_per_s=%.0f req_per_s=%.0f"
-	    " p50_ms=%.3f p99_ms=%.3f unique=%llu duplicates=%llu errors=%llu\n",
+	    " p50_ms=%.3f p99_ms=%.3f unique=%llu duplicates=%llu errors=%llu"
+	    " cpu_us_per_req=%.1f\n",
 	    events, t1 - r.t0, (double)events / (t1 - r.t0),
 	    (double)r.nreq / (t1 - r.t0), r.lat[r.done / 2] * 1000,
 	    r.lat[(size_t)((double)r.done * 0.99)] * 1000, r.unique, r.dups,
-	    r.errors);
+	    r.errors, (cpu1 - cpu0) * 1e6 / (double)r.nreq);
 	for (i = 0; i < nconn; i++)
 		close(cs[i].fd);
 	for (size_t q = 0; q < r.nreq; q++)
