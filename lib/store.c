@@ -444,7 +444,7 @@ select_u64(struct store *s, const char *sql, uint64_t *v)
 
 #define LOAD_BATCH	32
 
-/* Adds the events of the runs and of the rows after them. */
+/* Adds the events in the runs. */
 static int
 fps_add_runs(struct store *s)
 {

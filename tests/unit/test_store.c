@@ -245,32 +245,26 @@ sql_int(const char *db_path, const char *query)
 	return v;
 }
 
-/* What aggd 1.0 left: an index instead of topic_runs. */
-static const char as_1_0[] =
-    "CREATE INDEX events_by_topic ON events(topic_id, seq, fp);"
-    "DROP TABLE topic_runs; DELETE FROM meta WHERE name = 'indexed'";
+/* The index by topic that aggd 1.0 keeps. */
+#define INDEX_1_0 "CREATE INDEX events_by_topic ON events(topic_id, seq, fp);"
 /* What main had for a day: one row per event, up to meta.indexed. */
-static const char as_topic_seq[] =
-    "CREATE TABLE topic_seq(topic_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
-    " fp INTEGER NOT NULL, PRIMARY KEY(topic_id, seq)) WITHOUT ROWID;"
-    "INSERT INTO topic_seq SELECT topic_id, seq, fp FROM events"
-    " WHERE seq <= 40;"
-    "DROP TABLE topic_runs; UPDATE meta SET value = 40 WHERE name = 'indexed'";
+#define TOPIC_SEQ \
+    "CREATE TABLE topic_seq(topic_id INTEGER NOT NULL, seq INTEGER NOT NULL," \
+    " fp INTEGER NOT NULL, PRIMARY KEY(topic_id, seq)) WITHOUT ROWID;" \
+    "INSERT INTO topic_seq SELECT topic_id, seq, fp FROM events" \
+    " WHERE seq <= 40;" \
+    "DROP TABLE topic_runs; UPDATE meta SET value = 40 WHERE name = 'indexed';"
 
+/* What aggd 1.0 left: its index instead of topic_runs. */
+static const char as_1_0[] = INDEX_1_0
+    "DROP TABLE topic_runs; DELETE FROM meta WHERE name = 'indexed'";
+static const char as_topic_seq[] = TOPIC_SEQ;
 /* A 1.1 store that 1.0 then opened: its index again, stale runs. */
-static const char as_downgraded[] =
-    "CREATE INDEX events_by_topic ON events(topic_id, seq, fp);"
+static const char as_downgraded[] = INDEX_1_0
     "INSERT INTO topic_runs SELECT topic_id, seq, zeroblob(16) FROM events"
     " WHERE seq <= 10";
-
 /* That store opened by 1.0 afterwards: its index whole, topic_seq stale. */
-static const char as_topic_seq_then_1_0[] =
-    "CREATE TABLE topic_seq(topic_id INTEGER NOT NULL, seq INTEGER NOT NULL,"
-    " fp INTEGER NOT NULL, PRIMARY KEY(topic_id, seq)) WITHOUT ROWID;"
-    "INSERT INTO topic_seq SELECT topic_id, seq, fp FROM events"
-    " WHERE seq <= 40;"
-    "DROP TABLE topic_runs; UPDATE meta SET value = 40 WHERE name = 'indexed';"
-    "CREATE INDEX events_by_topic ON events(topic_id, seq, fp)";
+static const char as_topic_seq_then_1_0[] = TOPIC_SEQ INDEX_1_0;
 
 static void
 migrates(const char *db_path, const char *old_format, const char *gone)
