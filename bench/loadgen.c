@@ -220,20 +220,28 @@ pump(struct run *r, struct conn *cs, int nconn, int ep)
 	struct epoll_event ev[64];
 	struct timespec timeout;
 	double t = seconds(CLOCK_MONOTONIC), wait;
-	int i, n;
+	int i, n, idle = 0;
 
-	for (i = 0; i < nconn; i++)
-		if (!cs[i].busy && r->next < r->nreq &&
-		    (r->rate == 0 || t >= r->t0 + (double)r->next / r->rate))
+	for (i = 0; i < nconn; i++) {
+		if (cs[i].busy)
+			continue;
+		if (r->next < r->nreq &&
+		    (r->rate == 0 || t >= r->t0 + (double)r->next / r->rate)) {
 			if (send_req(r, &cs[i], t) == -1) {
 				perror("loadgen: send");
 				exit(1);
 			}
+		} else
+			idle++;
+	}
 	/*
 	 * A timeout in whole milliseconds would be 0 for most gaps at rates
-	 * above 1000/s, and the spinning would take a core from aggd.
+	 * above 1000/s, and the spinning would take a core from aggd.  With
+	 * every connection busy only an answer can let the next request go
+	 * (its latency counts from when it was due): wait for one, for the
+	 * same reason.
 	 */
-	wait = r->rate > 0 && r->next < r->nreq ?
+	wait = r->rate > 0 && r->next < r->nreq && idle > 0 ?
 	    r->t0 + (double)r->next / r->rate - t : 0.1;
 	if (wait < 0)
 		wait = 0;
