@@ -7,13 +7,15 @@
  * 127.0.0.1:PORT") and, on SIGINT or SIGTERM, the events and requests it
  * saw.
  *
- * With -f FILE it is the floor under any durable server on this disk:
- * each request's body is appended to FILE and answered only after an
- * fdatasync of FILE, done by a second thread that covers, with one call,
- * every body written while its previous call ran (aggd's group commit
- * without the parsing, the SQLite transaction or the writer's hand-off).
+ * With -f FILE it is the least a durable server does: each request's
+ * body is appended to FILE and answered only after an fdatasync of FILE,
+ * done by a second thread that covers, with one call, every body written
+ * while its previous call ran (aggd's group commit without the parsing,
+ * the SQLite transaction or the writer's hand-off).  With -i as well, the
+ * loop's own thread calls fdatasync before it answers, and reads nothing
+ * meanwhile.
  *
- *   nullsrv [-f FILE] [PORT]
+ *   nullsrv [-i] [-f FILE] [PORT]
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
