@@ -8,7 +8,7 @@
  * saw.
  *
  * With -f FILE it is the least a durable server does: each request's
- * body is appended to FILE and answered only after an fdatasync of FILE,
+ * body is written to FILE and answered only after an fdatasync of FILE,
  * done by a second thread that covers, with one call, every body written
  * while its previous call ran (aggd's group commit without the parsing,
  * the SQLite transaction or the writer's hand-off).  With -i as well, the
@@ -38,7 +38,7 @@
  * SQLite reuses its WAL: appending would make every fdatasync also commit
  * the file's new size to the journal.
  */
-#define FLOOR_FILE_SIZE	(64 << 20)
+#define BODY_FILE_SIZE	(64 << 20)
 
 struct counts {
 	unsigned long long	 events, requests;
@@ -82,6 +82,21 @@ on_tick(struct ev_loop *loop, void *arg)
 {
 	if (stop)
 		ev_stop(loop);
+}
+
+/* A benchmark tool: a failure ends the run, which cannot be measured. */
+static void
+die(const char *what)
+{
+	perror(what);
+	exit(1);
+}
+
+static void
+oom(void)
+{
+	fputs("nullsrv: out of memory\n", stderr);
+	exit(1);
 }
 
 static int
@@ -148,10 +163,8 @@ handle(struct httpd_req *r, void *arg)
 	}
 	body = httpd_body(r, &len);
 	if (buf_append(&s->sync->round, body, len) == -1 ||
-	    held_push(&s->sync->loop, r) == -1) {
-		fputs("nullsrv: out of memory\n", stderr);
-		exit(1);
-	}
+	    held_push(&s->sync->loop, r) == -1)
+		oom();
 }
 
 /* Before the loop sleeps: write this round's bodies, queue its requests. */
@@ -163,20 +176,16 @@ write_round(struct ev_loop *loop, void *arg)
 
 	if (y->loop.n == 0)
 		return;
-	if (y->off + (off_t)y->round.len > FLOOR_FILE_SIZE)
+	if (y->off + (off_t)y->round.len > BODY_FILE_SIZE)
 		y->off = 0;
 	if (pwrite(y->fd, y->round.data, y->round.len, y->off) !=
-	    (ssize_t)y->round.len) {
-		perror("nullsrv: write");
-		exit(1);
-	}
+	    (ssize_t)y->round.len)
+		die("nullsrv: write");
 	y->off += (off_t)y->round.len;
 	y->round.len = 0;
 	if (y->inline_sync) {
-		if (fdatasync(y->fd) == -1) {
-			perror("nullsrv: fdatasync");
-			exit(1);
-		}
+		if (fdatasync(y->fd) == -1)
+			die("nullsrv: fdatasync");
 		for (size_t i = 0; i < y->loop.n; i++)
 			answer(y->c, y->loop.reqs[i]);
 		y->loop.n = 0;
@@ -186,10 +195,8 @@ write_round(struct ev_loop *loop, void *arg)
 	rc = held_move(&y->queued, &y->loop);
 	pthread_cond_signal(&y->cv);
 	pthread_mutex_unlock(&y->mu);
-	if (rc == -1) {
-		fputs("nullsrv: out of memory\n", stderr);
-		exit(1);
-	}
+	if (rc == -1)
+		oom();
 }
 
 static void *
@@ -206,17 +213,15 @@ sync_main(void *arg)
 		if (y->queued.n == 0)
 			break;
 		if (held_move(&batch, &y->queued) == -1)
-			abort();
+			oom();
 		pthread_mutex_unlock(&y->mu);
-		if (fdatasync(y->fd) == -1) {
-			perror("nullsrv: fdatasync");
-			exit(1);
-		}
+		if (fdatasync(y->fd) == -1)
+			die("nullsrv: fdatasync");
 		pthread_mutex_lock(&y->mu);
 		if (held_move(&y->done, &batch) == -1)
-			abort();
+			oom();
 		if (write(y->efd, &one, sizeof(one)) != sizeof(one))
-			abort();
+			die("nullsrv: eventfd");
 	}
 	pthread_mutex_unlock(&y->mu);
 	free(batch.reqs);
@@ -249,7 +254,7 @@ preallocate(int fd)
 	static const char zeros[1 << 16];
 	int i;
 
-	for (i = 0; i < FLOOR_FILE_SIZE / (int)sizeof(zeros); i++)
+	for (i = 0; i < BODY_FILE_SIZE / (int)sizeof(zeros); i++)
 		if (write(fd, zeros, sizeof(zeros)) != (ssize_t)sizeof(zeros))
 			return -1;
 	return fsync(fd);
@@ -268,10 +273,8 @@ syncer_start(struct ev_loop *loop, const char *path, int inline_sync,
 	y->inline_sync = inline_sync;
 	y->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	y->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (y->fd == -1 || y->efd == -1 || preallocate(y->fd) == -1) {
-		perror(path);
-		exit(1);
-	}
+	if (y->fd == -1 || y->efd == -1 || preallocate(y->fd) == -1)
+		die(path);
 	pthread_mutex_init(&y->mu, NULL);
 	pthread_cond_init(&y->cv, NULL);
 	if (ev_watch(loop, y->efd, EV_READ, on_synced, y) == -1 ||
@@ -355,7 +358,8 @@ main(int argc, char **argv)
 	cfg.max_body = 256u << 20;
 	cfg.max_buffered = 1024u << 20;
 	if ((loop = ev_new()) == NULL ||
-	    (file != NULL && (s.sync = syncer_start(loop, file, inline_sync, &s.c)) == NULL) ||
+	    (file != NULL &&
+	    (s.sync = syncer_start(loop, file, inline_sync, &s.c)) == NULL) ||
 	    (h = httpd_new(loop, fd, &cfg, handle, &s)) == NULL ||
 	    ev_add_tick(loop, 100, on_tick, NULL) == -1) {
 		fputs("nullsrv: out of memory\n", stderr);
