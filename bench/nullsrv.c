@@ -172,6 +172,7 @@ static void
 write_round(struct ev_loop *loop, void *arg)
 {
 	struct syncer *y = arg;
+	size_t i;
 	int rc;
 
 	if (y->loop.n == 0)
@@ -186,7 +187,7 @@ write_round(struct ev_loop *loop, void *arg)
 	if (y->inline_sync) {
 		if (fdatasync(y->fd) == -1)
 			die("nullsrv: fdatasync");
-		for (size_t i = 0; i < y->loop.n; i++)
+		for (i = 0; i < y->loop.n; i++)
 			answer(y->c, y->loop.reqs[i]);
 		y->loop.n = 0;
 		return;
