@@ -139,6 +139,13 @@ counts() {
 	[ "$(jq -r .unique <<<"$output")" = 1 ]
 }
 
+@test "threads are named after their jobs" {
+	start_aggd
+	# (the main thread is the loop, named aggd, or valgrind's tool under it)
+	[ "$(grep -h '^aggd-' /proc/$AGGD_PID/task/*/comm | sort | tr '\n' ' ')" = \
+	    "aggd-ckpt aggd-sync aggd-writer " ]
+}
+
 @test "SIGTERM answers a request in flight, then exits 0" {
 	start_aggd
 	batch 1 3000 >"$TMP/big.json"

@@ -200,6 +200,7 @@ feed_start(struct aggd *d)
 		free(f);
 		return NULL;
 	}
+	(void)pthread_setname_np(f->thread, "aggd-stdin");
 	return f;
 }
 
