@@ -32,6 +32,7 @@
 #include "buf.h"
 #include "ev.h"
 #include "httpd.h"
+#include "log.h"
 
 /*
  * Rounds overwrite blocks written and synced before, round robin, as
@@ -82,21 +83,6 @@ on_tick(struct ev_loop *loop, void *arg)
 {
 	if (stop)
 		ev_stop(loop);
-}
-
-/* A benchmark tool: a failure ends the run, which cannot be measured. */
-static void
-die(const char *what)
-{
-	perror(what);
-	exit(1);
-}
-
-static void
-oom(void)
-{
-	fputs("nullsrv: out of memory\n", stderr);
-	exit(1);
 }
 
 static int
@@ -164,7 +150,7 @@ handle(struct httpd_req *r, void *arg)
 	body = httpd_body(r, &len);
 	if (buf_append(&s->sync->round, body, len) == -1 ||
 	    held_push(&s->sync->loop, r) == -1)
-		oom();
+		fatalx("out of memory");
 }
 
 /* Before the loop sleeps: write this round's bodies, queue its requests. */
@@ -181,12 +167,12 @@ write_round(struct ev_loop *loop, void *arg)
 		y->off = 0;
 	if (pwrite(y->fd, y->round.data, y->round.len, y->off) !=
 	    (ssize_t)y->round.len)
-		die("nullsrv: write");
+		fatal("write");
 	y->off += (off_t)y->round.len;
 	y->round.len = 0;
 	if (y->inline_sync) {
 		if (fdatasync(y->fd) == -1)
-			die("nullsrv: fdatasync");
+			fatal("fdatasync");
 		for (i = 0; i < y->loop.n; i++)
 			answer(y->c, y->loop.reqs[i]);
 		y->loop.n = 0;
@@ -197,7 +183,7 @@ write_round(struct ev_loop *loop, void *arg)
 	pthread_cond_signal(&y->cv);
 	pthread_mutex_unlock(&y->mu);
 	if (rc == -1)
-		oom();
+		fatalx("out of memory");
 }
 
 static void *
@@ -214,15 +200,15 @@ sync_main(void *arg)
 		if (y->queued.n == 0)
 			break;
 		if (held_move(&batch, &y->queued) == -1)
-			oom();
+			fatalx("out of memory");
 		pthread_mutex_unlock(&y->mu);
 		if (fdatasync(y->fd) == -1)
-			die("nullsrv: fdatasync");
+			fatal("fdatasync");
 		pthread_mutex_lock(&y->mu);
 		if (held_move(&y->done, &batch) == -1)
-			oom();
+			fatalx("out of memory");
 		if (write(y->efd, &one, sizeof(one)) != sizeof(one))
-			die("nullsrv: eventfd");
+			fatal("eventfd");
 	}
 	pthread_mutex_unlock(&y->mu);
 	free(batch.reqs);
@@ -275,7 +261,7 @@ syncer_start(struct ev_loop *loop, const char *path, int inline_sync,
 	y->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	y->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (y->fd == -1 || y->efd == -1 || preallocate(y->fd) == -1)
-		die(path);
+		fatal("%s", path);
 	pthread_mutex_init(&y->mu, NULL);
 	pthread_cond_init(&y->cv, NULL);
 	if (ev_watch(loop, y->efd, EV_READ, on_synced, y) == -1 ||
@@ -338,6 +324,7 @@ main(int argc, char **argv)
 	struct httpd *h;
 	int fd, opt;
 
+	log_init("nullsrv");
 	while ((opt = getopt(argc, argv, "f:i")) != -1) {
 		if (opt == 'f')
 			file = optarg;
@@ -351,10 +338,8 @@ main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
-	if ((fd = listen_port(optind < argc ? atoi(argv[optind]) : 0)) == -1) {
-		perror("nullsrv: listen");
-		return 1;
-	}
+	if ((fd = listen_port(optind < argc ? atoi(argv[optind]) : 0)) == -1)
+		fatal("listen");
 	httpd_config_defaults(&cfg);
 	cfg.max_body = 256u << 20;
 	cfg.max_buffered = 1024u << 20;
@@ -362,10 +347,8 @@ main(int argc, char **argv)
 	    (file != NULL &&
 	    (s.sync = syncer_start(loop, file, inline_sync, &s.c)) == NULL) ||
 	    (h = httpd_new(loop, fd, &cfg, handle, &s)) == NULL ||
-	    ev_add_tick(loop, 100, on_tick, NULL) == -1) {
-		fputs("nullsrv: out of memory\n", stderr);
-		return 1;
-	}
+	    ev_add_tick(loop, 100, on_tick, NULL) == -1)
+		fatalx("out of memory");
 	ev_run(loop);
 	fprintf(stderr, "nullsrv: %llu events in %llu requests\n", s.c.events,
 	    s.c.requests);
