@@ -1,6 +1,7 @@
 /*
  * runs.c - encoding and building the runs of topic_runs; see runs.h.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "runs.h"
@@ -48,31 +49,89 @@ run_insert(sqlite3_stmt *ins, int64_t topic_id, uint64_t last_seq,
 	return rc == SQLITE_DONE ? 0 : rc;
 }
 
-int
-runs_build(sqlite3_stmt *rows, sqlite3_stmt *ins)
+/* The next item in (topic_id, seq) order: SQLITE_ROW, SQLITE_DONE or error. */
+typedef int	next_fn(void *src, struct run_item *);
+
+static int
+build(next_fn *next, void *src, sqlite3_stmt *ins)
 {
 	unsigned char run[RUN_MAX * RUN_ENTRY];
-	int64_t topic = 0, t;
+	struct run_item it;
+	int64_t topic = 0;
 	uint64_t seq = 0;
 	size_t n = 0;
 	int rc;
 
-	while ((rc = sqlite3_step(rows)) == SQLITE_ROW) {
-		t = sqlite3_column_int64(rows, 0);
-		if (n > 0 && (t != topic || n == RUN_MAX)) {
+	while ((rc = next(src, &it)) == SQLITE_ROW) {
+		if (n > 0 && (it.topic_id != topic || n == RUN_MAX)) {
 			if ((rc = run_insert(ins, topic, seq, run, n)) != 0)
-				break;
+				return rc;
 			n = 0;
 		}
-		topic = t;
-		seq = (uint64_t)sqlite3_column_int64(rows, 1);
-		put64(run + n * RUN_ENTRY, seq);
-		put64(run + n * RUN_ENTRY + 8,
-		    (uint64_t)sqlite3_column_int64(rows, 2));
+		topic = it.topic_id;
+		seq = it.seq;
+		put64(run + n * RUN_ENTRY, it.seq);
+		put64(run + n * RUN_ENTRY + 8, it.fp);
 		n++;
 	}
 	if (rc == SQLITE_DONE)
 		rc = n > 0 ? run_insert(ins, topic, seq, run, n) : 0;
+	return rc;
+}
+
+static int
+next_row(void *src, struct run_item *it)
+{
+	sqlite3_stmt *rows = src;
+	int rc;
+
+	if ((rc = sqlite3_step(rows)) == SQLITE_ROW) {
+		it->topic_id = sqlite3_column_int64(rows, 0);
+		it->seq = (uint64_t)sqlite3_column_int64(rows, 1);
+		it->fp = (uint64_t)sqlite3_column_int64(rows, 2);
+	}
+	return rc;
+}
+
+int
+runs_build_rows(sqlite3_stmt *rows, sqlite3_stmt *ins)
+{
+	int rc = build(next_row, rows, ins);
+
 	sqlite3_reset(rows);
 	return rc;
+}
+
+struct items {
+	const struct run_item *at, *end;
+};
+
+static int
+next_item(void *src, struct run_item *it)
+{
+	struct items *items = src;
+
+	if (items->at == items->end)
+		return SQLITE_DONE;
+	*it = *items->at++;
+	return SQLITE_ROW;
+}
+
+static int
+by_topic_seq(const void *a, const void *b)
+{
+	const struct run_item *x = a, *y = b;
+
+	if (x->topic_id != y->topic_id)
+		return x->topic_id < y->topic_id ? -1 : 1;
+	return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+int
+runs_build_items(struct run_item *items, size_t n, sqlite3_stmt *ins)
+{
+	struct items src = { items, items + n };
+
+	qsort(items, n, sizeof(*items), by_topic_seq);
+	return build(next_item, &src, ins);
 }

@@ -20,12 +20,20 @@
 /* Entry i of a run's blob. */
 void	 run_entry(const void *blob, size_t i, uint64_t *seq, uint64_t *fp);
 
+/* One event as the runs index it. */
+struct run_item {
+	int64_t		 topic_id;
+	uint64_t	 seq, fp;
+};
+
 /*
- * Steps rows, a statement yielding (topic_id, seq, fp) ordered by topic_id
- * then seq, to its end, and inserts them as runs with ins, a statement
- * taking (topic_id, last_seq, entries).  An SQLite result code: 0 when
- * done.
+ * Both insert runs with ins, a statement taking (topic_id, last_seq,
+ * entries), and return an SQLite result code, 0 when done.  runs_build_rows
+ * steps rows, a statement yielding (topic_id, seq, fp) ordered by topic_id
+ * then seq, to its end; runs_build_items sorts items into that order
+ * first.
  */
-int	 runs_build(sqlite3_stmt *rows, sqlite3_stmt *ins);
+int	 runs_build_rows(sqlite3_stmt *rows, sqlite3_stmt *ins);
+int	 runs_build_items(struct run_item *items, size_t n, sqlite3_stmt *ins);
 
 #endif

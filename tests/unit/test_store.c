@@ -1,7 +1,8 @@
 /*
  * test_store.c - the dedup store on a real SQLite file: dedup within and
  * across transactions and reopenings, counters, pages (on both sides of
- * what the runs hold), the lock, stores of older formats.
+ * what the runs hold), a failed commit undone, the lock, stores of older
+ * formats.
  */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -229,6 +230,64 @@ sql(const char *db_path, const char *text)
 	sqlite3_close(db);
 }
 
+/* Events id0 .. id0+n-1 of topics t0 and t1 in turn, in one request. */
+static void
+batch_range(struct event_batch *b, int id0, int n)
+{
+	static char text[200 * 200];
+	size_t len = 0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		len += (size_t)snprintf(text + len, sizeof(text) - len,
+		    EV("t%d", "e%d"), i % 2, id0 + i);
+	CHECK(len < sizeof(text));
+	batch_of(b, text);
+}
+
+/*
+ * A transaction that fails after the index pass has sorted the tail in
+ * memory: none of it stays (its events are new when sent again, and the
+ * runs hold each event once).
+ */
+static void
+test_failed_commit_undone(void)
+{
+	struct store *s;
+	struct store_reader *r;
+	struct event_batch a, *list[1] = { &a };
+	struct store_counts res;
+	char err[256];
+	int i;
+
+	s = store_open(path, err, sizeof(err));
+	CHECK(s != NULL);
+	for (i = 0; i < 1000; i++)
+		commit_one(s, i % 2 ? "t1" : "t0", i, 1);
+	sql(path, "CREATE TRIGGER no_index BEFORE UPDATE ON meta"
+	    " BEGIN SELECT RAISE(ABORT, 'refused'); END");
+	batch_range(&a, 1000, 100);	/* past INDEX_LAG: the index runs */
+	CHECK_EQ(store_commit(s, list, 1, &res, err, sizeof(err)), STORE_ERROR);
+	CHECK(strstr(err, "constraint") != NULL);
+	sql(path, "DROP TRIGGER no_index");
+	CHECK_EQ(store_commit(s, list, 1, &res, err, sizeof(err)), 0);
+	CHECK_EQ(res.unique, 100);
+	CHECK_EQ(store_commit(s, list, 1, &res, err, sizeof(err)), 0);
+	CHECK_EQ(res.duplicates, 100);
+	event_batch_free(&a);
+	r = store_reader_open(path, err, sizeof(err));
+	CHECK(r != NULL);
+	CHECK_EQ(read_topic(r, "t0", 64), 550);
+	CHECK_EQ(read_topic(r, "t1", 1000), 550);
+	store_reader_close(r);
+	store_close(s);
+	s = store_open(path, err, sizeof(err));
+	CHECK(s != NULL);
+	commit_one(s, "t1", 1099, 0);
+	commit_one(s, "t0", 1100, 1);
+	store_close(s);
+}
+
 static int
 sql_int(const char *db_path, const char *query)
 {
@@ -327,6 +386,8 @@ main(void)
 	T_RUN(test_many_events);
 	snprintf(path, sizeof(path), "%s/pages.db", dir);
 	T_RUN(test_topic_pages_across_index);
+	snprintf(path, sizeof(path), "%s/undo.db", dir);
+	T_RUN(test_failed_commit_undone);
 	snprintf(path, sizeof(path), "%s/old.db", dir);
 	T_RUN(test_migrates_old_stores);
 	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
