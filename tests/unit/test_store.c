@@ -135,6 +135,74 @@ test_many_events(void)
 	buf_free(&nd);
 }
 
+/* Event seq of test_fields_and_resends_in_one_request is e<seq>. */
+static int
+same_fields(const struct event_fields *f, int64_t seq, void *arg)
+{
+	char text[32];
+
+	(void)arg;
+	snprintf(text, sizeof(text), "e%d", (int)seq);
+	CHECK(f->event_id_len == strlen(text) &&
+	    memcmp(f->event_id, text, f->event_id_len) == 0);
+	snprintf(text, sizeof(text), "s%d", (int)seq);
+	CHECK(f->source_len == strlen(text) &&
+	    memcmp(f->source, text, f->source_len) == 0);
+	snprintf(text, sizeof(text), "{\"k\":%d}", (int)seq);
+	CHECK(f->payload_len == strlen(text) &&
+	    memcmp(f->payload, text, f->payload_len) == 0);
+	return 0;
+}
+
+/*
+ * 77 events in one request: the store inserts them in multi-row
+ * statements of 32, 32, 8, 4 and 1 rows, and re-sends in it refer both to
+ * rows not yet inserted and to rows already in SQLite.
+ */
+static void
+test_fields_and_resends_in_one_request(void)
+{
+	struct store *s;
+	struct store_reader *r;
+	struct event_batch a, *list[1] = { &a };
+	struct store_counts res;
+	static char text[100 * 200];
+	char err[256];
+	size_t len = 0;
+	int i, k, last = 0;
+	uint64_t total;
+
+	/* every 5th a re-send of the event 3 back, every 7th of 40 back */
+	for (i = 0; last < 77; i++) {
+		if (i % 5 == 4)
+			k = last - 3;
+		else if (i % 7 == 6 && last >= 40)
+			k = last - 40;
+		else
+			k = ++last;
+		len += (size_t)snprintf(text + len, sizeof(text) - len,
+		    "{\"topic\":\"t\",\"event_id\":\"e%d\",\"timestamp\":"
+		    "\"2025-10-21T10:00:00Z\",\"source\":\"s%d\","
+		    "\"payload\":{\"k\":%d}}\n", k, k, k);
+	}
+	batch_of(&a, text);
+	s = store_open(path, err, sizeof(err));
+	CHECK(s != NULL);
+	CHECK_EQ(store_commit(s, list, 1, &res, err, sizeof(err)), 0);
+	CHECK_EQ(res.unique, 77);
+	CHECK_EQ(res.duplicates, (uint64_t)(i - 77));
+	r = store_reader_open(path, err, sizeof(err));
+	CHECK(r != NULL);
+	CHECK_EQ(store_read_events(r, NULL, 0, 100, same_fields, NULL, &total),
+	    0);
+	CHECK_EQ(total, 77);
+	store_reader_close(r);
+	CHECK_EQ(store_commit(s, list, 1, &res, err, sizeof(err)), 0);
+	CHECK_EQ(res.duplicates, (uint64_t)i);
+	store_close(s);
+	event_batch_free(&a);
+}
+
 /* One event per transaction, the way single-event requests arrive. */
 static void
 commit_one(struct store *s, const char *topic, int id, int want_unique)
@@ -384,6 +452,8 @@ main(void)
 	T_RUN(test_dedup_and_counts);
 	T_RUN(test_reopen_keeps_identities);
 	T_RUN(test_many_events);
+	snprintf(path, sizeof(path), "%s/fields.db", dir);
+	T_RUN(test_fields_and_resends_in_one_request);
 	snprintf(path, sizeof(path), "%s/pages.db", dir);
 	T_RUN(test_topic_pages_across_index);
 	snprintf(path, sizeof(path), "%s/undo.db", dir);
