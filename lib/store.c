@@ -86,7 +86,7 @@ struct store {
 	size_t		 ntouched;
 	struct run_item	*tail;		/* every event with seq > indexed */
 	size_t		 ntail, tail_cap;
-	struct pending	 pending[PENDING_MAX];	/* seqs up to next_seq - 1 */
+	struct pending	 pending[PENDING_MAX];	/* the last seqs, not in SQLite */
 	size_t		 npending;
 	sqlite3_stmt	*ins_events[INSERT_SIZES];	/* 1 << i rows */
 	sqlite3_stmt	*get_event, *ins_topic, *upd_topic;
@@ -158,7 +158,7 @@ static int
 prepare_inserts(struct store *s)
 {
 	static const char head[] = "INSERT INTO events(seq, topic_id, fp,"
-	    " event_id, ts, source, payload) VALUES ", row[] = ",(?,?,?,?,?,?,?)";
+	    " event_id, ts, source, payload) VALUES ", row[] = "(?,?,?,?,?,?,?)";
 	char sql[sizeof(head) + PENDING_MAX * sizeof(row)];
 	size_t len, i, rows;
 
@@ -166,9 +166,10 @@ prepare_inserts(struct store *s)
 		memcpy(sql, head, sizeof(head) - 1);
 		len = sizeof(head) - 1;
 		for (rows = 0; rows < (size_t)1 << i; rows++) {
-			memcpy(sql + len, row + (rows == 0), sizeof(row) - 1 -
-			    (rows == 0));
-			len += sizeof(row) - 1 - (rows == 0);
+			if (rows > 0)
+				sql[len++] = ',';
+			memcpy(sql + len, row, sizeof(row) - 1);
+			len += sizeof(row) - 1;
 		}
 		sql[len] = '\0';
 		if (prepare(s, &s->ins_events[i], sql) == -1)
