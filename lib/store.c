@@ -542,7 +542,7 @@ static int
 fps_add_tail(struct store *s)
 {
 	sqlite3_stmt *st;
-	struct run_item *t;
+	uint64_t seq, fp;
 	int rc;
 
 	if (sqlite3_prepare_v2(s->db, "SELECT topic_id, seq, fp FROM events"
@@ -550,14 +550,10 @@ fps_add_tail(struct store *s)
 		return -1;
 	sqlite3_bind_int64(st, 1, (int64_t)s->indexed);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (tail_add(s, sqlite3_column_int64(st, 0),
-		    (uint64_t)sqlite3_column_int64(st, 1),
-		    (uint64_t)sqlite3_column_int64(st, 2)) == -1) {
-			rc = SQLITE_NOMEM;
-			break;
-		}
-		t = &s->tail[s->ntail - 1];
-		if (fpset_add(&s->set, t->fp, t->seq) == -1) {
+		seq = (uint64_t)sqlite3_column_int64(st, 1);
+		fp = (uint64_t)sqlite3_column_int64(st, 2);
+		if (tail_add(s, sqlite3_column_int64(st, 0), seq, fp) == -1 ||
+		    fpset_add(&s->set, fp, seq) == -1) {
 			rc = SQLITE_NOMEM;
 			break;
 		}
@@ -800,6 +796,15 @@ fingerprint(const struct store *s, const struct event_fields *f)
 	return siphash(&s->key, key, 1 + f->topic_len + f->event_id_len);
 }
 
+/* 1 when a candidate's (topic_id, event_id) is f's. */
+static int
+same_identity(int64_t topic_id, const void *event_id, size_t len,
+    int64_t want_topic_id, const struct event_fields *f)
+{
+	return topic_id == want_topic_id && len == f->event_id_len &&
+	    memcmp(event_id, f->event_id, len) == 0;
+}
+
 /* 1 when (topic, event_id) is stored (or added by this transaction). */
 static int
 is_stored(struct store *s, uint64_t fp, int64_t topic_id,
@@ -813,18 +818,17 @@ is_stored(struct store *s, uint64_t fp, int64_t topic_id,
 	while (!found && (seq = fpset_next(&s->set, fp, &pos)) != 0) {
 		if (seq >= first_pending) {
 			p = &s->pending[seq - first_pending];
-			found = p->topic_id == topic_id &&
-			    p->f.event_id_len == f->event_id_len &&
-			    memcmp(p->f.event_id, f->event_id,
-			    f->event_id_len) == 0;
+			found = same_identity(p->topic_id, p->f.event_id,
+			    p->f.event_id_len, topic_id, f);
 			continue;
 		}
 		sqlite3_bind_int64(s->get_event, 1, (int64_t)seq);
 		if ((step = sqlite3_step(s->get_event)) == SQLITE_ROW) {
-			found = sqlite3_column_int64(s->get_event, 0) == topic_id &&
-			    (size_t)sqlite3_column_bytes(s->get_event, 1) ==
-			    f->event_id_len && memcmp(sqlite3_column_blob(
-			    s->get_event, 1), f->event_id, f->event_id_len) == 0;
+			found = same_identity(
+			    sqlite3_column_int64(s->get_event, 0),
+			    sqlite3_column_blob(s->get_event, 1),
+			    (size_t)sqlite3_column_bytes(s->get_event, 1),
+			    topic_id, f);
 		} else if (step != SQLITE_DONE) {
 			*rc = step;
 			found = -1;
@@ -1018,6 +1022,7 @@ end_transaction(struct store *s, const struct mark *rollback_to)
 				fpset_remove(&s->set, s->tail[i].fp,
 				    s->tail[i].seq);
 		s->ntail = kept;
+		s->npending = 0;
 		s->next_seq = rollback_to->next_seq;
 		s->indexed = rollback_to->indexed;
 		topics_truncate(s, rollback_to->ntopics);
@@ -1029,7 +1034,6 @@ end_transaction(struct store *s, const struct mark *rollback_to)
 			s->topics[s->touched[i]].touched = 0;
 		}
 	s->ntouched = 0;
-	s->npending = 0;
 	if (s->indexed == s->next_seq - 1)
 		s->ntail = 0;
 }
