@@ -39,14 +39,7 @@ void		fpset_free(struct fpset *);
 /* Adds (fp, seq); seq in 1..FPSET_SEQ_MAX.  -1 when memory runs out. */
 int		fpset_add(struct fpset *, uint64_t fp, uint64_t seq);
 
-/*
- * Brings fp's home slots towards the cache ahead of a lookup or an add, so
- * that the misses of a table much larger than the cache overlap when the
- * caller prefetches several fingerprints before using them.
- */
-void		fpset_prefetch(const struct fpset *, uint64_t fp);
-
-/* The same as n fpset_adds, with their slots prefetched first. */
+/* The same for n entries at once: the fast way to fill a large set. */
 int		fpset_add_many(struct fpset *, const uint64_t *fp,
 		    const uint64_t *seq, size_t n);
 

@@ -900,10 +900,11 @@ insert_event(struct store *s, const struct event_fields *f, int64_t topic_id,
 }
 
 static int
-apply_event(struct store *s, const struct event_fields *f, uint64_t fp,
+apply_event(struct store *s, const struct event_fields *f,
     struct store_counts *res)
 {
 	struct topic *t;
+	uint64_t fp;
 	int rc = 0, dup;
 
 	if ((t = topic_get(s, f->topic, f->topic_len, &rc)) == NULL)
@@ -912,6 +913,7 @@ apply_event(struct store *s, const struct event_fields *f, uint64_t fp,
 		t->touched = 1;
 		s->touched[s->ntouched++] = (size_t)(t - s->topics);
 	}
+	fp = fingerprint(s, f);
 	if ((dup = is_stored(s, fp, t->id, f, &rc)) == -1)
 		return rc;
 	if (!dup && (rc = insert_event(s, f, t->id, fp)) != 0)
@@ -963,47 +965,21 @@ index_tail(struct store *s)
 	return 0;
 }
 
-/*
- * A window of a request's events, fingerprinted and their slots in the
- * dedup index prefetched before any is looked up: the table is far larger
- * than the cache, and the misses then overlap instead of queueing.
- */
-#define WINDOW	16
-
-static int
-apply_batch(struct store *s, const struct event_batch *b,
-    struct store_counts *res)
-{
-	struct event_fields f[WINDOW];
-	uint64_t fp[WINDOW];
-	size_t at, k, n;
-	int rc;
-
-	for (at = 0; at < b->n; at += n) {
-		n = b->n - at < WINDOW ? b->n - at : WINDOW;
-		for (k = 0; k < n; k++) {
-			event_fields(b, at + k, &f[k]);
-			fp[k] = fingerprint(s, &f[k]);
-			fpset_prefetch(&s->set, fp[k]);
-		}
-		for (k = 0; k < n; k++)
-			if ((rc = apply_event(s, &f[k], fp[k], res)) != 0)
-				return rc;
-	}
-	return 0;
-}
-
 static int
 apply_all(struct store *s, struct event_batch *const *b, size_t n,
     struct store_counts *res)
 {
-	size_t i;
+	struct event_fields f;
+	size_t i, j;
 	int rc;
 
 	for (i = 0; i < n; i++) {
 		memset(&res[i], 0, sizeof(res[i]));
-		if ((rc = apply_batch(s, b[i], &res[i])) != 0)
-			return rc;
+		for (j = 0; j < b[i]->n; j++) {
+			event_fields(b[i], j, &f);
+			if ((rc = apply_event(s, &f, &res[i])) != 0)
+				return rc;
+		}
 	}
 	if ((rc = flush_pending(s)) != 0 || (rc = flush_topics(s)) != 0 ||
 	    (rc = index_tail(s)) != 0)
