@@ -68,7 +68,7 @@ struct pending {
 
 struct store {
 	sqlite3		*db;
-	int		 lockfd;
+	int		 dbfd;		/* flock()ed; written back by store_checkpoint */
 	int		 walfd;		/* for store_sync, from any thread */
 	sqlite3		*ckpt;		/* for store_checkpoint, its own thread */
 	int		 wal_frames;	/* after the last commit */
@@ -132,12 +132,12 @@ fail:
 static int
 store_lock(struct store *s, const char *path, char *err, size_t errsz)
 {
-	s->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (s->lockfd == -1) {
+	s->dbfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (s->dbfd == -1) {
 		seterr(err, errsz, "store %s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (flock(s->lockfd, LOCK_EX | LOCK_NB) == -1) {
+	if (flock(s->dbfd, LOCK_EX | LOCK_NB) == -1) {
 		seterr(err, errsz, "store %s: %s", path, errno == EWOULDBLOCK ?
 		    "in use by another aggd" : strerror(errno));
 		return -1;
@@ -643,6 +643,20 @@ store_checkpoint(struct store *s)
 	    &log, &done);
 	if (rc != SQLITE_OK && rc != SQLITE_BUSY)
 		return -1;
+	/*
+	 * SQLite fsyncs the database only in a checkpoint that reaches the
+	 * end of the WAL: under load, the writer's catch_up.  That fsync then
+	 * wrote back every page copied since the WAL started over, up to
+	 * 32 MiB scattered over the file, with the writer waiting: 2-38 ms
+	 * every half second, the p99 of 100-event requests at half the
+	 * maximum rate.  Writing each round's pages back here, on this
+	 * thread, leaves that fsync little to do.  No device flush: SQLite's
+	 * fsync stays what makes the database durable.
+	 */
+	if (done > 0 && sync_file_range(s->dbfd, 0, 0,
+	    SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+	    SYNC_FILE_RANGE_WAIT_AFTER) == -1)
+		return -1;
 	if (log <= CKPT_CATCH_UP)
 		return 0;
 	__atomic_store_n(&s->ckpt_ready, gen + 1, __ATOMIC_RELEASE);
@@ -718,7 +732,7 @@ store_open(const char *path, char *err, size_t errsz)
 		seterr(err, errsz, "%s%s", "out of memory", "");
 		return NULL;
 	}
-	s->lockfd = s->walfd = -1;
+	s->dbfd = s->walfd = -1;
 	if (mkdirs(path, err, errsz) == -1 || store_lock(s, path, err, errsz) == -1)
 		goto fail;
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
@@ -770,8 +784,8 @@ store_close(struct store *s)
 	sqlite3_finalize(s->rollback);
 	sqlite3_close(s->ckpt);
 	sqlite3_close(s->db);
-	if (s->lockfd != -1)
-		close(s->lockfd);
+	if (s->dbfd != -1)
+		close(s->dbfd);
 	if (s->walfd != -1)
 		close(s->walfd);
 	fpset_free(&s->set);
