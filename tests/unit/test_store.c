@@ -1,8 +1,8 @@
 /*
  * test_store.c - the dedup store on a real SQLite file: dedup within and
- * across transactions and reopenings, counters, pages (on both sides of
- * what the runs hold), a failed commit undone, the lock, stores of older
- * formats.
+ * across transactions and reopenings, counters, checkpoints, pages (on
+ * both sides of what the runs hold), a failed commit undone, the lock,
+ * stores of older formats.
  */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -256,6 +256,53 @@ read_topic(struct store_reader *r, const char *topic, int limit)
 	return p.n;
 }
 
+/* Rows of the events table in the database file alone, without its WAL. */
+static int64_t
+rows_in_file(const char *db)
+{
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	int64_t n = -1;
+
+	if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(h, "SELECT count(*) FROM events", -1, &st,
+	    NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			n = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(h);
+	return n;
+}
+
+/*
+ * A checkpoint copies every committed event into the database file (and
+ * writes it back) while the writer's connection stays open.
+ */
+static void
+test_checkpoint_fills_the_file(void)
+{
+	struct store *s;
+	struct event_batch a, *list[1] = { &a };
+	struct store_counts res;
+	char err[256], copy[160], cmd[400];
+
+	s = store_open(path, err, sizeof(err));
+	CHECK(s != NULL);
+	batch_of(&a, EV("t", "1") EV("t", "2") EV("u", "1") EV("t", "1"));
+	CHECK_EQ(store_commit(s, list, 1, &res, err, sizeof(err)), 0);
+	CHECK_EQ(store_sync(s), 0);
+	snprintf(copy, sizeof(copy), "%s.copy", path);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", path, copy);
+	CHECK_EQ(system(cmd), 0);
+	CHECK(rows_in_file(copy) < 3);		/* still only in the WAL */
+	CHECK_EQ(store_checkpoint(s), 0);
+	CHECK_EQ(system(cmd), 0);
+	CHECK_EQ(rows_in_file(copy), 3);
+	store_close(s);
+	event_batch_free(&a);
+}
+
 static void
 test_topic_pages_across_index(void)
 {
@@ -454,6 +501,8 @@ main(void)
 	T_RUN(test_many_events);
 	snprintf(path, sizeof(path), "%s/fields.db", dir);
 	T_RUN(test_fields_and_resends_in_one_request);
+	snprintf(path, sizeof(path), "%s/ckpt.db", dir);
+	T_RUN(test_checkpoint_fills_the_file);
 	snprintf(path, sizeof(path), "%s/pages.db", dir);
 	T_RUN(test_topic_pages_across_index);
 	snprintf(path, sizeof(path), "%s/undo.db", dir);
