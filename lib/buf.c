@@ -43,6 +43,24 @@ buf_reserve(struct buf *b, size_t extra)
 }
 
 int
+buf_resize(struct buf *b, size_t cap)
+{
+	char *p;
+
+	if (cap < b->len)
+		return -1;
+	if (cap == 0) {
+		buf_free(b);
+		return 0;
+	}
+	if ((p = realloc(b->data, cap)) == NULL)
+		return -1;
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
+
+int
 buf_append(struct buf *b, const void *p, size_t n)
 {
 	if (n == 0)

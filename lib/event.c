@@ -195,6 +195,14 @@ text_problem(enum field f, const char *s, size_t len)
 	return NULL;
 }
 
+const char *
+event_text_problem(const char *s, size_t len)
+{
+	if (!json_valid_utf8(s, len))
+		return "is not valid UTF-8";
+	return text_problem(F_TOPIC, s, len);
+}
+
 /* topic, event_id, timestamp or source: decoded into the arena. */
 static int
 text_field(struct ctx *c, size_t index, enum field f, struct span *sp)

@@ -101,5 +101,10 @@ int	event_write_json(struct buf *, const struct event_fields *, int64_t seq);
 
 /* RFC 3339 date-time check (exposed for tests): 1 valid, 0 not. */
 int	event_valid_timestamp(const char *s, size_t len);
+/*
+ * NULL when s[0..len), text from outside JSON (a query parameter), can be
+ * a topic, event_id or source; else why not.
+ */
+const char *event_text_problem(const char *s, size_t len);
 
 #endif

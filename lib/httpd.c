@@ -12,9 +12,13 @@
  * would push past max_buffered is answered 503 instead of growing.
  */
 #include <errno.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -47,6 +51,7 @@ struct httpd_req {			/* a connection */
 	int		 continued;	/* 100 Continue sent */
 	int		 linger;	/* close through CS_LINGER */
 	int		 input_waits;	/* bytes came while in CS_HANDLER */
+	int		 head_only;	/* a HEAD request: reply without body */
 	struct buf	 in, out;
 	size_t		 out_off;
 	struct http_request req;
@@ -55,6 +60,7 @@ struct httpd_req {			/* a connection */
 	size_t		 progress;	/* body bytes since the deadline moved */
 	uint64_t	 deadline;	/* read side; 0 none */
 	uint64_t	 write_deadline;
+	int		 unsent;	/* kernel's send queue at the last look */
 	uint64_t	 idle_since;
 };
 
@@ -87,23 +93,30 @@ httpd_config_defaults(struct httpd_config *c)
 	c->write_ms = 10 * 1000;
 }
 
-/* Grows b by extra bytes within the shared budget; -1 when over it. */
+/*
+ * Grows b to hold extra more bytes within the shared budget; -1 when over
+ * it.  Doubling keeps the copies few, but never past upto (0: no bound),
+ * so a body of exactly the limit does not claim twice its size.
+ */
 static int
-conn_reserve(struct httpd_req *c, struct buf *b, size_t extra)
+conn_reserve(struct httpd_req *c, struct buf *b, size_t extra, size_t upto)
 {
 	struct httpd *h = c->h;
 	size_t old = b->cap, want;
 
+	if (extra > SIZE_MAX / 4 - b->len)
+		return -1;
 	if (b->len + extra <= b->cap)
 		return 0;
 	want = b->len + extra;
 	if (want < 2 * old)
 		want = 2 * old;
-	if (h->buffered - old + want > h->cfg.max_buffered)
+	if (upto >= b->len + extra && want > upto)
+		want = upto;
+	if (h->buffered - old + want > h->cfg.max_buffered ||
+	    buf_resize(b, want) == -1)
 		return -1;
-	if (buf_reserve(b, extra) == -1)
-		return -1;
-	h->buffered += b->cap - old;
+	h->buffered += want - old;
 	return 0;
 }
 
@@ -154,7 +167,30 @@ conn_watch(struct httpd_req *c)
 		c->gone = 1;
 }
 
-/* Appends a whole response; on a memory failure the peer is cut off. */
+/*
+ * A reply over the memory budget: a small one (an error, such as the 503
+ * that says the budget is spent) goes straight from the stack when nothing
+ * is queued before it, so the client still learns why; a larger one cuts
+ * the peer off.
+ */
+static void
+conn_respond_direct(struct httpd_req *c, const char *head, size_t hlen,
+    const char *body, size_t len)
+{
+	char msg[1024];
+
+	if (c->out.len > 0 || hlen + len > sizeof(msg)) {
+		c->gone = 1;
+		return;
+	}
+	memcpy(msg, head, hlen);
+	memcpy(msg + hlen, body, len);
+	if (send(c->fd, msg, hlen + len, MSG_NOSIGNAL | MSG_DONTWAIT) !=
+	    (ssize_t)(hlen + len))
+		c->gone = 1;
+}
+
+/* Appends a whole response; on a memory failure see conn_respond_direct. */
 static void
 conn_respond(struct httpd_req *c, int status, const char *ctype,
     const char *headers, const char *body, size_t len, int close_after)
@@ -165,11 +201,17 @@ conn_respond(struct httpd_req *c, int status, const char *ctype,
 	n = snprintf(head, sizeof(head),
 	    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 	    "%s%s\r\n", status, http_reason(status),
-	    ctype ? ctype : "application/json", len,
-	    close_after ? "Connection: close\r\n" : "", headers ? headers : "");
-	if (n < 0 || (size_t)n >= sizeof(head) ||
-	    conn_reserve(c, &c->out, (size_t)n + len) == -1) {
+	    ctype ? ctype : "application/json", len, close_after ?
+	    "Connection: close\r\n" : c->req.minor_version == 0 ?
+	    "Connection: keep-alive\r\n" : "", headers ? headers : "");
+	if (n < 0 || (size_t)n >= sizeof(head)) {
 		c->gone = 1;
+		return;
+	}
+	if (c->head_only)
+		len = 0;	/* Content-Length tells what GET would send */
+	if (conn_reserve(c, &c->out, (size_t)n + len, 0) == -1) {
+		conn_respond_direct(c, head, (size_t)n, body, len);
 		return;
 	}
 	buf_append(&c->out, head, (size_t)n);
@@ -250,7 +292,7 @@ conn_expect_continue(struct httpd_req *c, size_t need)
 	if (!c->req.expect_continue || c->continued || c->in.len >= need)
 		return;
 	c->continued = 1;
-	if (conn_reserve(c, &c->out, sizeof(cont) - 1) == 0)
+	if (conn_reserve(c, &c->out, sizeof(cont) - 1, 0) == 0)
 		buf_append(&c->out, cont, sizeof(cont) - 1);
 }
 
@@ -327,14 +369,8 @@ conn_parse_body(struct httpd_req *c)
 		return conn_parse_chunked(c);
 	need = c->head_len + (size_t)(c->req.content_length > 0 ?
 	    c->req.content_length : 0);
-	if (c->in.len < need) {
-		if (conn_reserve(c, &c->in, need - c->in.len) == -1) {
-			conn_fail(c, 503, "server busy, retry later",
-			    "Retry-After: 1\r\n");
-			return -1;
-		}
-		return 0;
-	}
+	if (c->in.len < need)
+		return 0;	/* conn_read makes room as the bytes come */
 	c->body_len = need - c->head_len;
 	c->req_len = need;
 	return 1;
@@ -346,6 +382,8 @@ conn_dispatch(struct httpd_req *c)
 	/* The buffer may have moved since the header was parsed. */
 	(void)http_parse_request(c->in.data, c->head_len, c->head_len + 1,
 	    &c->req);
+	c->head_only = c->req.method_len == 4 &&
+	    memcmp(c->req.method, "HEAD", 4) == 0;
 	c->state = CS_HANDLER;
 	c->deadline = 0;
 	c->h->handler(c, c->h->arg);
@@ -372,6 +410,32 @@ conn_process(struct httpd_req *c)
 	c->in_process = 0;
 }
 
+/* Bytes the kernel holds for the peer, or INT_MAX when it cannot say. */
+static void
+conn_unsent(const struct httpd_req *c, int *q)
+{
+	if (ioctl(c->fd, SIOCOUTQ, q) == -1)
+		*q = INT_MAX;
+}
+
+/*
+ * The kernel's send buffer holds megabytes, so a reader that takes a long
+ * reply slowly leaves send() failing with EAGAIN for longer than write_ms
+ * while it reads steadily: what left the kernel's queue is progress too.
+ */
+static int
+conn_peer_took(struct httpd_req *c)
+{
+	int q;
+
+	conn_unsent(c, &q);
+	if (q >= c->unsent)
+		return 0;
+	c->unsent = q;
+	c->write_deadline = ev_now(c->h->loop) + (uint64_t)c->h->cfg.write_ms;
+	return 1;
+}
+
 static int
 conn_flush(struct httpd_req *c)
 {
@@ -383,8 +447,10 @@ conn_flush(struct httpd_req *c)
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				conn_unsent(c, &c->unsent);
 				return 0;
+			}
 			return -1;
 		}
 		c->out_off += (size_t)n;
@@ -395,6 +461,11 @@ conn_flush(struct httpd_req *c)
 	c->write_deadline = 0;
 	if (c->out.cap > KEEP_BUF)
 		conn_release(c, &c->out);
+	if (c->state == CS_HEAD && c->idle_since) {
+		/* Idle from now: a long reply was being read until now. */
+		c->idle_since = ev_now(c->h->loop);
+		c->deadline = c->idle_since + (uint64_t)c->h->cfg.idle_ms;
+	}
 	return 0;
 }
 
@@ -435,15 +506,34 @@ conn_resume(struct httpd_req *c)
 	conn_watch(c);
 }
 
-/* Reads what the socket has; returns -1 when the peer is gone. */
+/*
+ * The end of the declared body being read, or 0.  Its buffer grows as its
+ * bytes come, not at its header: a header alone, however large the length
+ * it announces, then claims no more of the budget than one read.
+ */
+static size_t
+conn_body_end(const struct httpd_req *c)
+{
+	size_t end;
+
+	if (c->state != CS_BODY || c->req.chunked || c->req.content_length <= 0)
+		return 0;
+	end = c->head_len + (size_t)c->req.content_length;
+	return c->in.len < end ? end : 0;
+}
+
+/* Reads what the socket has; -1 when the peer is gone, -2 over budget. */
 static int
 conn_read(struct httpd_req *c)
 {
-	size_t round = 0, room;
+	size_t round = 0, room, end, extra;
 	ssize_t n;
 
 	while (round < READ_ROUND) {
-		if (conn_reserve(c, &c->in, READ_CHUNK) == -1)
+		end = conn_body_end(c);
+		extra = end && end - c->in.len < READ_CHUNK ? end - c->in.len :
+		    READ_CHUNK;
+		if (conn_reserve(c, &c->in, extra, end) == -1)
 			return -2;
 		room = c->in.cap - c->in.len;
 		n = read(c->fd, c->in.data + c->in.len, room);
@@ -458,14 +548,15 @@ conn_read(struct httpd_req *c)
 		}
 		c->in.len += (size_t)n;
 		round += (size_t)n;
-		if ((size_t)n < room)
-			break;	/* drained: the loop reports more if it comes */
 		if (c->state == CS_BODY && (c->progress += (size_t)n) >=
 		    HTTPD_PROGRESS) {
 			c->progress = 0;
 			c->deadline = ev_now(c->h->loop) +
 			    (uint64_t)c->h->cfg.body_ms;
 		}
+		if ((size_t)n < room || (end && c->in.len >= end))
+			break;	/* drained, or the body is whole: the loop
+				   reports what comes next */
 	}
 	return 0;
 }
@@ -508,15 +599,19 @@ conn_oldest_idle(struct httpd *h)
 	return best;
 }
 
+#define BUSY_BODY	"{\"error\":\"too many connections\"}\n"
+
 static void
 httpd_refuse(int fd)
 {
-	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
-	    "Content-Type: application/json\r\nContent-Length: 34\r\n"
-	    "Retry-After: 1\r\nConnection: close\r\n\r\n"
-	    "{\"error\":\"too many connections\"}\n";
+	char busy[256];
+	int n;
 
-	(void)!send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	n = snprintf(busy, sizeof(busy), "HTTP/1.1 503 Service Unavailable\r\n"
+	    "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+	    "Retry-After: 1\r\nConnection: close\r\n\r\n%s",
+	    sizeof(BUSY_BODY) - 1, BUSY_BODY);
+	(void)!send(fd, busy, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	close(fd);
 }
 
@@ -581,7 +676,11 @@ conn_timeouts(struct httpd_req *c, uint64_t now)
 		return;
 	}
 	if (c->write_deadline && now >= c->write_deadline) {
+		if (conn_peer_took(c))
+			return;
 		c->gone = 1;
+	} else if (c->out.len > 0) {
+		return;		/* the reader's pace: only write_deadline */
 	} else if (c->deadline && now >= c->deadline && c->state != CS_CLOSING) {
 		if (c->state == CS_HEAD && c->in.len == 0)
 			c->gone = 1;	/* idle keep-alive: just close */
@@ -662,10 +761,13 @@ httpd_reply(struct httpd_req *c, int status, const char *ctype,
     const char *headers, const char *body, size_t len)
 {
 	struct httpd *h = c->h;
-	int keep = c->req.keep_alive && !c->eof && !h->stopping;
+	/* Requests pipelined before a FIN are still answered (conn_resume
+	   closes once none is left). */
+	int keep = c->req.keep_alive && !h->stopping;
 
 	if (!c->gone)
 		conn_respond(c, status, ctype, headers, body, len, !keep);
+	c->head_only = 0;
 	buf_consume(&c->in, c->req_len);
 	c->req_len = c->head_len = c->body_len = 0;
 	if (c->in.len == 0)

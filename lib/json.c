@@ -172,6 +172,22 @@ utf8_len(const unsigned char *p, const unsigned char *end)
 	return 0;
 }
 
+int
+json_valid_utf8(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+	size_t n;
+
+	while (p < end) {
+		if (*p < 0x80)
+			n = 1;
+		else if ((n = utf8_len(p, end)) == 0)
+			return 0;
+		p += n;
+	}
+	return 1;
+}
+
 static size_t
 utf8_put(char *d, uint32_t cp)
 {

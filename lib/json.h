@@ -20,6 +20,8 @@
 
 /* Appends s[0..len) as a JSON string literal with the minimal escapes. */
 int	json_write_string(struct buf *, const char *s, size_t len);
+/* 1 when s[0..len) is well-formed UTF-8 (RFC 3629), else 0. */
+int	json_valid_utf8(const char *s, size_t len);
 
 /*
  * The reader: a cursor over one JSON text in memory, pulled value by value.

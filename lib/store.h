@@ -78,8 +78,9 @@ int		 store_read_topics(struct store_reader *, store_topic_fn *,
 
 /*
  * Calls fn for up to limit events of topic (NULL: all topics) with seq >
- * after, in seq order; *total is the topic's (or the store's) unique
- * count, from the same snapshot.  Returns 0 or -1.
+ * after, in seq order, until fn returns 1 (the page ends there) or -1
+ * (the read fails); *total is the topic's (or the store's) unique count,
+ * from the same snapshot.  Returns 0 or -1.
  */
 int		 store_read_events(struct store_reader *, const char *topic,
 		    int64_t after, int limit, store_event_fn *, void *arg,

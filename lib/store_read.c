@@ -166,10 +166,17 @@ topic_lookup(struct store_reader *r, const char *topic, int64_t *id,
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
 }
 
+/* What fn's answer means for the page: go on, end it there, or fail. */
+static int
+fn_status(int r)
+{
+	return r == 0 ? SQLITE_DONE : r > 0 ? SQLITE_OK : SQLITE_ABORT;
+}
+
 /*
  * Steps a page query bound to (id,) after, limit, passing rows to fn and
- * counting them in *n: SQLITE_DONE, SQLITE_ABORT when fn stopped, or an
- * error.
+ * counting them in *n: SQLITE_DONE, SQLITE_OK when fn ended the page,
+ * SQLITE_ABORT when it failed, or an error.
  */
 static int
 page_run(sqlite3_stmt *page, int64_t id, int64_t after, int limit,
@@ -185,10 +192,9 @@ page_run(sqlite3_stmt *page, int64_t id, int64_t after, int limit,
 	while ((rc = sqlite3_step(page)) == SQLITE_ROW) {
 		fields_of(page, &f);
 		++*n;
-		if (fn(&f, sqlite3_column_int64(page, 0), arg) == -1) {
-			rc = SQLITE_ABORT;
+		if ((rc = fn_status(fn(&f, sqlite3_column_int64(page, 0),
+		    arg))) != SQLITE_DONE)
 			break;
-		}
 	}
 	sqlite3_reset(page);
 	return rc;
@@ -206,7 +212,7 @@ one_event(struct store_reader *r, uint64_t seq, store_event_fn *fn, void *arg,
 	if ((rc = sqlite3_step(r->one)) == SQLITE_ROW) {
 		fields_of(r->one, &f);
 		++*n;
-		rc = fn(&f, (int64_t)seq, arg) == -1 ? SQLITE_ABORT : SQLITE_DONE;
+		rc = fn_status(fn(&f, (int64_t)seq, arg));
 	}
 	sqlite3_reset(r->one);
 	return rc;
@@ -287,5 +293,5 @@ store_read_events(struct store_reader *r, const char *topic, int64_t after,
 		    page_run(r->page_all, 0, after, limit, fn, arg, &n);
 	(void)sqlite3_step(r->end);
 	sqlite3_reset(r->end);
-	return q == -1 || rc != SQLITE_DONE ? -1 : 0;
+	return q == -1 || (rc != SQLITE_DONE && rc != SQLITE_OK) ? -1 : 0;
 }

@@ -143,9 +143,26 @@ $(event t 2)"
 	[ "$(jq -c '[.total,.count,.next]' <<<"$output")" = '[0,0,null]' ]
 }
 
+@test "GET /events: a page ends past 4 MiB, and next leads to the rest" {
+	start_aggd
+	big=$(head -c 2200000 /dev/zero | tr '\0' x)
+	printf '[%s,%s,%s]' "$(event fat 1 "{\"p\":\"$big\"}")" \
+	    "$(event fat 2 "{\"p\":\"$big\"}")" "$(event fat 3 "{\"p\":\"$big\"}")" >"$TMP/body"
+	run publish @"$TMP/body"
+	[ "$(last_code)" = 200 ]
+	run get "$AGGD_URL/events?topic=fat"
+	[ "$(jq -c '[.total,.count,.next,[.events[].event_id]]' <<<"$output")" = '[3,2,2,["1","2"]]' ]
+	[ "$(jq -r '.events[1].payload.p | length' <<<"$output")" = 2200000 ]
+	run get "$AGGD_URL/events?topic=fat&after=2"
+	[ "$(jq -c '[.count,.next,[.events[].event_id]]' <<<"$output")" = '[1,null,["3"]]' ]
+	run get "$AGGD_URL/events"
+	[ "$(jq -c '[.count,.next]' <<<"$output")" = '[2,2]' ]
+}
+
 @test "GET /events rejects bad parameters with 400" {
 	start_aggd
-	for q in 'after=-1' 'after=x' 'limit=0' 'limit=abc' 'wait=-2' 'topic=' 'after=%zz'; do
+	for q in 'after=-1' 'after=x' 'limit=0' 'limit=abc' 'wait=-2' 'topic=' 'after=%zz' \
+	    'topic=%ff' 'topic=a%01b' 'topic=%ed%a0%80'; do
 		run get "$AGGD_URL/events?$q"
 		[ "$(last_code)" = 400 ] || { echo "query $q: $(last_code)"; false; }
 		[ "$(jq -r '.error|type' <<<"$output")" = string ]
@@ -190,8 +207,31 @@ $(event t 2)"
 	[ "$(last_code)" = 404 ]
 	run get -X DELETE "$AGGD_URL/publish"
 	[ "$(last_code)" = 405 ]
-	curl -s -D - -o /dev/null -X POST "$AGGD_URL/stats" | grep -qi '^allow: GET'
+	[ "$(curl -s -D - -o /dev/null -X POST "$AGGD_URL/stats" | tr -d '\r' | grep -i '^allow:')" = 'Allow: GET, HEAD' ]
 	curl -s -D - -o /dev/null "$AGGD_URL/publish" | grep -qi '^allow: POST'
+}
+
+@test "HEAD: the headers of GET without its body; the connection goes on" {
+	start_aggd
+	out=$(raw_http 'HEAD /healthz HTTP/1.1\r\nHost: t\r\n\r\nGET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n')
+	echo "$out"
+	[ "$(grep -c '^HTTP/1.1 200 OK$' <<<"$out")" = 2 ]
+	[ "$(grep -c '^Content-Length: 16$' <<<"$out")" = 2 ]
+	# one body, after the second response's head
+	[ "$(grep -c status <<<"$out")" = 1 ]
+	[ "$(tail -n 1 <<<"$out")" = '{"status":"ok"}' ]
+	[ "$(curl -s -I -o /dev/null -w '%{http_code}' "$AGGD_URL/stats")" = 200 ]
+	run curl -s -I -o /dev/null -w '%{http_code}' -X HEAD "$AGGD_URL/publish"
+	[ "$output" = 405 ]
+}
+
+@test "HTTP/1.0 with keep-alive: the reply says it stays open, and it does" {
+	start_aggd
+	out=$(raw_http 'GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /healthz HTTP/1.0\r\n\r\n')
+	echo "$out"
+	[ "$(grep -c '^HTTP/1.1 200 OK$' <<<"$out")" = 2 ]
+	[ "$(grep -c '^Connection: keep-alive$' <<<"$out")" = 1 ]
+	[ "$(grep -c '^Connection: close$' <<<"$out")" = 1 ]
 }
 
 @test "AGG_TOKEN: 401 without the bearer token, nothing stored; healthz open" {

@@ -140,11 +140,10 @@ fds() {
 
 @test "a chunked 100 MB body from curl: the client sees the 413 (lingering close)" {
 	start_aggd
-	# BUG (fails until fixed): aggd close()s right after the 413 while
-	# the client is still sending; the unread input makes the kernel send
-	# RST, and curl (which got "100 Continue") sees "send failure" instead
-	# of the 413 about half the time.  lib/httpd.c needs a lingering close
-	# (shutdown(SHUT_WR), drain input for a while, then close).
+	# Closing right after the 413, with the client still sending, would
+	# make the kernel reset the connection over the unread input, and
+	# curl (which got "100 Continue") would see "send failure" instead of
+	# the 413 about half the time: aggd shuts its side and drains first.
 	codes=
 	for i in $(seq 10); do
 		codes+=$(head -c 100M /dev/zero | curl -s -o /dev/null -w '%{http_code}' -T - -X POST \
@@ -155,6 +154,50 @@ fds() {
 	[ "$(curl -s "$AGGD_URL/stats" | jq .received)" = 0 ]
 	rss_bounded
 	served
+	stop_aggd
+}
+
+@test "a slow but steady body (40 KB/s for 12 s) is read to its end, not timed out" {
+	start_aggd
+	run "$ABUSE" steadybody "127.0.0.1:$AGGD_PORT" 480
+	echo "$output"
+	[ "${output%% *}" = status=200 ]
+	[ "$(curl -s "$AGGD_URL/stats" | jq .unique_processed)" = 1 ]
+	stop_aggd
+}
+
+@test "40 connections announcing 16 MB bodies and sending none: others still served" {
+	start_aggd
+	run "$ABUSE" headeronly "127.0.0.1:$AGGD_PORT" 40 16000000
+	echo "$output"
+	[ "$output" = status=200 ]
+	[ "$(curl -s "$AGGD_URL/metrics" | awk '$1 == "agg_http_buffered_bytes" {print $2}')" -lt $((4 << 20)) ]
+	rss_bounded
+	served
+	stop_aggd
+}
+
+@test "requests pipelined before a FIN are all answered, whatever the read boundaries" {
+	start_aggd
+	for bytes in 16383 16384 32768; do
+		run "$ABUSE" halfclose "127.0.0.1:$AGGD_PORT" "$bytes"
+		echo "$bytes bytes: $output"
+		[ "$output" = answered=100 ]
+	done
+	stop_aggd
+}
+
+@test "past --max-conns: a whole 503 that curl reads to its end" {
+	start_aggd -c 1
+	exec {sock}<>"/dev/tcp/127.0.0.1/$AGGD_PORT"
+	printf 'GET /heal' >&"$sock"	# holds the only connection, and not idle
+	sleep 0.2
+	run curl -s -o "$TMP/resp" -w '%{http_code}' "$AGGD_URL/healthz"
+	echo "curl $status: $output $(cat "$TMP/resp")"
+	[ "$status" = 0 ]
+	[ "$output" = 503 ]
+	[ "$(jq -r .error "$TMP/resp")" = "too many connections" ]
+	exec {sock}>&-
 	stop_aggd
 }
 

@@ -106,6 +106,17 @@ get() {
 	cat "$TMP/resp"
 }
 
+# raw_http REQUEST: sends REQUEST (a printf format) on one connection and
+# prints what comes back until aggd closes it, without carriage returns
+raw_http() {
+	local sock
+	exec {sock}<>"/dev/tcp/127.0.0.1/$AGGD_PORT"
+	# shellcheck disable=SC2059
+	printf "$1" >&"$sock"
+	timeout 5 cat <&"$sock" | tr -d '\r'
+	exec {sock}<&-
+}
+
 last_code() {
 	cat "$TMP/code"
 }

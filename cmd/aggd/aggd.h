@@ -18,6 +18,8 @@
 #define AGGD_PAGE_DEFAULT	1000
 #define AGGD_PAGE_MAX		10000
 #define AGGD_WAIT_MAX		60	/* seconds of long polling */
+#define AGGD_PAGE_BYTES		(4 << 20)	/* a page ends past this */
+#define AGGD_BODY_KEEP		(1 << 20)	/* larger reply buffers are freed */
 #define AGGD_GRACE_MS		8000	/* SIGTERM: time to finish requests */
 
 struct aggd_config {

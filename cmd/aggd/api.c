@@ -35,6 +35,8 @@ static void
 reply_json(struct aggd *d, struct httpd_req *r, int status, const char *hdrs)
 {
 	httpd_reply(r, status, NULL, hdrs, d->body.data, d->body.len);
+	if (d->body.cap > AGGD_BODY_KEEP)
+		buf_free(&d->body);	/* httpd has copied it */
 }
 
 /* {"error": msg} with a status; msg is one sentence. */
@@ -219,8 +221,14 @@ struct page {
 	int		 count;
 	int64_t		 last;
 	int		 fail;
+	int		 full;		/* AGGD_PAGE_BYTES reached */
 };
 
+/*
+ * A page ends at its limit or once it holds AGGD_PAGE_BYTES, whichever
+ * comes first (at least one event), so that events with large payloads
+ * cannot make one reply, and the memory behind it, grow without bound.
+ */
 static int
 page_event(const struct event_fields *f, int64_t seq, void *arg)
 {
@@ -233,14 +241,15 @@ page_event(const struct event_fields *f, int64_t seq, void *arg)
 	}
 	p->count++;
 	p->last = seq;
-	return 0;
+	p->full = p->d->body.len >= AGGD_PAGE_BYTES;
+	return p->full;
 }
 
 /* Builds the /events reply in d->body; returns the count or -1. */
 static int
 events_page(struct aggd *d, const struct waiter *w)
 {
-	struct page p = { d, 0, 0, 0 };
+	struct page p = { d, 0, 0, 0, 0 };
 	uint64_t total = 0;
 	size_t mark;
 	char head[64];
@@ -266,7 +275,7 @@ events_page(struct aggd *d, const struct waiter *w)
 	memmove(d->body.data + mark + n, d->body.data + mark, d->body.len - mark);
 	memcpy(d->body.data + mark, head, (size_t)n);
 	d->body.len += (size_t)n;
-	if ((p.count == w->limit ? buf_printf(&d->body, "],\"next\":%lld}\n",
+	if ((p.count == w->limit || p.full ? buf_printf(&d->body, "],\"next\":%lld}\n",
 	    (long long)p.last) : buf_puts(&d->body, "],\"next\":null}\n")) == -1)
 		return -1;
 	return p.count;
@@ -303,8 +312,9 @@ events_query(struct aggd *d, struct httpd_req *r, struct waiter *w, int *wait)
 	memset(w, 0, sizeof(*w));
 	rc = http_query_param(hr->query, hr->query_len, "topic", w->topic,
 	    sizeof(w->topic), &len);
-	if (rc == -1 || (rc == 1 && (len == 0 || strlen(w->topic) != len)))
-		bad = "topic must be 1 to 255 bytes";
+	if (rc == -1 || (rc == 1 && event_text_problem(w->topic, len)))
+		bad = "topic must be 1 to 255 bytes of UTF-8 without control"
+		    " characters";
 	else if (query_number(hr, "after", 0, &after) == -1)
 		bad = "after must be a whole number from 0";
 	else if (query_number(hr, "limit", 1, &limit) == -1)
@@ -537,14 +547,20 @@ api_handle(struct httpd_req *r, void *arg)
 	struct aggd *d = arg;
 	const struct http_request *hr = httpd_request(r);
 	const struct route *rt = NULL;
+	const char *method;
 	char allow[64];
 	size_t i;
 
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
 		if (streq_len(hr->path, hr->path_len, routes[i].path))
 			rt = &routes[i];
+	/* HEAD is GET without the body, which httpd leaves out. */
+	if (streq_len(hr->method, hr->method_len, "HEAD"))
+		method = "GET";
+	else
+		method = NULL;
 	if (d->cfg->token && !token_ok(d, hr) && !(rt && rt->fn == api_healthz &&
-	    streq_len(hr->method, hr->method_len, "GET"))) {
+	    (method || streq_len(hr->method, hr->method_len, "GET")))) {
 		reply_error(d, r, 401, "missing or wrong bearer token",
 		    "WWW-Authenticate: Bearer\r\n");
 		return;
@@ -553,8 +569,10 @@ api_handle(struct httpd_req *r, void *arg)
 		reply_error(d, r, 404, "no such path", NULL);
 		return;
 	}
-	if (!streq_len(hr->method, hr->method_len, rt->method)) {
-		snprintf(allow, sizeof(allow), "Allow: %s\r\n", rt->method);
+	if (method ? strcmp(method, rt->method) != 0 :
+	    !streq_len(hr->method, hr->method_len, rt->method)) {
+		snprintf(allow, sizeof(allow), "Allow: %s%s\r\n", rt->method,
+		    strcmp(rt->method, "GET") == 0 ? ", HEAD" : "");
 		reply_error(d, r, 405, "method not allowed", allow);
 		return;
 	}

@@ -17,6 +17,14 @@
  *   aggabuse bighdr HOST:PORT BYTES	one header line of BYTES bytes
  *	send while reading, stop sending at the answer; print status=
  *	seconds= sent= (bytes of body or header sent when it came)
+ *   aggabuse steadybody HOST:PORT KIB
+ *	one event padded to KIB KiB, 4 KiB every 0.1 s; print status= seconds=
+ *   aggabuse halfclose HOST:PORT BYTES
+ *	100 pipelined GET /healthz of BYTES in all, sent while a long poll
+ *	holds the connection, then a FIN; print answered= (of 100)
+ *   aggabuse headeronly HOST:PORT N BYTES
+ *	N connections announce a body of BYTES and send none; then one
+ *	GET /healthz on a new connection; print status=
  *
  * Exit 0 when the client ran (whatever the server said), 1 on a local or
  * connection error.  status=0 means no answer came.
@@ -324,6 +332,99 @@ cmd_push(const char *head, size_t total, int chunked, const char *tail)
 	return 0;
 }
 
+/* A body that moves steadily but slowly: 4 KiB every 0.1 s. */
+static int
+cmd_steady(size_t kib)
+{
+	static const char ev[] = "{\"topic\":\"steady\",\"event_id\":\"1\","
+	    "\"timestamp\":\"2025-10-21T10:00:00Z\",\"source\":\"s\","
+	    "\"payload\":{}}";
+	char head[256], piece[4096], resp[4096];
+	size_t total = kib << 10, sent = 0, n;
+	double t0 = now();
+	int fd, st;
+
+	if ((fd = dial()) == -1)
+		return 1;
+	snprintf(head, sizeof(head), "POST /publish HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+	    total);
+	if (write_all(fd, head, strlen(head)) == -1)
+		return 1;
+	while (sent < total) {
+		n = total - sent < sizeof(piece) ? total - sent : sizeof(piece);
+		memset(piece, ' ', n);
+		if (sent == 0)
+			memcpy(piece, ev, sizeof(ev) - 1);
+		if (write_all(fd, piece, n) == -1)
+			break;
+		sent += n;
+		if (sent < total)
+			usleep(100000);
+	}
+	st = read_response(fd, resp, sizeof(resp), 5000);
+	printf("status=%d seconds=%.1f\n", st < 0 ? 0 : st, now() - t0);
+	return 0;
+}
+
+static int
+cmd_halfclose(size_t bytes)
+{
+	static const char poll_req[] = "GET /events?after=999999999&wait=1"
+	    " HTTP/1.1\r\nHost: t\r\n\r\n", fmt[] = "GET /healthz HTTP/1.1\r\n"
+	    "Host: t\r\nX-Pad: %s\r\n\r\n";
+	static char pad[4096], reqs[1 << 20], resp[1 << 20];
+	size_t len = 0, per = bytes / 100, base = sizeof(fmt) - 3, n, got = 0;
+	int fd, i, answered = 0;
+	char *p;
+	ssize_t r;
+
+	if (bytes > sizeof(reqs) || per <= base || per - base >= sizeof(pad))
+		return 2;
+	for (i = 0; i < 100; i++) {
+		n = i < 99 ? per - base : bytes - len - base;
+		if (n >= sizeof(pad))
+			return 2;
+		memset(pad, 'a', n);
+		pad[n] = 0;
+		len += (size_t)snprintf(reqs + len, sizeof(reqs) - len, fmt, pad);
+	}
+	if ((fd = dial()) == -1 || write_all(fd, poll_req, sizeof(poll_req) - 1))
+		return 1;
+	usleep(200000);
+	if (write_all(fd, reqs, len) == -1 || shutdown(fd, SHUT_WR) == -1)
+		return 1;
+	while (got < sizeof(resp) - 1 && (r = read(fd, resp + got,
+	    sizeof(resp) - 1 - got)) > 0)
+		got += (size_t)r;
+	resp[got] = 0;
+	for (p = resp; (p = strstr(p, "{\"status\":\"ok\"}")) != NULL; p++)
+		answered++;
+	printf("answered=%d\n", answered);
+	return 0;
+}
+
+static int
+cmd_headeronly(int n, const char *bytes)
+{
+	char head[256], resp[4096];
+	int fd, i, st;
+
+	snprintf(head, sizeof(head), "POST /publish HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Type: application/json\r\nContent-Length: %s\r\n\r\n",
+	    bytes);
+	for (i = 0; i < n; i++)		/* left open until exit */
+		if ((fd = dial()) == -1 || write_all(fd, head, strlen(head)))
+			return 1;
+	usleep(300000);
+	if ((fd = dial()) == -1 || write_all(fd, "GET /healthz HTTP/1.1\r\n"
+	    "Host: t\r\n\r\n", 34) == -1)
+		return 1;
+	st = read_response(fd, resp, sizeof(resp), 5000);
+	printf("status=%d\n", st < 0 ? 0 : st);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -361,6 +462,12 @@ main(int argc, char **argv)
 	if (strcmp(argv[1], "bighdr") == 0 && argc == 4)
 		return cmd_push("GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: ",
 		    (size_t)atol(argv[3]), 0, "\r\n\r\n");
+	if (strcmp(argv[1], "steadybody") == 0 && argc == 4)
+		return cmd_steady((size_t)atol(argv[3]));
+	if (strcmp(argv[1], "halfclose") == 0 && argc == 4)
+		return cmd_halfclose((size_t)atol(argv[3]));
+	if (strcmp(argv[1], "headeronly") == 0 && argc == 5)
+		return cmd_headeronly(atoi(argv[3]), argv[4]);
 	fprintf(stderr, "aggabuse: bad mode or arguments\n");
 	return 2;
 }
