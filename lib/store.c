@@ -214,18 +214,27 @@ topic_hash(const struct store *s, const char *name, size_t len)
 	return siphash(&s->key, name, len);
 }
 
-static int
-tindex_rebuild(struct store *s, size_t cap)
+/* Places every topic in the zeroed table t[0..cap). */
+static void
+tindex_fill(const struct store *s, size_t *t, size_t cap)
 {
-	size_t i, j, *t;
+	size_t i, j;
 
-	if ((t = calloc(cap, sizeof(*t))) == NULL)
-		return -1;
 	for (i = 0; i < s->ntopics; i++) {
 		for (j = s->topics[i].hash % cap; t[j]; j = (j + 1) % cap)
 			;
 		t[j] = i + 1;
 	}
+}
+
+static int
+tindex_rebuild(struct store *s, size_t cap)
+{
+	size_t *t;
+
+	if ((t = calloc(cap, sizeof(*t))) == NULL)
+		return -1;
+	tindex_fill(s, t, cap);
 	free(s->tindex);
 	s->tindex = t;
 	s->tindex_cap = cap;
@@ -304,7 +313,11 @@ topics_truncate(struct store *s, size_t n)
 {
 	while (s->ntopics > n)
 		free(s->topics[--s->ntopics].name);
-	(void)tindex_rebuild(s, s->tindex_cap);
+	/* In place: a rollback must not fail for want of memory. */
+	if (s->tindex == NULL)
+		return;
+	memset(s->tindex, 0, s->tindex_cap * sizeof(*s->tindex));
+	tindex_fill(s, s->tindex, s->tindex_cap);
 }
 
 static int
