@@ -19,6 +19,7 @@
  * output end a long poll at once, and the connection is kept alive.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
@@ -147,6 +148,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	memset(o, 0, sizeof(*o));
 	o->count = -1;
 	o->limit = PAGE_DEFAULT;
+	argv[0] = "aggevents";	/* getopt's messages name argv[0] */
 	while ((ch = getopt_long(argc, argv, "t:a:n:l:fHu:T:hV", longopts,
 	    NULL)) != -1)
 		switch (ch) {
@@ -217,7 +219,8 @@ failure_reason(CURL *c, CURLcode rc, const char *cerr, char *out,
 
 /*
  * GET t->url into t->body.  Returns the HTTP status, 0 when stopped by a
- * signal or a closed standard output, or -1 with the reason in err.
+ * signal or a closed standard output, or with the reason in err -1 (worth
+ * a retry) or -2 (the URL is wrong).
  */
 static long
 fetch(struct tail *t, char *err, size_t errsz)
@@ -242,9 +245,10 @@ fetch(struct tail *t, char *err, size_t errsz)
 	rc = curl_easy_perform(c);
 	if (rc == CURLE_ABORTED_BY_CALLBACK)
 		return 0;
-	if (rc != CURLE_OK)
+	if (rc != CURLE_OK) {
 		failure_reason(c, rc, cerr, err, errsz);
-	else
+		status = client_curl_permanent(rc) ? -2 : -1;
+	} else
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	return status;
 }
@@ -527,7 +531,7 @@ run(struct tail *t)
 		if ((status = fetch(t, err, sizeof(err))) == 0)
 			return 0;
 		if (status != 200) {
-			if (status != -1)
+			if (status > 0)
 				client_error_message(&t->body, status, err,
 				    sizeof(err));
 			if (retry(t, status, err, &backoff) == -1)
@@ -639,6 +643,12 @@ main(int argc, char **argv)
 
 	parse_args(argc, argv, &o);
 	setup_signals(o.follow);
+	/* Closed, fd 1 would go to the first descriptor libcurl opens. */
+	if (fcntl(STDOUT_FILENO, F_GETFD) == -1) {
+		fprintf(stderr, "aggevents: standard output: %s\n",
+		    strerror(errno));
+		return 1;
+	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "aggevents: cannot start libcurl\n");
 		return 1;

@@ -74,6 +74,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	int ch;
 
 	memset(o, 0, sizeof(*o));
+	argv[0] = "aggstat";	/* getopt's messages name argv[0] */
 	while ((ch = getopt_long(argc, argv, "jpo:t:u:T:hV", longopts,
 	    NULL)) != -1)
 		switch (ch) {

@@ -47,30 +47,43 @@ client_token(const char *flag)
 	return v && *v ? v : NULL;
 }
 
+/* Appends the header "prefix value" to h, whatever its length; NULL
+   (and h freed) on failure. */
+static struct curl_slist *
+append_header(struct curl_slist *h, const char *prefix, const char *value)
+{
+	struct curl_slist *t = NULL;
+	struct buf line;
+
+	buf_init(&line);
+	if (buf_puts(&line, prefix) == 0 && buf_puts(&line, value) == 0 &&
+	    buf_cstr(&line) == 0)
+		t = curl_slist_append(h, line.data);	/* copies the line */
+	buf_free(&line);
+	if (t == NULL)
+		curl_slist_free_all(h);
+	return t;
+}
+
 struct curl_slist *
 client_headers(const char *token, const char *ctype)
 {
-	struct curl_slist *h = NULL, *t;
-	char line[1024];
+	struct curl_slist *h;
 
 	if ((h = curl_slist_append(NULL, "Expect:")) == NULL)
 		return NULL;
-	if (token) {
-		snprintf(line, sizeof(line), "Authorization: Bearer %s", token);
-		if ((t = curl_slist_append(h, line)) == NULL)
-			goto fail;
-		h = t;
-	}
-	if (ctype) {
-		snprintf(line, sizeof(line), "Content-Type: %s", ctype);
-		if ((t = curl_slist_append(h, line)) == NULL)
-			goto fail;
-		h = t;
-	}
+	if (token && (h = append_header(h, "Authorization: Bearer ", token)) ==
+	    NULL)
+		return NULL;
+	if (ctype && (h = append_header(h, "Content-Type: ", ctype)) == NULL)
+		return NULL;
 	return h;
-fail:
-	curl_slist_free_all(h);
-	return NULL;
+}
+
+int
+client_curl_permanent(CURLcode rc)
+{
+	return rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_URL_MALFORMAT;
 }
 
 static size_t

@@ -26,6 +26,9 @@ const char	*client_token(const char *flag);
  */
 struct curl_slist *client_headers(const char *token, const char *ctype);
 
+/* 1 when a failed transfer cannot succeed on a retry: the URL is wrong. */
+int		 client_curl_permanent(CURLcode);
+
 /*
  * GET url (timeout in seconds, 0 none) into out.  Returns the HTTP status,
  * or -1 with a one-line reason in err ("connection refused").

@@ -215,6 +215,13 @@ counts() {
 	[[ "$output" == "aggd "[0-9]* ]]
 	run "$AGG_BIN/aggd" --bogus
 	[ "$status" = 2 ]
+	[ "${lines[0]}" = "aggd: unrecognized option '--bogus'" ]
+	# a size past 2^40 is refused, also when its suffix would wrap it
+	for b in 1099511627777 17592186044417M 1073741825K; do
+		run "$AGG_BIN/aggd" -b "$b"
+		[ "$status" = 2 ]
+		[ "${lines[0]}" = "aggd: --max-body: not a whole number from 1 to 2^40: $b" ]
+	done
 	run "$AGG_BIN/aggd" -q 0
 	[ "$status" = 2 ]
 	run "$AGG_BIN/aggd" extra

@@ -149,6 +149,37 @@ wait_received() {
 	[[ $output == *"gave up after 3 tries"* ]]
 }
 
+@test "a malformed URL, or one of another protocol, fails at once without retries" {
+	for url in 'htp://127.0.0.1/publish' 'http://127.0.0.1:99999/publish'; do
+		SECONDS=0
+		run aggpub -n 10 -u "$url"
+		echo "$url: $status $output ($SECONDS s)"
+		[ "$status" -eq 1 ]
+		[ "$SECONDS" -lt 5 ]
+		[[ $output != *retrying* ]]
+		[[ "${lines[0]}" == "aggpub: POST $url: "* ]]
+	done
+}
+
+@test "the reader closing standard output early: exit 0, no message" {
+	unset AGGREGATOR_URL
+	run bash -c 'aggpub -n 100000 | head -c 1 >/dev/null; echo "${PIPESTATUS[0]}"'
+	[ "$output" = 0 ]
+}
+
+@test "a 1500-byte token: aggpub, aggstat and aggevents send it whole" {
+	tok=$(head -c 1500 /dev/zero | tr '\0' k)
+	start_aggd -t "$tok"
+	AGG_TOKEN=$tok run aggpub -q -n 10
+	[ "$status" -eq 0 ]
+	AGG_TOKEN=$tok run aggstat -j
+	[ "$status" -eq 0 ]
+	[ "$(jq .received <<<"$output")" = 10 ]
+	AGG_TOKEN=$tok run aggevents -n 1
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 1 ]
+}
+
 @test "aggpub | aggd -x loads a store end to end" {
 	unset AGGREGATOR_URL
 	aggpub -q -n 2000 | aggd -x -l 127.0.0.1:0 -d "$AGGD_DB" 2>"$TMP/x.log"
@@ -210,6 +241,13 @@ wait_received() {
 		[[ $output == *"usage: aggpub"* ]]
 	done
 	aggpub -x 2>&1 >/dev/null | grep -q '^usage: aggpub'
+	# getopt's words, under the tool's name whatever the path
+	run -2 "$AGG_BIN/aggpub" -x
+	[ "${lines[0]}" = "aggpub: invalid option -- 'x'" ]
+	run -2 aggpub --quiet=1
+	[ "${lines[0]}" = "aggpub: option '--quiet' doesn't allow an argument" ]
+	run -2 aggpub --co 3
+	[[ "${lines[0]}" == "aggpub: option '--co' is ambiguous"* ]]
 	[ -z "$(aggpub -x 2>/dev/null)" ]
 	run aggpub --help
 	[ "$status" -eq 0 ]

@@ -37,6 +37,8 @@ dead_port() {
 	run aggstat -x
 	[ "$status" -eq 2 ]
 	[[ "$output" == *usage:* ]]
+	run "$AGG_BIN/aggstat" -x
+	[ "${lines[0]}" = "aggstat: invalid option -- 'x'" ]
 	run aggstat extra
 	[ "$status" -eq 2 ]
 	run aggstat -t ''

@@ -86,6 +86,8 @@ dead_port() {
 		eval "run aggevents $args"
 		[ "$status" -eq 2 ] || { echo "$args: $status"; false; }
 	done
+	run "$AGG_BIN/aggevents" -x
+	[ "${lines[0]}" = "aggevents: invalid option -- 'x'" ]
 }
 
 @test "aggevents: an empty store prints nothing" {
@@ -161,6 +163,19 @@ dead_port() {
 	run aggevents -H -u "http://127.0.0.1:$DEAD"
 	[ "$status" -eq 1 ]
 	[ "${#lines[@]}" -eq 1 ]
+}
+
+@test "aggevents: a malformed URL ends even -f at once; a closed stdout is an error" {
+	SECONDS=0
+	run timeout 10 aggevents -f -u 'htp://127.0.0.1/publish'
+	echo "$status: $output ($SECONDS s)"
+	[ "$status" -eq 1 ]
+	[ "$SECONDS" -lt 5 ]
+	[[ $output != *retrying* ]]
+	start_aggd
+	run bash -c 'aggevents -n 3 >&-'
+	[ "$status" -eq 1 ]
+	[ "$output" = "aggevents: standard output: Bad file descriptor" ]
 }
 
 @test "aggevents: an error answer exits 1 with aggd's words" {

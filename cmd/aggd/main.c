@@ -49,15 +49,20 @@ size_arg(const char *name, const char *s)
 {
 	char *end;
 	unsigned long long v;
+	int shift = 0;
 
 	errno = 0;
 	v = strtoull(s, &end, 10);
 	if (*end == 'K' || *end == 'k')
-		v <<= 10, end++;
+		shift = 10, end++;
 	else if (*end == 'M' || *end == 'm')
-		v <<= 20, end++;
-	if (errno || *s < '0' || *s > '9' || *end || v == 0 || v > (1ULL << 40)) {
-		fprintf(stderr, "aggd: %s: not a positive number: %s\n", name, s);
+		shift = 20, end++;
+	if (v > (1ULL << 40) >> shift)
+		v = 0;		/* over the bound, before shifting it away */
+	v <<= shift;
+	if (errno || *s < '0' || *s > '9' || *end || v == 0) {
+		fprintf(stderr, "aggd: %s: not a whole number from 1 to 2^40: %s\n",
+		    name, s);
 		usage(2);
 	}
 	return (size_t)v;
@@ -81,6 +86,7 @@ parse_args(int argc, char **argv, struct aggd_config *c)
 	};
 	int ch;
 
+	argv[0] = "aggd";	/* getopt's messages name argv[0] */
 	while ((ch = getopt_long(argc, argv, "l:d:t:rxb:q:c:hV", opts, NULL)) != -1)
 		switch (ch) {
 		case 'l': c->listen = optarg; break;

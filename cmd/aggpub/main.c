@@ -121,8 +121,8 @@ parse_args(int argc, char **argv, struct opts *o)
 
 	*o = (struct opts){ .count = 5000, .share = 0.2, .topics = 10,
 	    .seed = 1, .batch = 100, .conc = 4, .retries = 60 };
-	opterr = 0;	/* getopt's messages would say argv[0], not "aggpub" */
-	while ((ch = getopt_long(argc, argv, ":n:d:T:s:b:c:r:u:t:qhV", lopts,
+	argv[0] = "aggpub";	/* getopt's messages name argv[0] */
+	while ((ch = getopt_long(argc, argv, "n:d:T:s:b:c:r:u:t:qhV", lopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'n': o->count = num_arg(ch, optarg, 0, COUNT_MAX); break;
@@ -138,11 +138,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		case 'q': o->quiet = 1; break;
 		case 'h': usage(0); break;
 		case 'V': puts("aggpub " AGG_VERSION); exit(0);
-		case ':': warnx("%s: needs an argument", argv[optind - 1]);
-			usage(2);
-		default: optopt ? warnx("-%c: unknown option", optopt) :
-			    warnx("%s: unknown option", argv[optind - 1]);
-			usage(2);
+		default: usage(2);	/* getopt said why */
 		}
 		o->gen_flags |= strchr("ndTs", ch) != NULL;
 	}
@@ -161,7 +157,6 @@ ship(const struct opts *o)
 	struct sender s;
 	int rc = 1;
 
-	signal(SIGPIPE, SIG_IGN);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
 		errx(1, "cannot initialise libcurl");
 	if (sender_init(&s, o) == -1)
@@ -196,6 +191,8 @@ to_stdout(const struct opts *o)
 	}
 	buf_free(&b);
 	if (rc == -1 || fflush(stdout) == EOF) {
+		if (errno == EPIPE)
+			return 0;	/* the reader had enough, as | head does */
 		warn("stdout");
 		return 1;
 	}
@@ -214,6 +211,7 @@ main(int argc, char **argv)
 	const char *env = getenv("AGGREGATOR_URL");
 
 	parse_args(argc, argv, &o);
+	signal(SIGPIPE, SIG_IGN);	/* EPIPE instead: a message, or exit 0 */
 	if (o.nfiles == 0 && o.url == NULL && (env == NULL || *env == '\0') &&
 	    !isatty(STDOUT_FILENO))
 		return to_stdout(&o);

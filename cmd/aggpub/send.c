@@ -191,7 +191,11 @@ slot_done(struct sender *s, struct slot *sl, CURLcode cc)
 	if (cc != CURLE_OK) {
 		snprintf(msg, sizeof(msg), "%s",
 		    *sl->err ? sl->err : curl_easy_strerror(cc));
-		return retry_later(s, sl, 0, msg);
+		if (!client_curl_permanent(cc))
+			return retry_later(s, sl, 0, msg);
+		progress_clear(s);
+		warnx("POST %s: %s", s->url, msg);
+		return -1;
 	}
 	curl_easy_getinfo(sl->h, CURLINFO_RESPONSE_CODE, &status);
 	if (status >= 200 && status < 300) {
