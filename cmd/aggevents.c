@@ -201,22 +201,6 @@ collect(char *p, size_t size, size_t n, void *arg)
 	return buf_append(arg, p, size * n) == 0 ? size * n : 0;
 }
 
-/* Why a transfer failed: the system's words when there are some. */
-static void
-failure_reason(CURL *c, CURLcode rc, const char *cerr, char *out,
-    size_t outsz)
-{
-	long oserr = 0;
-
-	curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &oserr);
-	if (rc == CURLE_COULDNT_CONNECT && oserr != 0) {
-		snprintf(out, outsz, "%s", strerror((int)oserr));
-		if (out[0] >= 'A' && out[0] <= 'Z')
-			out[0] = (char)(out[0] - 'A' + 'a');
-	} else
-		snprintf(out, outsz, "%s", *cerr ? cerr : curl_easy_strerror(rc));
-}
-
 /*
  * GET t->url into t->body.  Returns the HTTP status, 0 when stopped by a
  * signal or a closed standard output, or with the reason in err -1 (worth
@@ -246,7 +230,7 @@ fetch(struct tail *t, char *err, size_t errsz)
 	if (rc == CURLE_ABORTED_BY_CALLBACK)
 		return 0;
 	if (rc != CURLE_OK) {
-		failure_reason(c, rc, cerr, err, errsz);
+		client_failure_reason(c, rc, cerr, err, errsz);
 		status = client_curl_permanent(rc) ? -2 : -1;
 	} else
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);

@@ -100,20 +100,6 @@ parse_args(int argc, char **argv, struct opts *o)
 	}
 }
 
-/* "connection refused" rather than libcurl's longer words, when it can. */
-static void
-system_reason(CURL *c, char *err, size_t errsz)
-{
-	long oserr = 0;
-
-	if (curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &oserr) != CURLE_OK ||
-	    oserr == 0)
-		return;
-	snprintf(err, errsz, "%s", strerror((int)oserr));
-	if (err[0] >= 'A' && err[0] <= 'Z')
-		err[0] = (char)(err[0] - 'A' + 'a');
-}
-
 /* GET /stats into body; 0, or -1 after saying why. */
 static int
 fetch_stats(const struct opts *o, struct buf *body)
@@ -134,8 +120,6 @@ fetch_stats(const struct opts *o, struct buf *body)
 	}
 	status = client_get(c, url, client_token(o->token), STAT_TIMEOUT, body,
 	    err, sizeof(err));
-	if (status == -1)
-		system_reason(c, err, sizeof(err));
 	curl_easy_cleanup(c);
 	if (status != 200) {
 		if (status != -1)
@@ -350,11 +334,22 @@ format_prom(struct json_object *stats, const char *only, struct buf *out)
 static int
 format_stats(const struct opts *o, const struct buf *body, struct buf *out)
 {
-	struct json_object *stats, *t = NULL;
+	struct json_object *stats = NULL, *t = NULL;
+	struct json_tokener *tok;
+	size_t end = 0;
 	int rc = -1;
 
-	stats = json_tokener_parse(body->data);
-	if (stats == NULL || !json_object_is_type(stats, json_type_object)) {
+	/* The whole answer, not a prefix that happens to parse. */
+	if ((tok = json_tokener_new()) != NULL) {
+		stats = json_tokener_parse_ex(tok, body->data, (int)body->len);
+		end = json_tokener_get_parse_end(tok);
+		json_tokener_free(tok);
+	}
+	while (end < body->len && body->data[end] != '\0' &&
+	    strchr(" \t\r\n", body->data[end]))
+		end++;
+	if (stats == NULL || end != body->len ||
+	    !json_object_is_type(stats, json_type_object)) {
 		fprintf(stderr, "aggstat: /stats: the answer is not a JSON "
 		    "object\n");
 		goto done;
@@ -438,7 +433,7 @@ write_file(const char *path, const struct buf *data)
 		return -1;
 	}
 	if ((fd = mkstemp(tmp)) == -1) {
-		fprintf(stderr, "aggstat: %s: %s\n", tmp, strerror(errno));
+		fprintf(stderr, "aggstat: %s: %s\n", path, strerror(errno));
 		return -1;
 	}
 	mask = umask(0);

@@ -80,6 +80,21 @@ client_headers(const char *token, const char *ctype)
 	return h;
 }
 
+void
+client_failure_reason(CURL *c, CURLcode rc, const char *cerr, char *out,
+    size_t outsz)
+{
+	long oserr = 0;
+
+	curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &oserr);
+	if (rc == CURLE_COULDNT_CONNECT && oserr != 0) {
+		snprintf(out, outsz, "%s", strerror((int)oserr));
+		if (out[0] >= 'A' && out[0] <= 'Z')
+			out[0] = (char)(out[0] - 'A' + 'a');
+	} else
+		snprintf(out, outsz, "%s", *cerr ? cerr : curl_easy_strerror(rc));
+}
+
 int
 client_curl_permanent(CURLcode rc)
 {
@@ -111,7 +126,7 @@ client_get(CURL *c, const char *url, const char *token, long timeout,
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	if ((rc = curl_easy_perform(c)) != CURLE_OK)
-		snprintf(err, errsz, "%s", *cerr ? cerr : curl_easy_strerror(rc));
+		client_failure_reason(c, rc, cerr, err, errsz);
 	else
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	curl_slist_free_all(h);
@@ -132,6 +147,9 @@ client_error_message(const struct buf *body, long status, char *out,
 		snprintf(out, outsz, "%ld %s", status, json_object_get_string(e));
 	else
 		snprintf(out, outsz, "%ld %s", status, http_reason((int)status));
+	for (; *out; out++)	/* a diagnostic is one line */
+		if ((unsigned char)*out < 0x20)
+			*out = ' ';
 	json_object_put(o);
 	if (tok)
 		json_tokener_free(tok);

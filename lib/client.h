@@ -26,6 +26,13 @@ const char	*client_token(const char *flag);
  */
 struct curl_slist *client_headers(const char *token, const char *ctype);
 
+/*
+ * Why a transfer failed, in one line: the system's words when it could not
+ * connect ("connection refused"), else libcurl's (cerr, or rc's).
+ */
+void		 client_failure_reason(CURL *, CURLcode rc, const char *cerr,
+		    char *out, size_t outsz);
+
 /* 1 when a failed transfer cannot succeed on a retry: the URL is wrong. */
 int		 client_curl_permanent(CURLcode);
 

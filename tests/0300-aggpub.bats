@@ -235,6 +235,7 @@ wait_received() {
 
 @test "bad usage exits 2 with usage on stderr; --help and --version exit 0" {
 	for args in "-x" "--bogus" "-n" "-n abc" "-n -1" "-d 1" "-d -0.1" "-d 100%" \
+	    "-d -0" "-d 0x.8" "-d 2e-1" \
 	    "-b 0" "-c 0" "-T 0" "-r x" "-n 5 -" "-s 3 file"; do
 		run -2 aggpub $args
 		[[ $output == "aggpub: "* ]]

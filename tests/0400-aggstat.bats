@@ -186,7 +186,7 @@ check_prom() {
 	start_aggd
 	run aggstat -o "$TMP/no/such/dir/agg.prom"
 	[ "$status" -eq 1 ]
-	[[ "$output" == "aggstat: $TMP/no/such/dir/"* ]]
+	[ "$output" = "aggstat: $TMP/no/such/dir/agg.prom: No such file or directory" ]
 }
 
 @test "aggstat: unreachable aggd: one line, exit 1" {
@@ -204,6 +204,21 @@ check_prom() {
 	run aggstat -u "$AGGD_URL/nothing/here"
 	[ "$status" -eq 1 ]
 	[[ "$output" == "aggstat: GET $AGGD_URL/nothing/here/stats: 404 "* ]]
+}
+
+@test "aggstat: a /stats answer with trailing bytes is refused; an error is one line" {
+	body='{"received":1,"unique_processed":1,"duplicate_dropped":0,"topics":[],"uptime_seconds":1}x'
+	fake_aggd "HTTP/1.1 200 OK\\r\\nContent-Type: application/json\\r\\nContent-Length: ${#body}\\r\\n\\r\\n$body"
+	run aggstat -u "$FAKE_URL"
+	[ "$status" -eq 1 ]
+	[ "$output" = "aggstat: /stats: the answer is not a JSON object" ]
+	kill "$FAKE_PID"
+	body='{"error":"two\\nlines"}'	# printf leaves the JSON escape \n
+	fake_aggd "HTTP/1.1 500 Internal Server Error\\r\\nContent-Length: $(printf "$body" | wc -c)\\r\\n\\r\\n$body"
+	run aggstat -u "$FAKE_URL"
+	[ "$status" -eq 1 ]
+	[ "$output" = "aggstat: GET $FAKE_URL/stats: 500 two lines" ]
+	kill "$FAKE_PID"
 }
 
 @test "aggstat: -u and AGGREGATOR_URL, with or without /publish" {

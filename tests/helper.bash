@@ -106,6 +106,21 @@ get() {
 	cat "$TMP/resp"
 }
 
+# fake_aggd RESPONSE: a server on a free port that answers every request
+# for 10 s with RESPONSE (a printf format, written as is); sets FAKE_URL
+fake_aggd() {
+	local i
+	cc -O2 -o "$TMP/aggabuse" "$BATS_TEST_DIRNAME/tools/aggabuse.c"
+	# shellcheck disable=SC2059
+	"$TMP/aggabuse" serve 127.0.0.1:0 10 "$(printf "$1")" >"$TMP/fake.port" &
+	FAKE_PID=$!
+	for i in $(seq 100); do
+		[ -s "$TMP/fake.port" ] && break
+		sleep 0.05
+	done
+	FAKE_URL=http://127.0.0.1:$(cat "$TMP/fake.port")
+}
+
 # raw_http REQUEST: sends REQUEST (a printf format) on one connection and
 # prints what comes back until aggd closes it, without carriage returns
 raw_http() {

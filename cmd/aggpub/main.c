@@ -98,7 +98,9 @@ share_arg(const char *s)
 	d = strtod(s, &end);
 	if (end != s && *end == '%')
 		d /= 100, end++;
-	if (errno || end == s || *end || !(d >= 0 && d < 1)) {
+	/* Plain decimals only: strtod would also take " 0.2", "-0", "0x.8". */
+	if (errno || end == s || *end || !(d >= 0 && d < 1) ||
+	    s[strspn(s, "0123456789.%")] != '\0') {
 		warnx("-d: not a share from 0 to below 1: %s", s);
 		usage(2);
 	}

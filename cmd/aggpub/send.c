@@ -189,8 +189,7 @@ slot_done(struct sender *s, struct slot *sl, CURLcode cc)
 	curl_multi_remove_handle(s->multi, sl->h);
 	sl->state = SLOT_WAIT;
 	if (cc != CURLE_OK) {
-		snprintf(msg, sizeof(msg), "%s",
-		    *sl->err ? sl->err : curl_easy_strerror(cc));
+		client_failure_reason(sl->h, cc, sl->err, msg, sizeof(msg));
 		if (!client_curl_permanent(cc))
 			return retry_later(s, sl, 0, msg);
 		progress_clear(s);

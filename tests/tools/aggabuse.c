@@ -25,6 +25,9 @@
  *   aggabuse headeronly HOST:PORT N BYTES
  *	N connections announce a body of BYTES and send none; then one
  *	GET /healthz on a new connection; print status=
+ *   aggabuse serve HOST:0 SECONDS RESPONSE
+ *	a fake aggd: prints its port, then answers every request for SECONDS
+ *	with RESPONSE (status line, headers and body, as given) and closes
  *
  * Exit 0 when the client ran (whatever the server said), 1 on a local or
  * connection error.  status=0 means no answer came.
@@ -425,6 +428,45 @@ cmd_headeronly(int n, const char *bytes)
 	return 0;
 }
 
+/* Answers each connection's first request with resp, for seconds. */
+static int
+cmd_serve(double seconds, const char *resp)
+{
+	struct sockaddr_in a = addr;
+	socklen_t alen = sizeof(a);
+	char req[65536];
+	double end = now() + seconds;
+	struct pollfd p;
+	int lfd, fd, one = 1;
+	size_t len;
+	ssize_t n;
+
+	if ((lfd = socket(AF_INET, SOCK_STREAM, 0)) == -1 ||
+	    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(lfd, (struct sockaddr *)&a, sizeof(a)) == -1 ||
+	    listen(lfd, 16) == -1 ||
+	    getsockname(lfd, (struct sockaddr *)&a, &alen) == -1)
+		return 1;
+	printf("%d\n", ntohs(a.sin_port));
+	fflush(stdout);
+	while (now() < end) {
+		p.fd = lfd;
+		p.events = POLLIN;
+		if (poll(&p, 1, 100) != 1 || (fd = accept(lfd, NULL, NULL)) == -1)
+			continue;
+		for (len = 0; len < sizeof(req) - 1; len += (size_t)n) {
+			if ((n = read(fd, req + len, sizeof(req) - 1 - len)) <= 0)
+				break;
+			req[len + (size_t)n] = 0;
+			if (strstr(req, "\r\n\r\n"))
+				break;
+		}
+		(void)write_all(fd, resp, strlen(resp));
+		close(fd);
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -462,6 +504,8 @@ main(int argc, char **argv)
 	if (strcmp(argv[1], "bighdr") == 0 && argc == 4)
 		return cmd_push("GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: ",
 		    (size_t)atol(argv[3]), 0, "\r\n\r\n");
+	if (strcmp(argv[1], "serve") == 0 && argc == 5)
+		return cmd_serve(atof(argv[3]), argv[4]);
 	if (strcmp(argv[1], "steadybody") == 0 && argc == 4)
 		return cmd_steady((size_t)atol(argv[3]));
 	if (strcmp(argv[1], "halfclose") == 0 && argc == 4)
