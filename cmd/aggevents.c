@@ -275,7 +275,7 @@ put_cell(struct buf *b, const char *s, size_t len, size_t width, int pad)
 	return pad ? buf_putc(b, ' ') : 0;
 }
 
-#define COL_SEQ		7
+#define COL_SEQ		10	/* aligned up to seq 9,999,999,999 */
 #define COL_TIME	20
 #define COL_TOPIC	12
 #define COL_ID		12
