@@ -101,6 +101,41 @@ seterr(char *err, size_t errsz, const char *fmt, const char *a, const char *b)
 }
 
 static int
+sync_dir(const char *dir)
+{
+	int fd, rc;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	/* EINVAL: this file system does not sync directories (nothing to do) */
+	rc = fsync(fd) == -1 && errno != EINVAL ? -1 : 0;
+	close(fd);
+	return rc;
+}
+
+/*
+ * Makes dir, whose parent exists, and syncs the parent: a power loss must
+ * not take back the folder that holds acknowledged events.
+ */
+static int
+mkdir_synced(char *dir)
+{
+	char *slash;
+	int rc;
+
+	if (mkdir(dir, 0755) == -1)
+		return errno == EEXIST ? 0 : -1;
+	if ((slash = strrchr(dir, '/')) == NULL)
+		return sync_dir(".");
+	if (slash == dir)
+		return sync_dir("/");
+	*slash = '\0';
+	rc = sync_dir(dir);
+	*slash = '/';
+	return rc;
+}
+
+static int
 mkdirs(const char *path, char *err, size_t errsz)
 {
 	char dir[PATH_MAX];
@@ -117,11 +152,11 @@ mkdirs(const char *path, char *err, size_t errsz)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(dir, 0755) == -1 && errno != EEXIST)
+		if (mkdir_synced(dir) == -1)
 			goto fail;
 		*p = '/';
 	}
-	if (dir[0] && mkdir(dir, 0755) == -1 && errno != EEXIST)
+	if (dir[0] && mkdir_synced(dir) == -1)
 		goto fail;
 	return 0;
 fail:
@@ -599,27 +634,26 @@ static const char pragmas[] = "PRAGMA journal_mode=WAL;"
     "PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0;"
     "PRAGMA journal_size_limit=67108864; PRAGMA cache_size=-8192;";
 
-/* The WAL file, held open to fdatasync it; its directory entry synced. */
+/*
+ * The WAL file, held open to fdatasync it; its directory entry synced.
+ * SQLite's own names, not ones made from the path given: when that is a
+ * symbolic link, SQLite keeps the WAL next to the file it points to.
+ */
 static int
-wal_open(struct store *s, const char *path)
+wal_open(struct store *s)
 {
-	char wal[PATH_MAX], dir[PATH_MAX], *slash;
-	int dfd;
+	const char *db = sqlite3_db_filename(s->db, "main");
+	char dir[PATH_MAX], *slash;
 
-	if (snprintf(wal, sizeof(wal), "%s-wal", path) >= (int)sizeof(wal))
+	if ((s->walfd = open(sqlite3_filename_wal(db), O_RDONLY | O_CREAT |
+	    O_CLOEXEC, 0644)) == -1)
 		return -1;
-	if ((s->walfd = open(wal, O_RDONLY | O_CREAT | O_CLOEXEC, 0644)) == -1)
-		return -1;
-	snprintf(dir, sizeof(dir), "%s", path);
+	snprintf(dir, sizeof(dir), "%s", db);
 	if ((slash = strrchr(dir, '/')) != NULL)
 		*slash = '\0';
 	else
 		snprintf(dir, sizeof(dir), ".");
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
-	(void)fsync(dfd);
-	close(dfd);
-	return 0;
+	return sync_dir(dir);
 }
 
 int
@@ -654,8 +688,12 @@ store_checkpoint(struct store *s)
 	gen = __atomic_load_n(&s->wal_gen, __ATOMIC_ACQUIRE);
 	rc = sqlite3_wal_checkpoint_v2(s->ckpt, NULL, SQLITE_CHECKPOINT_PASSIVE,
 	    &log, &done);
+	if ((rc & 0xff) == SQLITE_IOERR) {
+		errno = EIO;
+		return STORE_IOERR;
+	}
 	if (rc != SQLITE_OK && rc != SQLITE_BUSY)
-		return -1;
+		return STORE_ERROR;
 	/*
 	 * SQLite fsyncs the database only in a checkpoint that reaches the
 	 * end of the WAL: under load, the writer's catch_up.  That fsync then
@@ -669,7 +707,7 @@ store_checkpoint(struct store *s)
 	if (done > 0 && sync_file_range(s->dbfd, 0, 0,
 	    SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
 	    SYNC_FILE_RANGE_WAIT_AFTER) == -1)
-		return -1;
+		return STORE_IOERR;
 	if (log <= CKPT_CATCH_UP)
 		return 0;
 	__atomic_store_n(&s->ckpt_ready, gen + 1, __ATOMIC_RELEASE);
@@ -763,7 +801,7 @@ store_open(const char *path, char *err, size_t errsz)
 		seterr(err, errsz, "store %s: %s", path, sqlite3_errmsg(s->db));
 		goto fail;
 	}
-	if (wal_open(s, path) == -1) {
+	if (wal_open(s) == -1) {
 		seterr(err, errsz, "store %s-wal: %s", path, strerror(errno));
 		goto fail;
 	}

@@ -19,6 +19,7 @@
 
 #define STORE_ERROR	(-1)
 #define STORE_FULL	(-2)	/* the disk is full: nothing was applied */
+#define STORE_IOERR	(-3)	/* the disk failed a write: trust it no more */
 
 struct store;
 struct store_reader;
@@ -49,8 +50,10 @@ int		 store_sync(struct store *);
 /*
  * Copies committed WAL pages into the database file without blocking the
  * writer (PASSIVE).  For one thread other than the writer's.  1 when the
- * WAL is long and the next round should follow at once, 0 when not, -1
- * when the checkpoint failed.
+ * WAL is long and the next round should follow at once, 0 when not,
+ * STORE_ERROR when the round failed and a later one may succeed, and
+ * STORE_IOERR (errno set) when writing the database back failed: the
+ * kernel may have dropped the pages, so see store_sync's callers.
  */
 int		 store_checkpoint(struct store *);
 

@@ -139,6 +139,37 @@ counts() {
 	[ "$(jq -r .unique <<<"$output")" = 1 ]
 }
 
+@test "stdin: a line stored wakes a long poll at once" {
+	mkfifo "$TMP/in"
+	exec {w}<>"$TMP/in"	# a writer first, so that aggd's open returns
+	AGGD_STDIN=$TMP/in start_aggd
+	curl -s "$AGGD_URL/events?topic=lp&wait=20" >"$TMP/lp" &
+	poller=$!
+	sleep 0.3
+	SECONDS=0
+	printf '%s\n' "$(event lp 1)" >&"$w"
+	wait "$poller"
+	echo "answered after $SECONDS s: $(cat "$TMP/lp")"
+	[ "$SECONDS" -le 2 ]
+	[ "$(jq -c '[.count,.events[0].event_id]' "$TMP/lp")" = '[1,"1"]' ]
+	exec {w}>&-
+}
+
+@test "a store file that is a symbolic link: aggd syncs the WAL that SQLite writes" {
+	mkdir -p "$TMP/real" "$TMP/links"
+	ln -s ../real/dedup.db "$TMP/links/dedup.db"
+	start_aggd -d "$TMP/links/dedup.db"
+	publish "$(event t 1)" >/dev/null
+	[ "$(last_code)" = 200 ]
+	[ -s "$TMP/real/dedup.db-wal" ]
+	[ ! -e "$TMP/links/dedup.db-wal" ]
+	# every descriptor aggd holds on a WAL is on that one
+	ls -l "/proc/$AGGD_PID/fd" | grep -- '-wal$' >"$TMP/fds"
+	cat "$TMP/fds"
+	[ -s "$TMP/fds" ]
+	! grep -v -- "-> $TMP/real/dedup.db-wal\$" "$TMP/fds"
+}
+
 @test "threads are named after their jobs" {
 	start_aggd
 	# (the main thread is the loop, named aggd, or valgrind's tool under it)
