@@ -148,6 +148,60 @@ snapshot() {
 	(cd "$1" && find . -type f -print0 | sort -z | xargs -0 -r sha256sum)
 }
 
+# start_failing_aggd: aggd with tests/tools/failsync.c preloaded, whose
+# syncs fail once $TMP/fail names them (ASan must then not insist on
+# coming first among the libraries)
+start_failing_aggd() {
+	cc -shared -fPIC -o "$TMP/failsync.so" "$BATS_TEST_DIRNAME/tools/failsync.c" -ldl
+	AGG_FAILSYNC=$TMP/fail LD_PRELOAD=$TMP/failsync.so \
+	    ASAN_OPTIONS=verify_asan_link_order=0 start_aggd
+}
+
+# exit_status: aggd's exit status once it has gone by itself (within 5 s)
+exit_status() {
+	local i rc=0
+	for i in $(seq 50); do
+		kill -0 "$AGGD_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	wait "$AGGD_PID" || rc=$?
+	AGGD_PID=
+	echo "$rc"
+}
+
+@test "the disk fails the WAL's sync: exit 1, one line; what was acknowledged is kept" {
+	start_failing_aggd
+	publish "$(event t a)" >/dev/null
+	[ "$(last_code)" = 200 ]
+	echo wal >"$TMP/fail"
+	publish "$(event t b)" >/dev/null || true
+	[ "$(last_code)" = 000 ]	# no answer: b was never acknowledged
+	[ "$(exit_status)" = 1 ]
+	cat "$TMP/aggd.log"
+	grep -Eq "^aggd: (fdatasync of the store's WAL|writing the WAL back into the store): Input/output error$" "$TMP/aggd.log"
+	start_aggd
+	run get "$AGGD_URL/events?topic=t"
+	[ "$(jq -c '[.events[].event_id][0]' <<<"$output")" = '"a"' ]
+	c=$(counts)
+	[ "$(jq '.[0] == .[1] + .[2]' <<<"$c")" = true ]
+}
+
+@test "the disk fails the database's writeback: exit 1, one line; nothing lost" {
+	PAD=$(head -c 500 /dev/zero | tr '\0' p)
+	start_failing_aggd
+	publish "$(batch w 1 100)" >/dev/null
+	[ "$(last_code)" = 200 ]
+	echo writeback >"$TMP/fail"
+	publish "$(batch w 101 200)" >/dev/null || true
+	[ "$(exit_status)" = 1 ]
+	cat "$TMP/aggd.log"
+	grep -q "^aggd: writing the WAL back into the store: Input/output error$" "$TMP/aggd.log"
+	start_aggd
+	[ "$(curl -s "$AGGD_URL/events?topic=f&limit=1000" | jq '[.events[].event_id] | length >= 100')" = true ]
+	c=$(counts)
+	[ "$(jq '.[0] == .[1] + .[2]' <<<"$c")" = true ]
+}
+
 @test "store file immutable (chattr +i): one clear line, exit 1, nothing changed" {
 	start_aggd
 	publish "$(event t 1)" >/dev/null

@@ -10,6 +10,8 @@
 # get URL [CURLARGS]     GET; prints the response body
 # last_code              the HTTP status of the last publish or get (they
 #                        run in $(...) subshells, so it is kept in a file)
+# raw_http REQUEST       bytes to aggd as written; prints all it answers
+# fake_aggd RESPONSE     a stand-in server with one canned answer (FAKE_URL)
 # AGG_BIN selects the binaries (tests/run sets it); AGG_VALGRIND=1 runs
 # aggd under valgrind.
 

@@ -46,7 +46,7 @@ struct aggd {
 	uint64_t	 started;	/* ev_now at start */
 	uint64_t	 stop_deadline;	/* 0 while running */
 	int		 exit_code;
-	int		 new_events;	/* committed since waiters looked */
+	uint64_t	 seen_seq;	/* readable when waiters last looked */
 	struct buf	 body;		/* reply scratch */
 };
 

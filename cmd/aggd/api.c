@@ -211,13 +211,12 @@ api_job_done(struct ingest_job *j, void *arg)
 		    " request was stored", NULL);
 	else
 		reply_error(d, r, 500, j->err, NULL);
-	if (j->status == 0 && j->counts.unique > 0)
-		d->new_events = 1;	/* waiters look once, before the wait */
 	job_free(j);
 }
 
 struct page {
 	struct aggd	*d;
+	uint64_t	 readable;	/* ingest_readable_seq */
 	int		 count;
 	int64_t		 last;
 	int		 fail;
@@ -234,6 +233,8 @@ page_event(const struct event_fields *f, int64_t seq, void *arg)
 {
 	struct page *p = arg;
 
+	if ((uint64_t)seq > p->readable)
+		return 1;	/* committed, not yet durable: not shown */
 	if ((p->count && buf_putc(&p->d->body, ',') == -1) ||
 	    event_write_json(&p->d->body, f, seq) == -1) {
 		p->fail = 1;
@@ -249,7 +250,7 @@ page_event(const struct event_fields *f, int64_t seq, void *arg)
 static int
 events_page(struct aggd *d, const struct waiter *w)
 {
-	struct page p = { d, 0, 0, 0, 0 };
+	struct page p = { d, ingest_readable_seq(d->ingest), 0, 0, 0, 0 };
 	uint64_t total = 0;
 	size_t mark;
 	char head[64];
@@ -383,12 +384,14 @@ void
 api_before_wait(struct ev_loop *loop, void *arg)
 {
 	struct aggd *d = arg;
+	uint64_t seq;
 
 	(void)loop;
 	ingest_kick(d->ingest);
-	if (d->new_events && d->waiters)
+	if (d->waiters && (seq = ingest_readable_seq(d->ingest)) != d->seen_seq) {
+		d->seen_seq = seq;	/* waiters look once per new group */
 		waiters_wake(d, 0);
-	d->new_events = 0;
+	}
 }
 
 void

@@ -37,7 +37,9 @@ struct group {
 	struct ingest_job *jobs;
 	size_t		 events;
 	double		 t0;		/* transaction start */
-	int		 rc;
+	int		 rc;		/* the first failure, or 0 */
+	uint64_t	 last_seq;	/* the store's, after the commit */
+	size_t		 index_bytes;	/* of the dedup index, likewise */
 };
 
 struct ingest {
@@ -67,19 +69,21 @@ now_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Called with the lock held, once the group is durable (or committed, -r). */
 static void
-record_commit(struct ingest *in, double secs, int failed)
+record_commit(struct ingest *in, const struct group *g)
 {
+	double secs = now_seconds() - g->t0;
 	int i;
 
 	in->st.commits++;
-	in->st.commit_failures += failed != 0;
+	in->st.commit_failures += g->rc != 0;
 	in->st.commit_seconds += secs;
 	for (i = 0; i < INGEST_BUCKETS; i++)
 		if (secs <= ingest_bucket_le[i])
 			in->st.buckets[i]++;
-	in->st.index_bytes = store_index_bytes(in->store);
-	in->st.last_seq = store_last_seq(in->store);
+	in->st.index_bytes = g->index_bytes;
+	in->st.last_seq = g->last_seq;
 }
 
 /* Commits one group; jobs get their results.  Runs unlocked. */
@@ -90,7 +94,7 @@ commit_group(struct ingest *in, struct ingest_job *list, size_t *events)
 	struct store_counts res[256];
 	struct ingest_job *j, *first;
 	size_t n;
-	int rc = 0;
+	int rc, failed = 0;
 
 	/* Groups of up to 256 requests per transaction, in queue order. */
 	for (j = list; j; ) {
@@ -99,6 +103,7 @@ commit_group(struct ingest *in, struct ingest_job *list, size_t *events)
 			batch[n] = &j->batch;
 		char err[160] = "";
 		rc = store_commit(in->store, batch, n, res, err, sizeof(err));
+		failed = failed ? failed : rc;
 		for (n = 0, j = first; j && n < 256; j = j->next, n++) {
 			*events += j->batch.n;
 			j->status = rc;
@@ -109,18 +114,21 @@ commit_group(struct ingest *in, struct ingest_job *list, size_t *events)
 		if (rc != 0)
 			log_warnx("commit of %zu requests failed: %s", n, err);
 	}
-	return rc;
+	return failed;
 }
 
-/* Hands a group's jobs to their owners.  Called with the lock held. */
+/*
+ * Hands a group's jobs to their owners.  Called with the lock held.  The
+ * loop hears of every group, stdin's too, since long polls wait for the
+ * events it made readable (ingest_readable_seq).
+ */
 static void
 finish(struct ingest *in, struct group *g)
 {
 	struct ingest_job *j, *next;
 	uint64_t one = 1;
-	int to_loop = 0;
 
-	record_commit(in, now_seconds() - g->t0, g->rc);
+	record_commit(in, g);
 	in->st.depth -= g->events;
 	for (j = g->jobs; j; j = next) {
 		next = j->next;
@@ -133,13 +141,11 @@ finish(struct ingest *in, struct group *g)
 		else
 			in->done_head = j;
 		in->done_tail = j;
-		to_loop = 1;
 	}
 	free(g);
 	pthread_cond_broadcast(&in->finished);
 	pthread_cond_broadcast(&in->room);
-	if (to_loop)
-		(void)!write(in->efd, &one, sizeof(one));
+	(void)!write(in->efd, &one, sizeof(one));
 }
 
 /*
@@ -183,6 +189,8 @@ writer_main(void *arg)
 
 		g->t0 = now_seconds();
 		g->rc = commit_group(in, g->jobs, &g->events);
+		g->last_seq = store_last_seq(in->store);
+		g->index_bytes = store_index_bytes(in->store);
 
 		pthread_mutex_lock(&in->mu);
 		committed(in, g);
@@ -252,7 +260,10 @@ checkpointer_main(void *arg)
 		}
 		pthread_cond_timedwait(&in->ckpt, &in->mu, &until);
 		pthread_mutex_unlock(&in->mu);
-		if ((rc = store_checkpoint(in->store)) == -1)
+		/* As for the WAL's fdatasync in syncer_main. */
+		if ((rc = store_checkpoint(in->store)) == STORE_IOERR)
+			fatal("writing the WAL back into the store");
+		if (rc == STORE_ERROR)
 			log_warnx("checkpoint failed; the WAL grows until one"
 			    " succeeds");
 		store_make_room(in->store);
@@ -419,6 +430,17 @@ ingest_wait(struct ingest *in, struct ingest_job *j)
 	while (!j->done)
 		pthread_cond_wait(&in->finished, &in->mu);
 	pthread_mutex_unlock(&in->mu);
+}
+
+uint64_t
+ingest_readable_seq(struct ingest *in)
+{
+	uint64_t seq;
+
+	pthread_mutex_lock(&in->mu);
+	seq = in->st.last_seq;
+	pthread_mutex_unlock(&in->mu);
+	return seq;
 }
 
 void

@@ -39,7 +39,7 @@ struct ingest_stats {
 	double		 commit_seconds;	/* sum */
 	uint64_t	 buckets[INGEST_BUCKETS];	/* cumulative counts */
 	size_t		 index_bytes;
-	uint64_t	 last_seq;
+	uint64_t	 last_seq;	/* of the last group finished */
 };
 
 extern const double ingest_bucket_le[INGEST_BUCKETS];
@@ -70,5 +70,12 @@ void		 ingest_kick(struct ingest *);
 void		 ingest_wait(struct ingest *, struct ingest_job *);
 
 void		 ingest_get_stats(struct ingest *, struct ingest_stats *);
+
+/*
+ * The last seq of the groups finished so far: durable (or committed, with
+ * -r).  Readers show no event past it, so that no follower sees an event
+ * that a power loss could take back, and its seq go to another.
+ */
+uint64_t	 ingest_readable_seq(struct ingest *);
 
 #endif
