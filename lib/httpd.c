@@ -346,7 +346,9 @@ conn_parse_chunked(struct httpd_req *c)
 		return -1;
 	}
 	c->body_len += n;
-	if (c->body_len > c->h->cfg.max_body) {
+	/* A chunk that announces more than the limit is refused at once. */
+	if (c->body_len > c->h->cfg.max_body ||
+	    c->chunk.remaining > c->h->cfg.max_body - c->body_len) {
 		conn_fail(c, 413, "request body too large", NULL);
 		return -1;
 	}

@@ -131,6 +131,10 @@ fds() {
 	sent=$(sed 's/.*sent=//' <<<"$output")
 	[ "$sent" -gt $((16 << 20)) ]
 	[ "$sent" -lt $((40 << 20)) ]
+	# a chunk that announces 256 MiB: refused at its size line
+	out=$(raw_http 'POST /publish HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n10000000\r\nxx')
+	echo "$out"
+	[ "$(head -n 1 <<<"$out")" = "HTTP/1.1 413 Content Too Large" ]
 	# nothing of it counted
 	[ "$(curl -s "$AGGD_URL/stats" | jq .received)" = 0 ]
 	rss_bounded
