@@ -450,6 +450,11 @@ conn_flush(struct httpd_req *c)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				/* Whatever queued it (a "100 Continue" too),
+				   output that waits has a deadline. */
+				if (c->write_deadline == 0)
+					c->write_deadline = ev_now(c->h->loop) +
+					    (uint64_t)c->h->cfg.write_ms;
 				conn_unsent(c, &c->unsent);
 				return 0;
 			}

@@ -105,8 +105,9 @@ sync_dir(const char *dir)
 {
 	int fd, rc;
 
+	/* EACCES: a folder we may enter but not read cannot be synced */
 	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
+		return errno == EACCES ? 0 : -1;
 	/* EINVAL: this file system does not sync directories (nothing to do) */
 	rc = fsync(fd) == -1 && errno != EINVAL ? -1 : 0;
 	close(fd);
@@ -688,7 +689,8 @@ store_checkpoint(struct store *s)
 	gen = __atomic_load_n(&s->wal_gen, __ATOMIC_ACQUIRE);
 	rc = sqlite3_wal_checkpoint_v2(s->ckpt, NULL, SQLITE_CHECKPOINT_PASSIVE,
 	    &log, &done);
-	if ((rc & 0xff) == SQLITE_IOERR) {
+	if (rc == SQLITE_IOERR &&
+	    sqlite3_extended_errcode(s->ckpt) != SQLITE_IOERR_NOMEM) {
 		errno = EIO;
 		return STORE_IOERR;
 	}
