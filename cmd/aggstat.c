@@ -345,8 +345,7 @@ format_stats(const struct opts *o, const struct buf *body, struct buf *out)
 		end = json_tokener_get_parse_end(tok);
 		json_tokener_free(tok);
 	}
-	while (end < body->len && body->data[end] != '\0' &&
-	    strchr(" \t\r\n", body->data[end]))
+	while (end < body->len && memchr(" \t\r\n", body->data[end], 4))
 		end++;
 	if (stats == NULL || end != body->len ||
 	    !json_object_is_type(stats, json_type_object)) {

@@ -116,11 +116,11 @@ ev_watch(struct ev_loop *l, int fd, unsigned mask, ev_fd_fn *fn, void *arg)
 	ee.events = (mask & EV_READ ? EPOLLIN : 0) |
 	    (mask & EV_WRITE ? EPOLLOUT : 0);
 	op = w->active ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-	ee.data.u64 = (uint64_t)(w->gen + (op == EPOLL_CTL_ADD)) << 32 |
-	    (uint32_t)fd;
+	if (op == EPOLL_CTL_ADD)
+		w->gen++;	/* a new registration */
+	ee.data.u64 = (uint64_t)w->gen << 32 | (uint32_t)fd;
 	if (epoll_ctl(l->epfd, op, fd, &ee) == -1)
 		return -1;
-	w->gen += op == EPOLL_CTL_ADD;
 	w->mask = mask;
 	w->active = 1;
 	return 0;

@@ -95,8 +95,9 @@ httpd_config_defaults(struct httpd_config *c)
 
 /*
  * Grows b to hold extra more bytes within the shared budget; -1 when over
- * it.  Doubling keeps the copies few, but never past upto (0: no bound),
- * so a body of exactly the limit does not claim twice its size.
+ * it.  Doubling keeps the copies few, but not past upto (0: no bound)
+ * unless extra needs it, so a body of exactly the limit does not claim
+ * twice its size.
  */
 static int
 conn_reserve(struct httpd_req *c, struct buf *b, size_t extra, size_t upto)
@@ -111,8 +112,8 @@ conn_reserve(struct httpd_req *c, struct buf *b, size_t extra, size_t upto)
 	want = b->len + extra;
 	if (want < 2 * old)
 		want = 2 * old;
-	if (upto >= b->len + extra && want > upto)
-		want = upto;
+	if (upto && want > upto)
+		want = upto > b->len + extra ? upto : b->len + extra;
 	if (h->buffered - old + want > h->cfg.max_buffered ||
 	    buf_resize(b, want) == -1)
 		return -1;
@@ -215,9 +216,7 @@ conn_respond(struct httpd_req *c, int status, const char *ctype,
 		return;
 	}
 	buf_append(&c->out, head, (size_t)n);
-	buf_append(&c->out, body, len);
-	if (c->write_deadline == 0)
-		c->write_deadline = ev_now(c->h->loop) + (uint64_t)c->h->cfg.write_ms;
+	buf_append(&c->out, body, len);	/* conn_flush sets write_deadline */
 }
 
 /* An error that ends the connection: the framing can no longer be trusted. */
@@ -413,11 +412,12 @@ conn_process(struct httpd_req *c)
 }
 
 /* Bytes the kernel holds for the peer, or INT_MAX when it cannot say. */
-static void
-conn_unsent(const struct httpd_req *c, int *q)
+static int
+conn_unsent(const struct httpd_req *c)
 {
-	if (ioctl(c->fd, SIOCOUTQ, q) == -1)
-		*q = INT_MAX;
+	int q;
+
+	return ioctl(c->fd, SIOCOUTQ, &q) == -1 ? INT_MAX : q;
 }
 
 /*
@@ -428,9 +428,8 @@ conn_unsent(const struct httpd_req *c, int *q)
 static int
 conn_peer_took(struct httpd_req *c)
 {
-	int q;
+	int q = conn_unsent(c);
 
-	conn_unsent(c, &q);
 	if (q >= c->unsent)
 		return 0;
 	c->unsent = q;
@@ -455,7 +454,7 @@ conn_flush(struct httpd_req *c)
 				if (c->write_deadline == 0)
 					c->write_deadline = ev_now(c->h->loop) +
 					    (uint64_t)c->h->cfg.write_ms;
-				conn_unsent(c, &c->unsent);
+				c->unsent = conn_unsent(c);
 				return 0;
 			}
 			return -1;
@@ -533,14 +532,12 @@ conn_body_end(const struct httpd_req *c)
 static int
 conn_read(struct httpd_req *c)
 {
-	size_t round = 0, room, end, extra;
+	size_t round = 0, room, end;
 	ssize_t n;
 
 	while (round < READ_ROUND) {
 		end = conn_body_end(c);
-		extra = end && end - c->in.len < READ_CHUNK ? end - c->in.len :
-		    READ_CHUNK;
-		if (conn_reserve(c, &c->in, extra, end) == -1)
+		if (conn_reserve(c, &c->in, READ_CHUNK, end) == -1)
 			return -2;
 		room = c->in.cap - c->in.len;
 		n = read(c->fd, c->in.data + c->in.len, room);

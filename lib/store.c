@@ -114,6 +114,23 @@ sync_dir(const char *dir)
 	return rc;
 }
 
+/* Syncs the folder that holds path (cut at its last '/', then restored). */
+static int
+sync_parent(char *path)
+{
+	char *slash = strrchr(path, '/');
+	int rc;
+
+	if (slash == NULL)
+		return sync_dir(".");
+	if (slash == path)
+		return sync_dir("/");
+	*slash = '\0';
+	rc = sync_dir(path);
+	*slash = '/';
+	return rc;
+}
+
 /*
  * Makes dir, whose parent exists, and syncs the parent: a power loss must
  * not take back the folder that holds acknowledged events.
@@ -121,19 +138,9 @@ sync_dir(const char *dir)
 static int
 mkdir_synced(char *dir)
 {
-	char *slash;
-	int rc;
-
 	if (mkdir(dir, 0755) == -1)
 		return errno == EEXIST ? 0 : -1;
-	if ((slash = strrchr(dir, '/')) == NULL)
-		return sync_dir(".");
-	if (slash == dir)
-		return sync_dir("/");
-	*slash = '\0';
-	rc = sync_dir(dir);
-	*slash = '/';
-	return rc;
+	return sync_parent(dir);
 }
 
 static int
@@ -644,17 +651,16 @@ static int
 wal_open(struct store *s)
 {
 	const char *db = sqlite3_db_filename(s->db, "main");
-	char dir[PATH_MAX], *slash;
+	char path[PATH_MAX];
 
 	if ((s->walfd = open(sqlite3_filename_wal(db), O_RDONLY | O_CREAT |
 	    O_CLOEXEC, 0644)) == -1)
 		return -1;
-	snprintf(dir, sizeof(dir), "%s", db);
-	if ((slash = strrchr(dir, '/')) != NULL)
-		*slash = '\0';
-	else
-		snprintf(dir, sizeof(dir), ".");
-	return sync_dir(dir);
+	if (snprintf(path, sizeof(path), "%s", db) >= (int)sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return sync_parent(path);
 }
 
 int

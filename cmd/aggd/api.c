@@ -550,20 +550,18 @@ api_handle(struct httpd_req *r, void *arg)
 	struct aggd *d = arg;
 	const struct http_request *hr = httpd_request(r);
 	const struct route *rt = NULL;
-	const char *method;
+	const char *method = hr->method;
+	size_t i, mlen = hr->method_len;
 	char allow[64];
-	size_t i;
 
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
 		if (streq_len(hr->path, hr->path_len, routes[i].path))
 			rt = &routes[i];
 	/* HEAD is GET without the body, which httpd leaves out. */
-	if (streq_len(hr->method, hr->method_len, "HEAD"))
-		method = "GET";
-	else
-		method = NULL;
+	if (streq_len(method, mlen, "HEAD"))
+		method = "GET", mlen = 3;
 	if (d->cfg->token && !token_ok(d, hr) && !(rt && rt->fn == api_healthz &&
-	    (method || streq_len(hr->method, hr->method_len, "GET")))) {
+	    streq_len(method, mlen, "GET"))) {
 		reply_error(d, r, 401, "missing or wrong bearer token",
 		    "WWW-Authenticate: Bearer\r\n");
 		return;
@@ -572,8 +570,7 @@ api_handle(struct httpd_req *r, void *arg)
 		reply_error(d, r, 404, "no such path", NULL);
 		return;
 	}
-	if (method ? strcmp(method, rt->method) != 0 :
-	    !streq_len(hr->method, hr->method_len, rt->method)) {
+	if (!streq_len(method, mlen, rt->method)) {
 		snprintf(allow, sizeof(allow), "Allow: %s%s\r\n", rt->method,
 		    strcmp(rt->method, "GET") == 0 ? ", HEAD" : "");
 		reply_error(d, r, 405, "method not allowed", allow);
