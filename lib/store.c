@@ -1,5 +1,6 @@
 /*
- * store.c - the writer side of the dedup store.
+ * store.c - the writer side of the dedup store: topics, the fingerprint
+ * index, and the transaction that applies batches.
  *
  * Why not UNIQUE(topic, event_id)?  With random event ids every new event
  * would dirty a random B-tree leaf: ~8 KB of writes per event and a ceiling
@@ -21,172 +22,16 @@
  * are undone when it rolls back, so memory never claims an event that the
  * disk does not have.
  *
- * The flock on the store file keeps a second aggd out; the descriptor stays
- * open until SQLite has closed, since closing any descriptor of the file
- * would drop SQLite's POSIX locks.
+ * Opening and closing the store is in store_open.c, the WAL and its
+ * checkpoints in store_wal.c; struct store is in store_int.h.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/random.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "fpset.h"
-#include "runs.h"
-#include "siphash.h"
-#include "store.h"
+#include "store_int.h"
 
-struct topic {
-	char		*name;
-	size_t		 len;
-	int64_t		 id;
-	uint64_t	 hash;
-	struct store_counts delta;	/* of the open transaction */
-	int		 touched;
-};
-
-/*
- * New events wait here and reach SQLite up to PENDING_MAX at a time, in
- * one multi-row INSERT: one statement run and one B-tree descent for many
- * rows instead of one each.  Statements for 1, 2, 4 .. PENDING_MAX rows
- * take any remainder in at most INSERT_SIZES runs.
- */
-#define INSERT_SIZES	6
-#define PENDING_MAX	(1 << (INSERT_SIZES - 1))
-
-struct pending {
-	struct event_fields f;		/* points into the caller's batch */
-	int64_t		 topic_id;
-	uint64_t	 fp;
-};
-
-struct store {
-	sqlite3		*db;
-	int		 dbfd;		/* flock()ed; written back by store_checkpoint */
-	int		 walfd;		/* for store_sync, from any thread */
-	sqlite3		*ckpt;		/* for store_checkpoint, its own thread */
-	int		 wal_frames;	/* after the last commit */
-	int		 wal_gen;	/* times the WAL started over */
-	int		 ckpt_ready;	/* see store_checkpoint */
-	struct siphash_key key;
-	struct fpset	 set;
-	uint64_t	 next_seq;
-	uint64_t	 indexed;	/* topic_runs hold every seq <= this */
-	struct topic	*topics;	/* index i has id i + 1 */
-	size_t		 ntopics, topics_cap;
-	size_t		*tindex;	/* open addressing: topic index + 1 */
-	size_t		 tindex_cap;
-	size_t		*touched;
-	size_t		 ntouched;
-	struct run_item	*tail;		/* every event with seq > indexed */
-	size_t		 ntail, tail_cap;
-	struct pending	 pending[PENDING_MAX];	/* the last seqs, not in SQLite */
-	size_t		 npending;
-	sqlite3_stmt	*ins_events[INSERT_SIZES];	/* 1 << i rows */
-	sqlite3_stmt	*get_event, *ins_topic, *upd_topic;
-	sqlite3_stmt	*ins_run, *set_indexed;
-	sqlite3_stmt	*begin, *commit, *rollback;
-};
-
-static void
-seterr(char *err, size_t errsz, const char *fmt, const char *a, const char *b)
-{
-	snprintf(err, errsz, fmt, a, b);
-}
-
-static int
-sync_dir(const char *dir)
-{
-	int fd, rc;
-
-	/* EACCES: a folder we may enter but not read cannot be synced */
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return errno == EACCES ? 0 : -1;
-	/* EINVAL: this file system does not sync directories (nothing to do) */
-	rc = fsync(fd) == -1 && errno != EINVAL ? -1 : 0;
-	close(fd);
-	return rc;
-}
-
-/* Syncs the folder that holds path (cut at its last '/', then restored). */
-static int
-sync_parent(char *path)
-{
-	char *slash = strrchr(path, '/');
-	int rc;
-
-	if (slash == NULL)
-		return sync_dir(".");
-	if (slash == path)
-		return sync_dir("/");
-	*slash = '\0';
-	rc = sync_dir(path);
-	*slash = '/';
-	return rc;
-}
-
-/*
- * Makes dir, whose parent exists, and syncs the parent: a power loss must
- * not take back the folder that holds acknowledged events.
- */
-static int
-mkdir_synced(char *dir)
-{
-	if (mkdir(dir, 0755) == -1)
-		return errno == EEXIST ? 0 : -1;
-	return sync_parent(dir);
-}
-
-static int
-mkdirs(const char *path, char *err, size_t errsz)
-{
-	char dir[PATH_MAX];
-	char *p;
-
-	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir)) {
-		seterr(err, errsz, "%s: %s", path, "path too long");
-		return -1;
-	}
-	if ((p = strrchr(dir, '/')) == NULL)
-		return 0;
-	*p = '\0';
-	for (p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir_synced(dir) == -1)
-			goto fail;
-		*p = '/';
-	}
-	if (dir[0] && mkdir_synced(dir) == -1)
-		goto fail;
-	return 0;
-fail:
-	seterr(err, errsz, "cannot create directory %s: %s", dir, strerror(errno));
-	return -1;
-}
-
-static int
-store_lock(struct store *s, const char *path, char *err, size_t errsz)
-{
-	s->dbfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (s->dbfd == -1) {
-		seterr(err, errsz, "store %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (flock(s->dbfd, LOCK_EX | LOCK_NB) == -1) {
-		seterr(err, errsz, "store %s: %s", path, errno == EWOULDBLOCK ?
-		    "in use by another aggd" : strerror(errno));
-		return -1;
-	}
-	return 0;
-}
 
 static int
 prepare(struct store *s, sqlite3_stmt **st, const char *sql)
@@ -195,7 +40,7 @@ prepare(struct store *s, sqlite3_stmt **st, const char *sql)
 	    st, NULL) == SQLITE_OK ? 0 : -1;
 }
 
-static const char ins_run_sql[] = "INSERT INTO topic_runs VALUES (?,?,?)";
+const char store_ins_run_sql[] = "INSERT INTO topic_runs VALUES (?,?,?)";
 
 static int
 prepare_inserts(struct store *s)
@@ -231,7 +76,7 @@ store_prepare(struct store *s)
 	    == -1 ||
 	    prepare(s, &s->upd_topic, "UPDATE topics SET received = received + ?,"
 	    " uniq = uniq + ?, dups = dups + ? WHERE id = ?") == -1 ||
-	    prepare(s, &s->ins_run, ins_run_sql) == -1 ||
+	    prepare(s, &s->ins_run, store_ins_run_sql) == -1 ||
 	    prepare(s, &s->set_indexed, "UPDATE meta SET value = ?"
 	    " WHERE name = 'indexed'") == -1 ||
 	    prepare(s, &s->begin, "BEGIN IMMEDIATE") == -1 ||
@@ -249,6 +94,7 @@ step_done(sqlite3_stmt *st)
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : rc;
 }
+
 
 /* Topic names -> struct topic, by open addressing over indices. */
 static uint64_t
@@ -393,137 +239,6 @@ fail:
 	return -1;
 }
 
-static const char schema_sql[] =
-    "CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value BLOB);"
-    "CREATE TABLE IF NOT EXISTS topics(id INTEGER PRIMARY KEY,"
-    " name TEXT NOT NULL UNIQUE, received INTEGER NOT NULL DEFAULT 0,"
-    " uniq INTEGER NOT NULL DEFAULT 0, dups INTEGER NOT NULL DEFAULT 0);"
-    "CREATE TABLE IF NOT EXISTS events(seq INTEGER PRIMARY KEY,"
-    " topic_id INTEGER NOT NULL, fp INTEGER NOT NULL, event_id TEXT NOT NULL,"
-    " ts TEXT NOT NULL, source TEXT NOT NULL, payload TEXT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS topic_runs(topic_id INTEGER NOT NULL,"
-    " last_seq INTEGER NOT NULL, entries BLOB NOT NULL,"
-    " PRIMARY KEY(topic_id, last_seq)) WITHOUT ROWID;"
-    "INSERT OR IGNORE INTO meta VALUES ('indexed', 0);";
-
-/*
- * Where a store made before 1.1 keeps (topic_id, seq, fp) for every
- * event, in that order: aggd 1.0's index events_by_topic, or topic_seq, a
- * table of one row per event that main had for a day.
- */
-static const struct {
-	const char	*type, *name, *rows, *drop;
-} old_formats[] = {
-	{ "index", "events_by_topic", "SELECT topic_id, seq, fp FROM events"
-	    " INDEXED BY events_by_topic ORDER BY topic_id, seq",
-	    "DROP INDEX events_by_topic" },
-	{ "table", "topic_seq", "SELECT topic_id, seq, fp FROM topic_seq"
-	    " UNION ALL SELECT topic_id, seq, fp FROM events WHERE seq >"
-	    " (SELECT value FROM meta WHERE name = 'indexed')"
-	    " ORDER BY topic_id, seq", "DROP TABLE topic_seq" },
-};
-
-static int
-exists(struct store *s, const char *type, const char *name)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM sqlite_master"
-	    " WHERE type = ? AND name = ?", -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
-}
-
-/* Fills topic_runs from rows_sql, (topic_id, seq, fp) of every event. */
-static int
-runs_convert(struct store *s, const char *rows_sql)
-{
-	sqlite3_stmt *rows = NULL, *ins = NULL;
-	int rc;
-
-	/* Runs a 1.1 left before a 1.0 ran on the store are stale. */
-	rc = sqlite3_exec(s->db, "DELETE FROM topic_runs", NULL, NULL, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v2(s->db, rows_sql, -1, &rows, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v2(s->db, ins_run_sql, -1, &ins, NULL);
-	if (rc == SQLITE_OK)
-		rc = runs_build_rows(rows, ins);
-	sqlite3_finalize(rows);
-	sqlite3_finalize(ins);
-	if (rc != SQLITE_OK || sqlite3_exec(s->db, "UPDATE meta SET value ="
-	    " (SELECT coalesce(max(seq), 0) FROM events) WHERE name = 'indexed'",
-	    NULL, NULL, NULL) != SQLITE_OK)
-		return -1;
-	return 0;
-}
-
-/*
- * Converts an older store, in the transaction that opens it.  The first
- * old structure found is complete: a 1.0 keeps its index whole, and the
- * build that made topic_seq dropped the index.  A topic_seq found after
- * the index is stale (a 1.0 ran since) and is only dropped.
- */
-static int
-store_migrate(struct store *s)
-{
-	size_t i;
-	int found, converted = 0;
-
-	for (i = 0; i < sizeof(old_formats) / sizeof(old_formats[0]); i++) {
-		if ((found = exists(s, old_formats[i].type,
-		    old_formats[i].name)) == -1)
-			return -1;
-		if (!found)
-			continue;
-		if (!converted && runs_convert(s, old_formats[i].rows) == -1)
-			return -1;
-		converted = 1;
-		if (sqlite3_exec(s->db, old_formats[i].drop, NULL, NULL, NULL) !=
-		    SQLITE_OK)
-			return -1;
-	}
-	return 0;
-}
-
-/* The fingerprint key: made once per store, kept in it. */
-static int
-store_key(struct store *s)
-{
-	sqlite3_stmt *st;
-	unsigned char k[16];
-	int rc, ok = 0;
-
-	if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE name = 'key'",
-	    -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW &&
-	    sqlite3_column_bytes(st, 0) == (int)sizeof(k)) {
-		memcpy(k, sqlite3_column_blob(st, 0), sizeof(k));
-		ok = 1;
-	}
-	sqlite3_finalize(st);
-	if (!ok) {
-		if (rc == SQLITE_ROW ||
-		    getrandom(k, sizeof(k), 0) != (ssize_t)sizeof(k) ||
-		    sqlite3_prepare_v2(s->db, "INSERT INTO meta VALUES ('key', ?)",
-		    -1, &st, NULL) != SQLITE_OK)
-			return -1;
-		sqlite3_bind_blob(st, 1, k, sizeof(k), SQLITE_STATIC);
-		rc = sqlite3_step(st);
-		sqlite3_finalize(st);
-		if (rc != SQLITE_DONE)
-			return -1;
-	}
-	memcpy(&s->key.k0, k, 8);
-	memcpy(&s->key.k1, k + 8, 8);
-	return 0;
-}
 
 /* One integer: the first column of the first row of sql, or -1. */
 static int
@@ -633,268 +348,17 @@ fps_load(struct store *s, uint64_t expected)
 	return 0;
 }
 
-/*
- * synchronous=NORMAL: SQLite does not fsync at COMMIT; store_sync does,
- * from another thread, so that the next transaction is built while the
- * last one reaches the disk.  Checkpoints still sync WAL and database.
- */
-#define WAL_SIZE	67108864	/* 64 MiB: journal_size_limit */
-#define STRINGIFY(x)	#x
-#define PRAGMA_SIZE(x)	"PRAGMA journal_size_limit=" STRINGIFY(x) ";"
-
-static const char pragmas[] = "PRAGMA journal_mode=WAL;"
-    "PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0;"
-    PRAGMA_SIZE(WAL_SIZE) "PRAGMA cache_size=-8192;";
-
-/*
- * The WAL is written out to WAL_SIZE, the size SQLite cuts it back to
- * when it starts over, before the first commit, so that every commit
- * overwrites blocks that are already the file's.  On this disk (ext4 on
- * virtio) an fdatasync after an append also commits the file's new size
- * to the journal: 220-250 us against 130 us after an overwrite, and
- * single-event requests over 32 connections went 11% faster with the WAL
- * written out (PostgreSQL zero-fills its WAL segments for the same
- * reason).  SQLite never takes the zeros for frames: recovery stops at
- * the first frame whose salt and checksum do not match.  Without the
- * space the WAL simply grows as it goes.
- */
-static void
-wal_fill(int fd)
-{
-	static const char zeros[1 << 16];
-	struct stat st;
-	off_t end;
-	ssize_t n;
-
-	if (fstat(fd, &st) == -1)
-		return;
-	for (end = st.st_size; end < WAL_SIZE; end += n) {
-		n = pwrite(fd, zeros, sizeof(zeros) - (size_t)end % sizeof(zeros),
-		    end);
-		if (n <= 0)
-			break;
-	}
-	if (end < WAL_SIZE || fdatasync(fd) == -1)
-		(void)ftruncate(fd, st.st_size);
-}
-
-/*
- * The WAL file, held open to fdatasync it; its directory entry synced.
- * SQLite's own names, not ones made from the path given: when that is a
- * symbolic link, SQLite keeps the WAL next to the file it points to.
- * Called before any other connection is open, so nothing writes the WAL
- * while it is filled.
- */
-static int
-wal_open(struct store *s)
-{
-	const char *db = sqlite3_db_filename(s->db, "main");
-	char path[PATH_MAX];
-
-	if ((s->walfd = open(sqlite3_filename_wal(db), O_RDWR | O_CREAT |
-	    O_CLOEXEC, 0644)) == -1)
-		return -1;
-	wal_fill(s->walfd);
-	if (snprintf(path, sizeof(path), "%s", db) >= (int)sizeof(path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	return sync_parent(path);
-}
-
 int
-store_sync(struct store *s)
-{
-	return fdatasync(s->walfd);
-}
-
-/*
- * Checkpoints run on their own connection and thread, PASSIVE: they copy
- * WAL pages into the database while the writer goes on appending, instead
- * of stalling a commit for tens of milliseconds the way SQLite's
- * automatic checkpoint (run inside COMMIT) does.
- *
- * Under sustained writes a background checkpoint never reaches the end of
- * the WAL, and the WAL starts over only after one that did.  So past
- * CKPT_CATCH_UP frames the checkpointer goes round without pausing and,
- * after each round, tells the writer which WAL generation it has nearly
- * copied (ckpt_ready); the writer, between two transactions, then copies
- * the little that is left and its next transaction starts the WAL over.
- * Measured at 100k events/s: the writer copying the whole 32 MiB itself
- * held it 10-32 ms every half second; a RESTART checkpoint from the other
- * thread made both wait in SQLite's busy handler (p99 60-130 ms).
- */
-#define CKPT_CATCH_UP	8192	/* frames: 32 MiB of WAL */
-
-int
-store_checkpoint(struct store *s)
-{
-	int gen, log = 0, done = 0, rc;
-
-	gen = __atomic_load_n(&s->wal_gen, __ATOMIC_ACQUIRE);
-	rc = sqlite3_wal_checkpoint_v2(s->ckpt, NULL, SQLITE_CHECKPOINT_PASSIVE,
-	    &log, &done);
-	if (rc == SQLITE_IOERR &&
-	    sqlite3_extended_errcode(s->ckpt) != SQLITE_IOERR_NOMEM) {
-		errno = EIO;
-		return STORE_IOERR;
-	}
-	if (rc != SQLITE_OK && rc != SQLITE_BUSY)
-		return STORE_ERROR;
-	/*
-	 * SQLite fsyncs the database only in a checkpoint that reaches the
-	 * end of the WAL: under load, the writer's catch_up.  That fsync then
-	 * wrote back every page copied since the WAL started over, up to
-	 * 32 MiB scattered over the file, with the writer waiting: 2-38 ms
-	 * every half second, the p99 of 100-event requests at half the
-	 * maximum rate.  Writing each round's pages back here, on this
-	 * thread, leaves that fsync little to do.  No device flush: SQLite's
-	 * fsync stays what makes the database durable.
-	 */
-	if (done > 0 && sync_file_range(s->dbfd, 0, 0,
-	    SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-	    SYNC_FILE_RANGE_WAIT_AFTER) == -1)
-		return STORE_IOERR;
-	if (log <= CKPT_CATCH_UP)
-		return 0;
-	__atomic_store_n(&s->ckpt_ready, gen + 1, __ATOMIC_RELEASE);
-	return 1;
-}
-
-static int
-wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
-{
-	struct store *s = arg;
-
-	(void)db;
-	(void)name;
-	if (frames < s->wal_frames)	/* the WAL started over */
-		__atomic_store_n(&s->wal_gen, s->wal_gen + 1, __ATOMIC_RELEASE);
-	s->wal_frames = frames;
-	return SQLITE_OK;
-}
-
-/*
- * The writer's side of the handshake above.  Past 4 x CKPT_CATCH_UP it
- * copies without waiting for the checkpointer, which bounds the WAL when
- * that thread cannot keep up.
- */
-static void
-catch_up(struct store *s)
-{
-	int ready = __atomic_load_n(&s->ckpt_ready, __ATOMIC_ACQUIRE);
-
-	if (s->wal_frames > CKPT_CATCH_UP && (ready == s->wal_gen + 1 ||
-	    s->wal_frames > 4 * CKPT_CATCH_UP))
-		(void)sqlite3_wal_checkpoint_v2(s->db, NULL,
-		    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-}
-
-static int
-ckpt_open(struct store *s, const char *path)
-{
-	if (sqlite3_open_v2(path, &s->ckpt, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_busy_timeout(s->ckpt, 1000);
-	return sqlite3_exec(s->ckpt, "PRAGMA synchronous=NORMAL", NULL, NULL,
-	    NULL) == SQLITE_OK ? 0 : -1;
-}
-
-static int
-store_setup(struct store *s)
+store_load(struct store *s)
 {
 	uint64_t uniq;
 
-	if (sqlite3_exec(s->db, pragmas, NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		return -1;
-	if (sqlite3_exec(s->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK ||
-	    store_migrate(s) == -1 || store_key(s) == -1 ||
-	    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-		return -1;
-	}
 	if (topics_load(s, &uniq) == -1 || fps_load(s, uniq) == -1 ||
 	    store_prepare(s) == -1)
 		return -1;
 	return 0;
 }
 
-struct store *
-store_open(const char *path, char *err, size_t errsz)
-{
-	struct store *s;
-
-	if ((s = calloc(1, sizeof(*s))) == NULL) {
-		seterr(err, errsz, "%s%s", "out of memory", "");
-		return NULL;
-	}
-	s->dbfd = s->walfd = -1;
-	if (mkdirs(path, err, errsz) == -1 || store_lock(s, path, err, errsz) == -1)
-		goto fail;
-	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		seterr(err, errsz, "store %s: %s", path, s->db ?
-		    sqlite3_errmsg(s->db) : "out of memory");
-		goto fail;
-	}
-	sqlite3_busy_timeout(s->db, 5000);
-	if (sqlite3_db_readonly(s->db, "main") == 1) {
-		seterr(err, errsz, "store %s: %s", path, "read-only");
-		goto fail;
-	}
-	if (store_setup(s) == -1) {
-		seterr(err, errsz, "store %s: %s", path, sqlite3_errmsg(s->db));
-		goto fail;
-	}
-	if (wal_open(s) == -1) {
-		seterr(err, errsz, "store %s-wal: %s", path, strerror(errno));
-		goto fail;
-	}
-	sqlite3_wal_hook(s->db, wal_hook, s);
-	if (ckpt_open(s, path) == -1) {
-		seterr(err, errsz, "store %s: %s", path, sqlite3_errmsg(s->ckpt));
-		goto fail;
-	}
-	return s;
-fail:
-	store_close(s);
-	return NULL;
-}
-
-void
-store_close(struct store *s)
-{
-	size_t i;
-
-	if (s == NULL)
-		return;
-	for (i = 0; i < INSERT_SIZES; i++)
-		sqlite3_finalize(s->ins_events[i]);
-	sqlite3_finalize(s->get_event);
-	sqlite3_finalize(s->ins_topic);
-	sqlite3_finalize(s->upd_topic);
-	sqlite3_finalize(s->ins_run);
-	sqlite3_finalize(s->set_indexed);
-	sqlite3_finalize(s->begin);
-	sqlite3_finalize(s->commit);
-	sqlite3_finalize(s->rollback);
-	sqlite3_close(s->ckpt);
-	sqlite3_close(s->db);
-	if (s->dbfd != -1)
-		close(s->dbfd);
-	if (s->walfd != -1)
-		close(s->walfd);
-	fpset_free(&s->set);
-	for (i = 0; i < s->ntopics; i++)
-		free(s->topics[i].name);
-	free(s->topics);
-	free(s->tindex);
-	free(s->touched);
-	free(s->tail);
-	free(s);
-}
 
 static uint64_t
 fingerprint(const struct store *s, const struct event_fields *f)
@@ -1163,7 +627,7 @@ store_commit(struct store *s, struct event_batch *const *b, size_t n,
 		rc = apply_all(s, b, n, res);
 	if (rc == 0) {
 		end_transaction(s, NULL);
-		catch_up(s);
+		store_catch_up(s);
 		return 0;
 	}
 	snprintf(err, errsz, "store: %s", rc == SQLITE_NOMEM ? "out of memory" :
