@@ -619,7 +619,7 @@ store_commit(struct store *s, struct event_batch *const *b, size_t n,
     struct store_counts *res, char *err, size_t errsz)
 {
 	struct mark before = { s->ntopics, s->next_seq, s->indexed };
-	int rc;
+	int rc, full;
 
 	if (touched_reserve(s, b, n) == -1)
 		rc = SQLITE_NOMEM;
@@ -630,10 +630,25 @@ store_commit(struct store *s, struct event_batch *const *b, size_t n,
 		store_catch_up(s);
 		return 0;
 	}
+	full = store_disk_full(s->db, rc);
 	snprintf(err, errsz, "store: %s", rc == SQLITE_NOMEM ? "out of memory" :
-	    sqlite3_errstr(rc));
+	    full ? sqlite3_errstr(SQLITE_FULL) : sqlite3_errstr(rc));
 	end_transaction(s, &before);
-	return rc == SQLITE_FULL ? STORE_FULL : STORE_ERROR;
+	return full ? STORE_FULL : STORE_ERROR;
+}
+
+/*
+ * SQLite says SQLITE_FULL when a write to the database or the WAL finds
+ * no room, but SQLITE_IOERR_SHMSIZE, with no errno kept, when growing the
+ * WAL's index (-shm) does, and with the WAL written out (store_wal.c)
+ * that is the first write to need new blocks.  It extends that file by
+ * writing one byte per page: on a working disk, only space fails it.
+ */
+int
+store_disk_full(sqlite3 *db, int rc)
+{
+	return rc == SQLITE_FULL || (rc == SQLITE_IOERR &&
+	    sqlite3_extended_errcode(db) == SQLITE_IOERR_SHMSIZE);
 }
 
 void

@@ -51,7 +51,8 @@ int		 store_sync(struct store *);
  * Copies committed WAL pages into the database file without blocking the
  * writer (PASSIVE).  For one thread other than the writer's.  1 when the
  * WAL is long and the next round should follow at once, 0 when not,
- * STORE_ERROR when the round failed and a later one may succeed, and
+ * STORE_ERROR when the round failed and a later one may succeed,
+ * STORE_FULL when it failed for want of disk space, and
  * STORE_IOERR (errno set) when writing the database back failed: the
  * kernel may have dropped the pages, so see store_sync's callers.
  */

@@ -136,6 +136,8 @@ store_checkpoint(struct store *s)
 	gen = __atomic_load_n(&s->wal_gen, __ATOMIC_ACQUIRE);
 	rc = sqlite3_wal_checkpoint_v2(s->ckpt, NULL, SQLITE_CHECKPOINT_PASSIVE,
 	    &log, &done);
+	if (store_disk_full(s->ckpt, rc))
+		return STORE_FULL;
 	if (rc == SQLITE_IOERR &&
 	    sqlite3_extended_errcode(s->ckpt) != SQLITE_IOERR_NOMEM) {
 		errno = EIO;

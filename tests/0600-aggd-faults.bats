@@ -40,6 +40,22 @@ batch() {
 	printf '%s]' "${out%,}"
 }
 
+# big_batch PREFIX N: N events of ~1 KB, ids PREFIX1..PREFIXN (awk: fast)
+big_batch() {
+	awk -v p="$1" -v n="$2" -v pad="$(head -c 900 /dev/zero | tr '\0' p)" 'BEGIN {
+		printf "["
+		for (i = 1; i <= n; i++)
+			printf "%s{\"topic\":\"f\",\"event_id\":\"%s%d\",\"timestamp\":\"2025-10-21T10:00:00Z\",\"source\":\"test\",\"payload\":{\"pad\":\"%s\"}}", (i > 1 ? "," : ""), p, i, pad
+		printf "]"
+	}'
+}
+
+# post_batch FILE: POSTs FILE; prints the status, the answer in $TMP/resp
+post_batch() {
+	curl -s -o "$TMP/resp" -w '%{http_code}' -H 'Content-Type: application/json' \
+	    --data-binary @"$1" "$AGGD_URL/publish"
+}
+
 @test "kill -9 up to 22 times under 3 publishers (150k events, 20% duplicates): every event stored once" {
 	n=50000
 	# the exact events of each publisher: NDJSON when no URL is given
@@ -140,6 +156,44 @@ batch() {
 	[ "$(jq -c . <<<"$output")" = '{"accepted":20,"unique":0,"duplicates":20}' ]
 	[ "$AGGD_PID" = "$pid" ] && kill -0 "$pid"
 	[ "$(counts)" = "[$((stored + 40)),$((stored + 20)),20]" ]
+	stop_aggd
+}
+
+@test "disk full once the WAL is written out: 507 (the WAL's index cannot grow), one warning, recovers" {
+	MNT=$TMP/mnt
+	mkdir -p "$MNT"
+	mount -t tmpfs -o size=80m tmpfs "$MNT" 2>/dev/null || { MNT=; skip "cannot mount a tmpfs"; }
+	AGGD_DB=$MNT/store/dedup.db
+	start_aggd
+	[ "$(stat -c %s "$AGGD_DB-wal")" = 67108864 ]
+	# leave 200 KiB: checkpoints fail at once, the WAL's blocks are its own
+	head -c $((($(df -k --output=avail "$MNT" | tail -1) - 200) * 1024)) /dev/zero >"$MNT/filler" || true
+	full=
+	for b in $(seq 1 100); do
+		big_batch "w$b-" 500 >"$TMP/batch"
+		code=$(post_batch "$TMP/batch")
+		[ "$code" = 200 ] && continue
+		full=$b
+		break
+	done
+	echo "full at batch $full: $code $(cat "$TMP/resp")"
+	[ -n "$full" ]
+	[ "$code" = 507 ]
+	[ "$(jq -r .error "$TMP/resp")" = "the store's disk is full; nothing of this request was stored" ]
+	stored=$(((full - 1) * 500))
+	[ "$(counts)" = "[$stored,$stored,0]" ]
+	[ "$(grep -c 'checkpoints fail' "$TMP/aggd.log")" = 1 ]
+	grep -q "checkpoints fail: the store's disk is full" "$TMP/aggd.log"
+	# room again: the refused batch goes in whole, checkpoints resume
+	rm "$MNT/filler"
+	[ "$(post_batch "$TMP/batch")" = 200 ]
+	[ "$(jq -c . "$TMP/resp")" = '{"accepted":500,"unique":500,"duplicates":0}' ]
+	for i in $(seq 1 50); do
+		grep -q 'checkpoints succeed again' "$TMP/aggd.log" && break
+		sleep 0.1
+	done
+	grep -q 'checkpoints succeed again' "$TMP/aggd.log"
+	[ "$(counts)" = "[$((stored + 500)),$((stored + 500)),0]" ]
 	stop_aggd
 }
 

@@ -112,7 +112,8 @@ commit_group(struct ingest *in, struct ingest_job *list, size_t *events)
 				memcpy(j->err, err, sizeof(j->err));
 		}
 		if (rc != 0)
-			log_warnx("commit of %zu requests failed: %s", n, err);
+			log_warnx("commit of %zu request%s failed: %s", n,
+			    n == 1 ? "" : "s", err);
 	}
 	return failed;
 }
@@ -243,12 +244,29 @@ syncer_main(void *arg)
  */
 #define CHECKPOINT_MS	20
 
+/*
+ * Says when checkpoints start failing and when they succeed again, not
+ * every 20 ms in between.  Returns whether they fail now.
+ */
+static int
+checkpoint_failing(int was, int rc)
+{
+	int now = rc == STORE_ERROR || rc == STORE_FULL;
+
+	if (now && !was)
+		log_warnx("checkpoints fail%s; the WAL grows until one succeeds",
+		    rc == STORE_FULL ? ": the store's disk is full" : "");
+	else if (!now && was)
+		log_warnx("checkpoints succeed again");
+	return now;
+}
+
 static void *
 checkpointer_main(void *arg)
 {
 	struct ingest *in = arg;
 	struct timespec until;
-	int rc = 0;
+	int rc = 0, failing = 0;
 
 	pthread_mutex_lock(&in->mu);
 	while (!in->writer_gone) {
@@ -263,9 +281,7 @@ checkpointer_main(void *arg)
 		/* As for the WAL's fdatasync in syncer_main. */
 		if ((rc = store_checkpoint(in->store)) == STORE_IOERR)
 			fatal("writing the WAL back into the store");
-		if (rc == STORE_ERROR)
-			log_warnx("checkpoint failed; the WAL grows until one"
-			    " succeeds");
+		failing = checkpoint_failing(failing, rc);
 		store_make_room(in->store);
 		pthread_mutex_lock(&in->mu);
 	}
