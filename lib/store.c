@@ -614,12 +614,29 @@ end_transaction(struct store *s, const struct mark *rollback_to)
 		s->ntail = 0;
 }
 
+/*
+ * SQLite adds a transaction's frames to the WAL's index (-shm) only after
+ * it wrote them all to the WAL, the commit frame last.  When the index
+ * cannot grow then (no room for its next 32 KiB, say), this process rolls
+ * back, but the WAL holds the whole transaction and recovery at the next
+ * start replays it, unless a later commit overwrites it first: whether it
+ * was stored is not known yet.
+ */
+static int
+outcome_unknown(sqlite3 *db, int rc)
+{
+	int ext = sqlite3_extended_errcode(db);
+
+	return rc == SQLITE_IOERR && (ext == SQLITE_IOERR_SHMSIZE ||
+	    ext == SQLITE_IOERR_SHMMAP);
+}
+
 int
 store_commit(struct store *s, struct event_batch *const *b, size_t n,
     struct store_counts *res, char *err, size_t errsz)
 {
 	struct mark before = { s->ntopics, s->next_seq, s->indexed };
-	int rc, full;
+	int rc, unknown;
 
 	if (touched_reserve(s, b, n) == -1)
 		rc = SQLITE_NOMEM;
@@ -630,25 +647,13 @@ store_commit(struct store *s, struct event_batch *const *b, size_t n,
 		store_catch_up(s);
 		return 0;
 	}
-	full = store_disk_full(s->db, rc);
+	unknown = outcome_unknown(s->db, rc);
 	snprintf(err, errsz, "store: %s", rc == SQLITE_NOMEM ? "out of memory" :
-	    full ? sqlite3_errstr(SQLITE_FULL) : sqlite3_errstr(rc));
+	    sqlite3_errstr(rc));
 	end_transaction(s, &before);
-	return full ? STORE_FULL : STORE_ERROR;
-}
-
-/*
- * SQLite says SQLITE_FULL when a write to the database or the WAL finds
- * no room, but SQLITE_IOERR_SHMSIZE, with no errno kept, when growing the
- * WAL's index (-shm) does, and with the WAL written out (store_wal.c)
- * that is the first write to need new blocks.  It extends that file by
- * writing one byte per page: on a working disk, only space fails it.
- */
-int
-store_disk_full(sqlite3 *db, int rc)
-{
-	return rc == SQLITE_FULL || (rc == SQLITE_IOERR &&
-	    sqlite3_extended_errcode(db) == SQLITE_IOERR_SHMSIZE);
+	if (unknown)
+		return STORE_IOERR;
+	return rc == SQLITE_FULL ? STORE_FULL : STORE_ERROR;
 }
 
 void

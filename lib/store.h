@@ -20,6 +20,7 @@
 #define STORE_ERROR	(-1)
 #define STORE_FULL	(-2)	/* the disk is full: nothing was applied */
 #define STORE_IOERR	(-3)	/* the disk failed a write: trust it no more */
+#define STORE_BUSY	(-4)	/* not run: another checkpoint held the lock */
 
 struct store;
 struct store_reader;
@@ -34,7 +35,9 @@ void		 store_close(struct store *);
 /*
  * Applies batches b[0..n) in one transaction and sets res[i] to batch i's
  * counts.  Returns 0, or STORE_FULL or STORE_ERROR with a message in err:
- * then nothing at all was applied.  A commit survives a crash of the
+ * then nothing at all was applied.  STORE_IOERR: the transaction failed
+ * after it reached the WAL, and only recovery, at the next open, decides
+ * whether it was applied; the caller must answer nobody and stop.  A commit survives a crash of the
  * process at once; it survives a power loss after the next store_sync.
  */
 int		 store_commit(struct store *, struct event_batch *const *b,
@@ -51,8 +54,9 @@ int		 store_sync(struct store *);
  * Copies committed WAL pages into the database file without blocking the
  * writer (PASSIVE).  For one thread other than the writer's.  1 when the
  * WAL is long and the next round should follow at once, 0 when not,
- * STORE_ERROR when the round failed and a later one may succeed,
- * STORE_FULL when it failed for want of disk space, and
+ * STORE_BUSY when it did not run, STORE_ERROR when the round failed and a
+ * later one may succeed, STORE_FULL when it failed for want of disk space,
+ * and
  * STORE_IOERR (errno set) when writing the database back failed: the
  * kernel may have dropped the pages, so see store_sync's callers.
  */

@@ -70,8 +70,6 @@ extern const char store_ins_run_sql[];
 
 /* store.c: loads topics and the fingerprint index, prepares statements. */
 int	 store_load(struct store *);
-/* 1 when rc, db's last result, means the disk has no room. */
-int	 store_disk_full(sqlite3 *db, int rc);
 
 /* store_open.c: syncs the folder that holds path. */
 int	 store_sync_parent(char *path);

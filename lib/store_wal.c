@@ -1,14 +1,13 @@
 /*
- * store_wal.c - the store's write-ahead log: written out at open, synced
- * for every acknowledged commit (store_sync), and copied into the
- * database by checkpoints on a thread of their own.
+ * store_wal.c - the store's write-ahead log: synced for every
+ * acknowledged commit (store_sync), and copied into the database by
+ * checkpoints on a thread of their own.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store_int.h"
@@ -18,51 +17,15 @@
  * from another thread, so that the next transaction is built while the
  * last one reaches the disk.  Checkpoints still sync WAL and database.
  */
-#define WAL_SIZE	67108864	/* 64 MiB: journal_size_limit */
-#define STRINGIFY(x)	#x
-#define PRAGMA_SIZE(x)	"PRAGMA journal_size_limit=" STRINGIFY(x) ";"
-
 static const char pragmas[] = "PRAGMA journal_mode=WAL;"
     "PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0;"
-    PRAGMA_SIZE(WAL_SIZE) "PRAGMA cache_size=-8192;";
+    "PRAGMA journal_size_limit=67108864; PRAGMA cache_size=-8192;";
 
 int
 store_wal_setup(struct store *s)
 {
 	return sqlite3_exec(s->db, pragmas, NULL, NULL, NULL) == SQLITE_OK ?
 	    0 : -1;
-}
-
-/*
- * The WAL is written out to WAL_SIZE, the size SQLite cuts it back to
- * when it starts over, before the first commit, so that every commit
- * overwrites blocks that are already the file's.  On this disk (ext4 on
- * virtio) an fdatasync after an append also commits the file's new size
- * to the journal: 220-250 us against 130 us after an overwrite, and
- * single-event requests over 32 connections went 11% faster with the WAL
- * written out (PostgreSQL zero-fills its WAL segments for the same
- * reason).  SQLite never takes the zeros for frames: recovery stops at
- * the first frame whose salt and checksum do not match.  Without the
- * space the WAL simply grows as it goes.
- */
-static void
-wal_fill(int fd)
-{
-	static const char zeros[1 << 16];
-	struct stat st;
-	off_t end;
-	ssize_t n;
-
-	if (fstat(fd, &st) == -1)
-		return;
-	for (end = st.st_size; end < WAL_SIZE; end += n) {
-		n = pwrite(fd, zeros, sizeof(zeros) - (size_t)end % sizeof(zeros),
-		    end);
-		if (n <= 0)
-			break;
-	}
-	if (end < WAL_SIZE || fdatasync(fd) == -1)
-		(void)ftruncate(fd, st.st_size);
 }
 
 /* Counts the times the WAL started over: see store_checkpoint. */
@@ -83,8 +46,6 @@ wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
  * The WAL file, held open to fdatasync it; its directory entry synced.
  * SQLite's own names, not ones made from the path given: when that is a
  * symbolic link, SQLite keeps the WAL next to the file it points to.
- * Called before any other connection is open, so nothing writes the WAL
- * while it is filled.
  */
 int
 store_wal_open(struct store *s)
@@ -92,10 +53,9 @@ store_wal_open(struct store *s)
 	const char *db = sqlite3_db_filename(s->db, "main");
 	char path[PATH_MAX];
 
-	if ((s->walfd = open(sqlite3_filename_wal(db), O_RDWR | O_CREAT |
+	if ((s->walfd = open(sqlite3_filename_wal(db), O_RDONLY | O_CREAT |
 	    O_CLOEXEC, 0644)) == -1)
 		return -1;
-	wal_fill(s->walfd);
 	sqlite3_wal_hook(s->db, wal_hook, s);
 	if (snprintf(path, sizeof(path), "%s", db) >= (int)sizeof(path)) {
 		errno = ENAMETOOLONG;
@@ -136,14 +96,16 @@ store_checkpoint(struct store *s)
 	gen = __atomic_load_n(&s->wal_gen, __ATOMIC_ACQUIRE);
 	rc = sqlite3_wal_checkpoint_v2(s->ckpt, NULL, SQLITE_CHECKPOINT_PASSIVE,
 	    &log, &done);
-	if (store_disk_full(s->ckpt, rc))
+	if (rc == SQLITE_BUSY)
+		return STORE_BUSY;
+	if (rc == SQLITE_FULL)
 		return STORE_FULL;
 	if (rc == SQLITE_IOERR &&
 	    sqlite3_extended_errcode(s->ckpt) != SQLITE_IOERR_NOMEM) {
 		errno = EIO;
 		return STORE_IOERR;
 	}
-	if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+	if (rc != SQLITE_OK)
 		return STORE_ERROR;
 	/*
 	 * SQLite fsyncs the database only in a checkpoint that reaches the

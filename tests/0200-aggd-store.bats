@@ -170,25 +170,6 @@ counts() {
 	! grep -v -- "-> $TMP/real/dedup.db-wal\$" "$TMP/fds"
 }
 
-@test "the WAL is written out at start; where it cannot be, aggd stores all the same" {
-	start_aggd
-	[ "$(stat -c %s "$AGGD_DB-wal")" = 67108864 ]
-	# no room for it: a 20 MB limit on file sizes (EFBIG, not SIGXFSZ)
-	stop_aggd
-	AGGD_DB=$TMP/small/dedup.db
-	trap '' XFSZ
-	ulimit -S -f 20000
-	start_aggd
-	ulimit -S -f unlimited
-	[ "$(stat -c %s "$AGGD_DB-wal")" -lt 1048576 ]
-	publish "$(batch 1 30)" >/dev/null
-	[ "$(last_code)" = 200 ]
-	kill9_aggd
-	start_aggd
-	[ "$(counts)" = '[30,30,0]' ]
-	[ "$(stat -c %s "$AGGD_DB-wal")" -ge 67108864 ]
-}
-
 @test "threads are named after their jobs" {
 	start_aggd
 	# (the main thread is the loop, named aggd, or valgrind's tool under it)

@@ -103,6 +103,10 @@ commit_group(struct ingest *in, struct ingest_job *list, size_t *events)
 			batch[n] = &j->batch;
 		char err[160] = "";
 		rc = store_commit(in->store, batch, n, res, err, sizeof(err));
+		if (rc == STORE_IOERR)
+			fatalx("commit of %zu request%s failed after it reached"
+			    " the WAL (%s): a restart recovers what it stored",
+			    n, n == 1 ? "" : "s", err);
 		failed = failed ? failed : rc;
 		for (n = 0, j = first; j && n < 256; j = j->next, n++) {
 			*events += j->batch.n;
@@ -245,18 +249,22 @@ syncer_main(void *arg)
 #define CHECKPOINT_MS	20
 
 /*
- * Says when checkpoints start failing and when they succeed again, not
- * every 20 ms in between.  Returns whether they fail now.
+ * Says when checkpoints start failing, or fail for another reason, and
+ * when they succeed again, not every 20 ms in between.  Returns the state
+ * now: 0, STORE_ERROR or STORE_FULL.  A round that did not run changes
+ * nothing.
  */
 static int
-checkpoint_failing(int was, int rc)
+checkpoint_state(int was, int rc)
 {
-	int now = rc == STORE_ERROR || rc == STORE_FULL;
+	int now = rc == STORE_ERROR || rc == STORE_FULL ? rc : 0;
 
-	if (now && !was)
+	if (rc == STORE_BUSY)
+		return was;
+	if (now != 0 && now != was)
 		log_warnx("checkpoints fail%s; the WAL grows until one succeeds",
-		    rc == STORE_FULL ? ": the store's disk is full" : "");
-	else if (!now && was)
+		    now == STORE_FULL ? ": the store's disk is full" : "");
+	else if (now == 0 && was != 0)
 		log_warnx("checkpoints succeed again");
 	return now;
 }
@@ -266,7 +274,7 @@ checkpointer_main(void *arg)
 {
 	struct ingest *in = arg;
 	struct timespec until;
-	int rc = 0, failing = 0;
+	int rc = 0, state = 0;
 
 	pthread_mutex_lock(&in->mu);
 	while (!in->writer_gone) {
@@ -281,7 +289,7 @@ checkpointer_main(void *arg)
 		/* As for the WAL's fdatasync in syncer_main. */
 		if ((rc = store_checkpoint(in->store)) == STORE_IOERR)
 			fatal("writing the WAL back into the store");
-		failing = checkpoint_failing(failing, rc);
+		state = checkpoint_state(state, rc);
 		store_make_room(in->store);
 		pthread_mutex_lock(&in->mu);
 	}

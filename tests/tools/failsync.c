@@ -4,6 +4,8 @@
  *
  *   wal		fdatasync and fsync of the store's WAL fail with EIO
  *   writeback	sync_file_range (the checkpointer's writeback) fails with EIO
+ *   shm		growing the WAL's index fails with ENOSPC (SQLite grows the
+ *		-shm file by writing one byte into each new page)
  *
  * Build: cc -shared -fPIC -o failsync.so tests/tools/failsync.c -ldl
  */
@@ -32,8 +34,9 @@ armed(const char *word)
 	return strstr(buf, word) != NULL;
 }
 
+/* 1 when fd's file name ends with suffix, 4 characters. */
 static int
-is_wal(int fd)
+named(int fd, const char *suffix)
 {
 	char link[64], path[4096];
 	ssize_t n;
@@ -42,7 +45,7 @@ is_wal(int fd)
 	if ((n = readlink(link, path, sizeof(path) - 1)) < 4)
 		return 0;
 	path[n] = '\0';
-	return strcmp(path + n - 4, "-wal") == 0;
+	return strcmp(path + n - 4, suffix) == 0;
 }
 
 /* The real call named, unless the test has made the WAL's syncs fail. */
@@ -51,7 +54,7 @@ wal_sync(const char *name, int fd)
 {
 	int (*real)(int) = (int (*)(int))dlsym(RTLD_NEXT, name);
 
-	if (is_wal(fd) && armed("wal")) {
+	if (named(fd, "-wal") && armed("wal")) {
 		errno = EIO;
 		return -1;
 	}
@@ -81,4 +84,30 @@ sync_file_range(int fd, off_t off, off_t n, unsigned int flags)
 		return -1;
 	}
 	return real(fd, off, n, flags);
+}
+
+/* The real pwrite named, unless the test has filled the -shm's disk. */
+static ssize_t
+shm_write(const char *name, int fd, const void *buf, size_t n, off_t off)
+{
+	ssize_t (*real)(int, const void *, size_t, off_t) = (ssize_t (*)(int,
+	    const void *, size_t, off_t))dlsym(RTLD_NEXT, name);
+
+	if (n == 1 && named(fd, "-shm") && armed("shm")) {
+		errno = ENOSPC;
+		return -1;
+	}
+	return real(fd, buf, n, off);
+}
+
+ssize_t
+pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	return shm_write("pwrite", fd, buf, n, off);
+}
+
+ssize_t
+pwrite64(int fd, const void *buf, size_t n, off_t off)
+{
+	return shm_write("pwrite64", fd, buf, n, off);
 }
