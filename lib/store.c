@@ -557,10 +557,9 @@ apply_all(struct store *s, struct event_batch *const *b, size_t n,
 				return rc;
 		}
 	}
-	if ((rc = flush_pending(s)) != 0 || (rc = flush_topics(s)) != 0 ||
-	    (rc = index_tail(s)) != 0)
+	if ((rc = flush_pending(s)) != 0 || (rc = flush_topics(s)) != 0)
 		return rc;
-	return step_done(s->commit);
+	return index_tail(s);
 }
 
 /* Room to mark every topic touched, whatever the batch brings. */
@@ -614,40 +613,33 @@ end_transaction(struct store *s, const struct mark *rollback_to)
 		s->ntail = 0;
 }
 
-/*
- * SQLite adds a transaction's frames to the WAL's index (-shm) only after
- * it wrote them all to the WAL, the commit frame last.  When the index
- * cannot grow then (no room for its next 32 KiB, say), this process rolls
- * back, but the WAL holds the whole transaction and recovery at the next
- * start replays it, unless a later commit overwrites it first: whether it
- * was stored is not known yet.
- */
-static int
-outcome_unknown(sqlite3 *db, int rc)
-{
-	int ext = sqlite3_extended_errcode(db);
-
-	return rc == SQLITE_IOERR && (ext == SQLITE_IOERR_SHMSIZE ||
-	    ext == SQLITE_IOERR_SHMMAP);
-}
-
 int
 store_commit(struct store *s, struct event_batch *const *b, size_t n,
     struct store_counts *res, char *err, size_t errsz)
 {
 	struct mark before = { s->ntopics, s->next_seq, s->indexed };
-	int rc, unknown;
+	int rc, unknown = 0;
 
 	if (touched_reserve(s, b, n) == -1)
 		rc = SQLITE_NOMEM;
-	else if ((rc = step_done(s->begin)) == 0)
-		rc = apply_all(s, b, n, res);
+	else if ((rc = step_done(s->begin)) == 0 &&
+	    (rc = apply_all(s, b, n, res)) == 0 &&
+	    (rc = step_done(s->commit)) != 0)
+		/*
+		 * SQLite writes a transaction's frames to the WAL, the commit
+		 * frame last, and only then adds them to the WAL's index
+		 * (-shm).  When that fails (the index cannot grow for want of
+		 * room or memory), this process rolls back, but recovery at
+		 * the next start replays the frames unless a later commit
+		 * overwrote them.  Only no room for the frames themselves
+		 * (SQLITE_FULL) leaves no commit frame behind.
+		 */
+		unknown = rc != SQLITE_FULL;
 	if (rc == 0) {
 		end_transaction(s, NULL);
 		store_catch_up(s);
 		return 0;
 	}
-	unknown = outcome_unknown(s->db, rc);
 	snprintf(err, errsz, "store: %s", rc == SQLITE_NOMEM ? "out of memory" :
 	    sqlite3_errstr(rc));
 	end_transaction(s, &before);

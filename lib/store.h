@@ -35,9 +35,10 @@ void		 store_close(struct store *);
 /*
  * Applies batches b[0..n) in one transaction and sets res[i] to batch i's
  * counts.  Returns 0, or STORE_FULL or STORE_ERROR with a message in err:
- * then nothing at all was applied.  STORE_IOERR: the transaction failed
- * after it reached the WAL, and only recovery, at the next open, decides
- * whether it was applied; the caller must answer nobody and stop.  A commit survives a crash of the
+ * then nothing at all was applied.  STORE_IOERR: the COMMIT itself failed,
+ * after the transaction may have reached the WAL, and only recovery, at
+ * the next open, decides whether it was applied; the caller must answer
+ * nobody and stop.  A commit survives a crash of the
  * process at once; it survives a power loss after the next store_sync.
  */
 int		 store_commit(struct store *, struct event_batch *const *b,

@@ -13,8 +13,17 @@ teardown() {
 		umount "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null || true
 	fi
 	[ -z "${IMMUTABLE:-}" ] || chattr -i "$IMMUTABLE" 2>/dev/null || true
-	[ -z "${HOLDER:-}" ] || pkill -P "$HOLDER" 2>/dev/null || true
+	release_holder
 	helper_teardown
+}
+
+# The sqlite3 reader a test keeps on a snapshot (HOLDER, fed on fd 5).
+release_holder() {
+	[ -n "${HOLDER:-}" ] || return 0
+	exec 5>&-
+	kill "$HOLDER" 2>/dev/null || true
+	wait "$HOLDER" 2>/dev/null || true
+	HOLDER=
 }
 
 counts() {
@@ -54,7 +63,7 @@ big_batch() {
 # post_batch FILE: POSTs FILE; prints the status, the answer in $TMP/resp
 post_batch() {
 	curl -s -o "$TMP/resp" -w '%{http_code}' -H 'Content-Type: application/json' \
-	    --data-binary @"$1" "$AGGD_URL/publish"
+	    -H 'Expect:' --data-binary @"$1" "$AGGD_URL/publish"
 }
 
 @test "kill -9 up to 22 times under 3 publishers (150k events, 20% duplicates): every event stored once" {
@@ -262,9 +271,11 @@ exit_status() {
 	start_failing_aggd
 	echo shm >"$TMP/fail"
 	# a reader's snapshot keeps the WAL from starting over, so it grows
-	(printf 'BEGIN;\nSELECT count(*) FROM events;\n'; sleep 60) |
-	    sqlite3 "$AGGD_DB" >/dev/null &
+	mkfifo "$TMP/hold"
+	sqlite3 "$AGGD_DB" <"$TMP/hold" >/dev/null 3>&- &
 	HOLDER=$!
+	exec 5>"$TMP/hold"
+	printf 'BEGIN;\nSELECT count(*) FROM events;\n' >&5
 	sleep 0.3
 	# ~250 WAL pages a batch: the index grows past its first 4062 pages
 	full=
@@ -279,17 +290,17 @@ exit_status() {
 	[ -n "$full" ] && [ "$full" -gt 1 ]
 	[ "$code" = 000 ]	# no answer: neither stored nor refused is known
 	[ "$(exit_status)" = 1 ]
-	kill "$HOLDER"
+	release_holder
 	cat "$TMP/aggd.log"
-	grep -q "^aggd: commit of 1 request failed after it reached the WAL (store: disk I/O error): a restart recovers what it stored$" "$TMP/aggd.log"
+	grep -q "^aggd: commit of 1 request failed (store: disk I/O error) after it may have reached the WAL: a restart recovers what it stored$" "$TMP/aggd.log"
 	start_aggd
 	stored=$(((full - 1) * 1000))
 	c=$(counts)
 	echo "after restart: $c"
-	[ "$(jq '.[0] == .[1] + .[2]' <<<"$c")" = true ]
-	[ "$(jq '.[1]' <<<"$c")" = "$stored" ] || [ "$(jq '.[1]' <<<"$c")" = "$((stored + 1000))" ]
+	# the unanswered batch was in the WAL whole: recovery replays it
+	[ "$c" = "[$((stored + 1000)),$((stored + 1000)),0]" ]
 	[ "$(post_batch "$TMP/batch")" = 200 ]
-	[ "$(counts | jq '.[1]')" = "$((stored + 1000))" ]
+	[ "$(jq -c . "$TMP/resp")" = '{"accepted":1000,"unique":0,"duplicates":1000}' ]
 }
 
 @test "store file immutable (chattr +i): one clear line, exit 1, nothing changed" {

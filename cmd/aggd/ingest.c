@@ -104,9 +104,9 @@ commit_group(struct ingest *in, struct ingest_job *list, size_t *events)
 		char err[160] = "";
 		rc = store_commit(in->store, batch, n, res, err, sizeof(err));
 		if (rc == STORE_IOERR)
-			fatalx("commit of %zu request%s failed after it reached"
-			    " the WAL (%s): a restart recovers what it stored",
-			    n, n == 1 ? "" : "s", err);
+			fatalx("commit of %zu request%s failed (%s) after it may"
+			    " have reached the WAL: a restart recovers what it"
+			    " stored", n, n == 1 ? "" : "s", err);
 		failed = failed ? failed : rc;
 		for (n = 0, j = first; j && n < 256; j = j->next, n++) {
 			*events += j->batch.n;
