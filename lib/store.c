@@ -620,20 +620,20 @@ store_commit(struct store *s, struct event_batch *const *b, size_t n,
 	struct mark before = { s->ntopics, s->next_seq, s->indexed };
 	int rc, unknown = 0;
 
+	/*
+	 * A failed COMMIT may leave the transaction in the WAL: SQLite writes
+	 * its frames, the commit frame last, and only then adds them to the
+	 * WAL's index (-shm).  When that fails (the index cannot grow for
+	 * want of room or memory), this process rolls back, but recovery at
+	 * the next start replays the frames unless a later commit overwrote
+	 * them.  Only no room for the frames themselves (SQLITE_FULL) leaves
+	 * no commit frame behind.
+	 */
 	if (touched_reserve(s, b, n) == -1)
 		rc = SQLITE_NOMEM;
 	else if ((rc = step_done(s->begin)) == 0 &&
 	    (rc = apply_all(s, b, n, res)) == 0 &&
 	    (rc = step_done(s->commit)) != 0)
-		/*
-		 * SQLite writes a transaction's frames to the WAL, the commit
-		 * frame last, and only then adds them to the WAL's index
-		 * (-shm).  When that fails (the index cannot grow for want of
-		 * room or memory), this process rolls back, but recovery at
-		 * the next start replays the frames unless a later commit
-		 * overwrote them.  Only no room for the frames themselves
-		 * (SQLITE_FULL) leaves no commit frame behind.
-		 */
 		unknown = rc != SQLITE_FULL;
 	if (rc == 0) {
 		end_transaction(s, NULL);

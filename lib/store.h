@@ -38,8 +38,8 @@ void		 store_close(struct store *);
  * then nothing at all was applied.  STORE_IOERR: the COMMIT itself failed,
  * after the transaction may have reached the WAL, and only recovery, at
  * the next open, decides whether it was applied; the caller must answer
- * nobody and stop.  A commit survives a crash of the
- * process at once; it survives a power loss after the next store_sync.
+ * nobody and stop.  A commit survives a crash of the process at once; it
+ * survives a power loss after the next store_sync.
  */
 int		 store_commit(struct store *, struct event_batch *const *b,
 		    size_t n, struct store_counts *res, char *err, size_t errsz);
@@ -57,8 +57,7 @@ int		 store_sync(struct store *);
  * WAL is long and the next round should follow at once, 0 when not,
  * STORE_BUSY when it did not run, STORE_ERROR when the round failed and a
  * later one may succeed, STORE_FULL when it failed for want of disk space,
- * and
- * STORE_IOERR (errno set) when writing the database back failed: the
+ * and STORE_IOERR (errno set) when writing the database back failed: the
  * kernel may have dropped the pages, so see store_sync's callers.
  */
 int		 store_checkpoint(struct store *);

@@ -60,10 +60,17 @@ big_batch() {
 	}'
 }
 
-# post_batch FILE: POSTs FILE; prints the status, the answer in $TMP/resp
-post_batch() {
-	curl -s -o "$TMP/resp" -w '%{http_code}' -H 'Content-Type: application/json' \
-	    -H 'Expect:' --data-binary @"$1" "$AGGD_URL/publish"
+# publish_until_refused N MAX: batches of N big events ($TMP/batch) until
+# one is not answered 200; sets full (its number, empty if none) and code
+publish_until_refused() {
+	local b
+	full= code=
+	for b in $(seq 1 "$2"); do
+		big_batch "w$b-" "$1" >"$TMP/batch"
+		publish @"$TMP/batch" -H 'Expect:' >/dev/null || true
+		code=$(last_code)
+		[ "$code" = 200 ] || { full=$b; return 0; }
+	done
 }
 
 @test "kill -9 up to 22 times under 3 publishers (150k events, 20% duplicates): every event stored once" {
@@ -177,14 +184,7 @@ post_batch() {
 	start_aggd
 	# leave 1 MiB: a few batches go in, then the WAL and checkpoints fail
 	head -c $((($(df -k --output=avail "$MNT" | tail -1) - 1024) * 1024)) /dev/zero >"$MNT/filler" || true
-	full=
-	for b in $(seq 1 100); do
-		big_batch "w$b-" 100 >"$TMP/batch"
-		code=$(post_batch "$TMP/batch")
-		[ "$code" = 200 ] && continue
-		full=$b
-		break
-	done
+	publish_until_refused 100 100
 	echo "full at batch $full: $code $(cat "$TMP/resp")"
 	[ -n "$full" ] && [ "$full" -gt 1 ]
 	[ "$code" = 507 ]
@@ -202,7 +202,8 @@ post_batch() {
 	rm "$MNT/filler"
 	start_aggd
 	[ "$(counts)" = "[$stored,$stored,0]" ]
-	[ "$(post_batch "$TMP/batch")" = 200 ]
+	publish @"$TMP/batch" >/dev/null
+	[ "$(last_code)" = 200 ]
 	[ "$(jq -c . "$TMP/resp")" = '{"accepted":100,"unique":100,"duplicates":0}' ]
 	[ "$(counts)" = "[$((stored + 100)),$((stored + 100)),0]" ]
 	stop_aggd
@@ -280,14 +281,7 @@ exit_status() {
 	printf 'BEGIN;\nSELECT count(*) FROM events;\n' >&5
 	sleep 0.3
 	# ~250 WAL pages a batch: the index grows past its first 4062 pages
-	full=
-	for b in $(seq 1 40); do
-		big_batch "w$b-" 1000 >"$TMP/batch"
-		code=$(post_batch "$TMP/batch" || true)
-		[ "$code" = 200 ] && continue
-		full=$b
-		break
-	done
+	publish_until_refused 1000 40
 	echo "failed at batch $full: $code"
 	[ -n "$full" ] && [ "$full" -gt 1 ]
 	[ "$code" = 000 ]	# no answer: neither stored nor refused is known
@@ -301,7 +295,8 @@ exit_status() {
 	echo "after restart: $c"
 	# the unanswered batch was in the WAL whole: recovery replays it
 	[ "$c" = "[$((stored + 1000)),$((stored + 1000)),0]" ]
-	[ "$(post_batch "$TMP/batch")" = 200 ]
+	publish @"$TMP/batch" >/dev/null
+	[ "$(last_code)" = 200 ]
 	[ "$(jq -c . "$TMP/resp")" = '{"accepted":1000,"unique":0,"duplicates":1000}' ]
 }
 

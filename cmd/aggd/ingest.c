@@ -257,10 +257,11 @@ syncer_main(void *arg)
 static int
 checkpoint_state(int was, int rc)
 {
-	int now = rc == STORE_ERROR || rc == STORE_FULL ? rc : 0;
+	int now;
 
 	if (rc == STORE_BUSY)
 		return was;
+	now = rc == STORE_ERROR || rc == STORE_FULL ? rc : 0;
 	if (now != 0 && now != was)
 		log_warnx("checkpoints fail%s; the WAL grows until one succeeds",
 		    now == STORE_FULL ? ": the store's disk is full" : "");
