@@ -17,3 +17,6 @@ serve() {
 		sleep 0.02
 	done
 }
+
+# metric URL NAME: NAME's value in the /metrics of the server at URL
+metric() { curl -s "$1/metrics" | awk -v m="$2" '$1 == m { print $2 }'; }

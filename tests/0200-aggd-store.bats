@@ -45,6 +45,21 @@ counts() {
 	[ "$(jq -c . <<<"$output")" = '{"accepted":110,"unique":0,"duplicates":110}' ]
 }
 
+@test "relaxed (-r): answers without an fsync; kill -9 of the process loses nothing acknowledged" {
+	start_aggd -r
+	for i in 0 1 2; do
+		publish "$(batch $((i * 20 + 1)) $((i * 20 + 30)))" >/dev/null
+		[ "$(last_code)" = 200 ]
+	done
+	[ "$(curl -s "$AGGD_URL/metrics" | awk '$1 == "agg_commit_wal_syncs_total" {print $2}')" = 0 ]
+	[ "$(curl -s "$AGGD_URL/metrics" | awk '$1 == "agg_commit_duration_seconds_count" {print $2}')" -ge 3 ]
+	kill9_aggd
+	start_aggd --relaxed
+	[ "$(counts)" = '[90,70,20]' ]
+	run get "$AGGD_URL/events?limit=1000"
+	[ "$(jq '[.events[].event_id] | unique | length' <<<"$output")" = 70 ]
+}
+
 @test "SIGKILL during concurrent publishing: every acknowledged event is stored once" {
 	start_aggd
 	pids=

@@ -495,7 +495,14 @@ metrics_commit(struct buf *b, const struct ingest_stats *st)
 	    "{le=\"+Inf\"} %llu\nagg_commit_duration_seconds_sum %.6f\n"
 	    "agg_commit_duration_seconds_count %llu\n",
 	    (unsigned long long)st->commits, st->commit_seconds,
-	    (unsigned long long)st->commits) == -1 ? -1 : 0;
+	    (unsigned long long)st->commits) == -1 ||
+	    metric(b, "agg_commit_wal_syncs_total", "counter", "fdatasyncs of"
+	    " the WAL that answers waited for (none with -r).",
+	    st->wal_syncs) == -1 ||
+	    buf_printf(b, "# HELP agg_commit_wal_sync_seconds_total Time in"
+	    " those fdatasyncs.\n# TYPE agg_commit_wal_sync_seconds_total"
+	    " counter\nagg_commit_wal_sync_seconds_total %.6f\n",
+	    st->wal_sync_seconds) == -1 ? -1 : 0;
 }
 
 static void

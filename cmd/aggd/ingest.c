@@ -218,6 +218,7 @@ syncer_main(void *arg)
 {
 	struct ingest *in = arg;
 	struct group *list, *g;
+	double t0;
 
 	pthread_mutex_lock(&in->mu);
 	for (;;) {
@@ -228,9 +229,12 @@ syncer_main(void *arg)
 		list = in->unsynced;
 		in->unsynced = NULL;
 		pthread_mutex_unlock(&in->mu);
+		t0 = now_seconds();
 		if (store_sync(in->store) == -1)
 			fatal("fdatasync of the store's WAL");
 		pthread_mutex_lock(&in->mu);
+		in->st.wal_syncs++;
+		in->st.wal_sync_seconds += now_seconds() - t0;
 		while ((g = list) != NULL) {
 			list = g->next;
 			finish(in, g);

@@ -38,6 +38,8 @@ struct ingest_stats {
 	uint64_t	 commit_failures;
 	double		 commit_seconds;	/* sum */
 	uint64_t	 buckets[INGEST_BUCKETS];	/* cumulative counts */
+	uint64_t	 wal_syncs;	/* fdatasyncs answers waited for */
+	double		 wal_sync_seconds;	/* sum */
 	size_t		 index_bytes;
 	uint64_t	 last_seq;	/* of the last group finished */
 };
