@@ -2,7 +2,7 @@
  * log.c - one-line diagnostics on standard error.
  *
  * The program name is set once by main before any thread starts and only
- * read afterwards, so it is the one piece of process-wide state here.
+ * read afterwards; besides it, only log_exit's flag is process-wide.
  * Each message is formatted into one buffer and written with one write(2)
  * so that lines from different threads never interleave.
  */
@@ -55,8 +55,24 @@ log_vemit(int with_errno, int saved_errno, const char *fmt, va_list ap)
 	errno = saved;						\
 } while (0)
 
+/*
+ * exit(3) called by two threads at once is undefined, and aggd's writer,
+ * syncer and checkpointer can each meet a fatal error at the same moment:
+ * the first caller exits, any later one waits for it to.
+ */
+static void __attribute__((noreturn))
+log_exit(void)
+{
+	static int exiting;
+
+	if (__atomic_exchange_n(&exiting, 1, __ATOMIC_SEQ_CST))
+		for (;;)
+			pause();
+	exit(1);
+}
+
 void log_info(const char *fmt, ...) { LOG_BODY(0); }
 void log_warn(const char *fmt, ...) { LOG_BODY(1); }
 void log_warnx(const char *fmt, ...) { LOG_BODY(0); }
-void fatal(const char *fmt, ...) { LOG_BODY(1); exit(1); }
-void fatalx(const char *fmt, ...) { LOG_BODY(0); exit(1); }
+void fatal(const char *fmt, ...) { LOG_BODY(1); log_exit(); }
+void fatalx(const char *fmt, ...) { LOG_BODY(0); log_exit(); }
