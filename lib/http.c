@@ -31,6 +31,7 @@ struct cursor {
 enum chunk_state {
 	CH_SIZE,	/* first hex digit of a chunk-size line */
 	CH_SIZE_HEX,	/* more hex digits, ';', or the line end */
+	CH_SIZE_WS,	/* spaces after the size: more, then ';' */
 	CH_EXT,		/* chunk extension, skipped up to the line end */
 	CH_SIZE_LF,	/* CR seen at the end of the size line */
 	CH_DATA,	/* `remaining` data bytes */
@@ -172,17 +173,48 @@ parse_version(struct cursor *c, struct http_request *req)
 }
 
 /* Splits the target into path and query at the first '?'. */
-static void
+/*
+ * Where the path starts: 0 in origin-form, after the authority in the
+ * absolute form (RFC 9112 3.2.2: "http://host:port/path?query", which a
+ * server must take); -1 for any other target.
+ */
+static ssize_t
+path_offset(const struct http_request *req)
+{
+	const char *t = req->target;
+	size_t n = req->target_len, i, start;
+
+	if (*t == '/' || (*t == '*' && n == 1))
+		return 0;
+	if (n > 7 && ascii_case_equal(t, 7, "http://", 7))
+		i = 7;
+	else if (n > 8 && ascii_case_equal(t, 8, "https://", 8))
+		i = 8;
+	else
+		return -1;
+	for (start = i; i < n && t[i] != '/' && t[i] != '?'; i++)
+		;
+	return i > start ? (ssize_t)i : -1;
+}
+
+static int
 split_target(struct http_request *req)
 {
-	const char *q = memchr(req->target, '?', req->target_len);
+	ssize_t off = path_offset(req);
+	const char *q;
+	size_t rest;
 
-	req->path = req->target;
-	req->path_len = q ? (size_t)(q - req->target) : req->target_len;
+	if (off < 0)
+		return -1;
+	req->path = req->target + off;
+	rest = req->target_len - (size_t)off;
+	q = memchr(req->path, '?', rest);
+	req->path_len = q ? (size_t)(q - req->path) : rest;
 	if (q) {
 		req->query = q + 1;
-		req->query_len = req->target_len - req->path_len - 1;
+		req->query_len = rest - req->path_len - 1;
 	}
+	return 0;
 }
 
 static int
@@ -200,16 +232,17 @@ parse_request_line(struct cursor *c, struct http_request *req)
 		return r == HTTP_BAD ? fail(req, r, "malformed request line") : r;
 	req->method_len = (size_t)(c->buf + c->pos - req->method);
 	req->target = c->buf + ++c->pos;
-	/* Origin-form or "*" only; refuse anything else on its first byte. */
-	if (c->pos < c->end && *req->target != '/' && *req->target != '*')
+	/* Origin-form, absolute-form or "*": refuse anything else on its
+	   first byte when it can be told there. */
+	if (c->pos < c->end && *req->target != '/' && *req->target != '*' &&
+	    ascii_lower((unsigned char)*req->target) != 'h')
 		return fail(req, HTTP_BAD, "invalid request target");
 	if ((r = scan_until(c, is_target_char, ' ')) < 0)
 		return r == HTTP_BAD ? fail(req, r, "invalid request target") : r;
 	req->target_len = (size_t)(c->buf + c->pos - req->target);
-	if (*req->target == '*' && req->target_len != 1)
+	if (split_target(req) == -1)
 		return fail(req, HTTP_BAD, "invalid request target");
 	c->pos++;
-	split_target(req);
 	return parse_version(c, req);
 }
 
@@ -373,6 +406,21 @@ digest_connection(struct http_request *req)
 		req->keep_alive = has_keep && !has_close;
 }
 
+/* RFC 9112 3.2: exactly one Host in HTTP/1.1, at most one in 1.0. */
+static int
+digest_host(struct http_request *req)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < req->nheaders; i++)
+		n += HEADER_IS(&req->headers[i], "host");
+	if (n > 1)
+		return fail(req, HTTP_BAD, "more than one Host header");
+	if (n == 0 && req->minor_version >= 1)
+		return fail(req, HTTP_BAD, "no Host header");
+	return 0;
+}
+
 static void
 reset_request(struct http_request *req)
 {
@@ -406,7 +454,7 @@ http_parse_request(const char *buf, size_t len, size_t max_header_bytes,
 	}
 	if (r < 0)
 		return r;
-	if ((r = digest_framing(req)) < 0)
+	if ((r = digest_framing(req)) < 0 || (r = digest_host(req)) < 0)
 		return r;
 	digest_connection(req);
 	return (ssize_t)c.pos;
@@ -435,7 +483,8 @@ http_chunked_init(struct http_chunked *ch)
 static int
 chunk_size_eol(struct http_chunked *ch, unsigned char b)
 {
-	if (ch->state == CH_SIZE || (ch->state == CH_SIZE_LF && b == '\r'))
+	if (ch->state == CH_SIZE || ch->state == CH_SIZE_WS ||
+	    (ch->state == CH_SIZE_LF && b == '\r'))
 		return HTTP_BAD;
 	if (b == '\r') {
 		ch->state = CH_SIZE_LF;
@@ -458,7 +507,13 @@ chunk_size_step(struct http_chunked *ch, unsigned char b)
 		return HTTP_BAD;
 	if (ch->state == CH_EXT)
 		return is_ctl(b) ? HTTP_BAD : 0;
-	if (d >= 0) {
+	/* RFC 9112 7.1.1: optional whitespace before an extension's ';'. */
+	if ((b == ' ' || b == '\t') &&
+	    (ch->state == CH_SIZE_HEX || ch->state == CH_SIZE_WS)) {
+		ch->state = CH_SIZE_WS;
+		return 0;
+	}
+	if (d >= 0 && ch->state != CH_SIZE_WS) {
 		/* Checked before it grows, so remaining never exceeds 2^62. */
 		if (ch->remaining > (CHUNK_SIZE_MAX - (uint64_t)d) / 16)
 			return HTTP_BAD;
@@ -466,7 +521,7 @@ chunk_size_step(struct http_chunked *ch, unsigned char b)
 		ch->state = CH_SIZE_HEX;
 		return 0;
 	}
-	if (ch->state == CH_SIZE_HEX && b == ';') {
+	if ((ch->state == CH_SIZE_HEX || ch->state == CH_SIZE_WS) && b == ';') {
 		ch->state = CH_EXT;
 		return 0;
 	}
@@ -516,6 +571,7 @@ chunk_step(struct http_chunked *ch, unsigned char b)
 		return b == '\n' ? 0 : HTTP_BAD;
 	case CH_SIZE:
 	case CH_SIZE_HEX:
+	case CH_SIZE_WS:
 	case CH_EXT:
 	case CH_SIZE_LF:
 		return chunk_size_step(ch, b);

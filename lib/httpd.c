@@ -20,6 +20,7 @@
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -31,10 +32,12 @@
 #define KEEP_BUF	(64 * 1024)	/* larger idle buffers are freed */
 
 /*
- * CS_LINGER: an error was answered while the client may still be sending;
- * closing at once would make the kernel reset the connection over the
- * unread bytes, and the client could lose the answer.  So the write side
- * is shut, and input is read and dropped until EOF or LINGER_MS.
+ * CS_LINGER: the last reply of a connection (an error, Connection: close,
+ * shutdown) went out while the client may still be sending; closing at
+ * once would make the kernel reset the connection over the unread bytes,
+ * and the client could lose the replies it has not read yet.  So the
+ * write side is shut, and input is read and dropped until EOF or
+ * LINGER_MS.
  */
 enum conn_state { CS_HEAD, CS_BODY, CS_HANDLER, CS_CLOSING, CS_LINGER };
 
@@ -75,10 +78,37 @@ struct httpd {
 	size_t		 nconns;
 	size_t		 buffered;
 	int		 stopping;
+	time_t		 date_sec;	/* when date was formatted */
+	char		 date[48];	/* "Date: ...\r\n" */
 };
 
 static void	conn_resume(struct httpd_req *);
+static const char *httpd_date(struct httpd *);
 static void	conn_event(struct ev_loop *, int, unsigned, void *);
+
+/*
+ * RFC 9110 6.6.1: a server with a clock sends Date.  Formatted once a
+ * second, with English names whatever the locale.
+ */
+static const char *
+httpd_date(struct httpd *h)
+{
+	static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu",
+	    "Fri", "Sat" };
+	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May",
+	    "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (now == h->date_sec || gmtime_r(&now, &tm) == NULL)
+		return h->date;
+	snprintf(h->date, sizeof(h->date),
+	    "Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n", days[tm.tm_wday],
+	    tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec);
+	h->date_sec = now;
+	return h->date;
+}
 
 void
 httpd_config_defaults(struct httpd_config *c)
@@ -200,8 +230,8 @@ conn_respond(struct httpd_req *c, int status, const char *ctype,
 	int n;
 
 	n = snprintf(head, sizeof(head),
-	    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-	    "%s%s\r\n", status, http_reason(status),
+	    "HTTP/1.1 %d %s\r\n%sContent-Type: %s\r\nContent-Length: %zu\r\n"
+	    "%s%s\r\n", status, http_reason(status), httpd_date(c->h),
 	    ctype ? ctype : "application/json", len, close_after ?
 	    "Connection: close\r\n" : c->req.minor_version == 0 ?
 	    "Connection: keep-alive\r\n" : "", headers ? headers : "");
@@ -295,6 +325,29 @@ conn_expect_continue(struct httpd_req *c, size_t need)
 		buf_append(&c->out, cont, sizeof(cont) - 1);
 }
 
+/*
+ * RFC 9112 2.2: empty lines before a request are ignored (the parser skips
+ * them too); dropped here, on an idle connection they start no header
+ * clock.
+ */
+static void
+conn_skip_empty_lines(struct httpd_req *c)
+{
+	const char *p = c->in.data;
+	size_t i = 0;
+
+	for (;;) {
+		if (i < c->in.len && p[i] == '\n')
+			i++;
+		else if (i + 1 < c->in.len && p[i] == '\r' && p[i + 1] == '\n')
+			i += 2;
+		else
+			break;
+	}
+	if (i > 0)
+		buf_consume(&c->in, i);
+}
+
 /* 1: header block parsed; 0: need more; -1: answered with an error. */
 static int
 conn_parse_head(struct httpd_req *c)
@@ -302,6 +355,8 @@ conn_parse_head(struct httpd_req *c)
 	struct httpd *h = c->h;
 	ssize_t r;
 
+	if (c->idle_since)
+		conn_skip_empty_lines(c);
 	if (c->in.len == 0)
 		return 0;
 	if (c->deadline == 0 || c->idle_since)
@@ -504,8 +559,11 @@ conn_resume(struct httpd_req *c)
 		conn_linger(c);
 		return;
 	}
+	/* After httpd_shutdown a connection that goes idle is done too: its
+	   reply was still going out when the others closed. */
 	if (c->out.len == 0 && (c->state == CS_CLOSING ||
-	    (c->eof && c->state != CS_HANDLER))) {
+	    (c->eof && c->state != CS_HANDLER) || (c->h->stopping &&
+	    c->state == CS_HEAD && c->in.len == 0))) {
 		conn_close(c);
 		return;
 	}
@@ -606,15 +664,15 @@ conn_oldest_idle(struct httpd *h)
 #define BUSY_BODY	"{\"error\":\"too many connections\"}\n"
 
 static void
-httpd_refuse(int fd)
+httpd_refuse(struct httpd *h, int fd)
 {
 	char busy[256];
 	int n;
 
 	n = snprintf(busy, sizeof(busy), "HTTP/1.1 503 Service Unavailable\r\n"
-	    "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+	    "%sContent-Type: application/json\r\nContent-Length: %zu\r\n"
 	    "Retry-After: 1\r\nConnection: close\r\n\r\n%s",
-	    sizeof(BUSY_BODY) - 1, BUSY_BODY);
+	    httpd_date(h), sizeof(BUSY_BODY) - 1, BUSY_BODY);
 	(void)!send(fd, busy, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	close(fd);
 }
@@ -626,7 +684,7 @@ httpd_add_conn(struct httpd *h, int fd)
 
 	if (h->nconns >= h->cfg.max_conns) {
 		if ((old = conn_oldest_idle(h)) == NULL) {
-			httpd_refuse(fd);
+			httpd_refuse(h, fd);
 			return;
 		}
 		conn_close(old);
@@ -780,8 +838,10 @@ httpd_reply(struct httpd_req *c, int status, const char *ctype,
 		c->state = CS_HEAD;
 		c->idle_since = ev_now(h->loop);
 		c->deadline = c->idle_since + (uint64_t)h->cfg.idle_ms;
-	} else
-		c->state = CS_CLOSING;
+	} else {
+		c->state = CS_CLOSING;	/* through CS_LINGER */
+		c->linger = 1;
+	}
 	if (!c->in_process)
 		conn_resume(c);
 }

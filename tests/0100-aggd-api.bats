@@ -237,6 +237,25 @@ $(event t 2)"
 	[ "$(grep -c '^Connection: close$' <<<"$out")" = 1 ]
 }
 
+@test "HTTP/1.1: one Host or 400; absolute-form targets; a Date on every reply; blank lines between requests" {
+	start_aggd
+	out=$(raw_http 'GET /healthz HTTP/1.1\r\n\r\n')
+	[ "$(head -n 1 <<<"$out")" = 'HTTP/1.1 400 Bad Request' ]
+	[ "$(tail -n 1 <<<"$out")" = '{"error":"no Host header"}' ]
+	out=$(raw_http 'GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n')
+	[ "$(tail -n 1 <<<"$out")" = '{"error":"more than one Host header"}' ]
+	out=$(raw_http "GET http://127.0.0.1:$AGGD_PORT/stats?x=1 HTTP/1.1\\r\\nHost: t\\r\\nConnection: close\\r\\n\\r\\n")
+	[ "$(head -n 1 <<<"$out")" = 'HTTP/1.1 200 OK' ]
+	grep -q '"unique_processed":0' <<<"$out"
+	# RFC 9110 6.6.1, IMF-fixdate in GMT
+	grep -Eq '^Date: (Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{2} [A-Z][a-z]{2} [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT$' <<<"$out"
+	d=$(sed -n 's/^Date: //p' <<<"$out")
+	[ $(($(date -u +%s) - $(date -u -d "$d" +%s))) -le 2 ]
+	# empty lines before a request are skipped (RFC 9112 2.2)
+	out=$(raw_http '\r\n\nGET /healthz HTTP/1.1\r\nHost: t\r\n\r\n\r\nGET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n')
+	[ "$(grep -c '^HTTP/1.1 200 OK$' <<<"$out")" = 2 ]
+}
+
 @test "AGG_TOKEN: 401 without the bearer token, nothing stored; healthz open" {
 	AGG_TOKEN=s3cret start_aggd
 	run publish "$(event t 1)"

@@ -210,6 +210,61 @@ counts() {
 	[ "$u" = 0 ] || [ "$u" = 3000 ]
 }
 
+# big_page: 1000 events of 4 KB in topic big, so that two pipelined GET
+# /events of them (4 MB each) fill the kernel's socket buffers and keep
+# the second reply going out while the client reads nothing
+big_page() {
+	local pad i
+	pad=$(head -c 4000 /dev/zero | tr '\0' p)
+	for i in $(seq 1000); do
+		event big "b$i" "{\"p\":\"$pad\"}"
+		echo
+	done >"$TMP/big.ndjson"
+	curl -s -o /dev/null -H 'Content-Type: application/x-ndjson' \
+	    --data-binary @"$TMP/big.ndjson" "$AGGD_URL/publish"
+	BIG_GET='GET /events?topic=big&limit=10000 HTTP/1.1\r\nHost: t\r\n\r\n'
+}
+
+@test "SIGTERM: a reply still going out is sent whole, then the connection closes at once" {
+	start_aggd
+	big_page
+	exec {sock}<>"/dev/tcp/127.0.0.1/$AGGD_PORT"
+	# shellcheck disable=SC2059
+	printf "$BIG_GET$BIG_GET" >&"$sock"
+	sleep 0.5
+	kill -TERM "$AGGD_PID"
+	t0=$(date +%s%N)
+	timeout 6 cat <&"$sock" >"$TMP/out" || true
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	exec {sock}<&-
+	[ "$(grep -c '"seq":1000}],"next":null}' "$TMP/out")" = 2 ]
+	# closed once the reply was out, not at the end of the 8-s grace
+	echo "closed after $ms ms"
+	[ "$ms" -lt 4000 ]
+	stop_aggd
+}
+
+@test "SIGTERM: replies a pipelining client has not read yet survive the close" {
+	start_aggd
+	big_page
+	exec {sock}<>"/dev/tcp/127.0.0.1/$AGGD_PORT"
+	# shellcheck disable=SC2059
+	printf "$BIG_GET${BIG_GET}GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n" >&"$sock"
+	sleep 0.5
+	kill -TERM "$AGGD_PID"
+	sleep 0.3
+	# a request aggd will not read: closing over it must not reset the
+	# connection, which would throw away the replies the client has not
+	# read yet
+	printf 'GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n' >&"$sock"
+	timeout 6 cat <&"$sock" >"$TMP/out" || true
+	exec {sock}<&-
+	[ "$(grep -c '"seq":1000}],"next":null}' "$TMP/out")" = 2 ]
+	[ "$(tail -c 16 "$TMP/out")" = '{"status":"ok"}' ]
+	grep -q '^Connection: close' "$TMP/out"
+	stop_aggd
+}
+
 @test "operator errors: one clear line and exit 1" {
 	run "$AGG_BIN/aggd" -l nonsense -d "$AGGD_DB"
 	[ "$status" = 1 ]
@@ -232,6 +287,25 @@ counts() {
 	[ "$status" = 1 ]
 	[[ "$output" == *"cannot create directory"* ]]
 	[ "$(echo "$output" | wc -l)" = 1 ]
+}
+
+@test "a low descriptor limit: fewer connections that really fit, or a clear refusal" {
+	run timeout 5 bash -c "ulimit -n 64; exec '$AGG_BIN/aggd' -l 127.0.0.1:0 -d '$AGGD_DB'"
+	[ "$status" = 1 ]
+	[ "$output" = "aggd: the descriptor limit of 64 leaves no room for connections (aggd keeps 64 for itself)" ]
+	[ "${AGG_VALGRIND:-}" != 1 ] || skip "valgrind needs descriptors of its own"
+	mkdir "$TMP/lowfd"
+	printf '#!/bin/sh\nulimit -n 80\nexec "%s/aggd" "$@"\n' "$AGG_BIN" >"$TMP/lowfd/aggd"
+	chmod +x "$TMP/lowfd/aggd"
+	AGG_BIN=$TMP/lowfd start_aggd
+	grep -qx 'aggd: only 16 connections: the descriptor limit is 80' "$TMP/aggd.log"
+	# 16 connections that hold a half-sent request, then one more: a 503
+	for i in $(seq 16); do
+		exec {s}<>"/dev/tcp/127.0.0.1/$AGGD_PORT"
+		printf 'GET /stats HTTP/1.1\r\n' >&"$s"
+	done
+	[ "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "$AGGD_URL/healthz")" = 503 ]
+	stop_aggd
 }
 
 @test "a read-only store is refused with a clear error" {

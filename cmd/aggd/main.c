@@ -197,7 +197,12 @@ print_listening(int fd)
 		    "[" : "", host, ss.ss_family == AF_INET6 ? "]" : "", port);
 }
 
-/* As many descriptors as allowed: each connection needs one. */
+/*
+ * As many descriptors as allowed: each connection needs one, and the
+ * store, the loop and the standard streams FD_RESERVE at most (about 20).
+ */
+#define FD_RESERVE	64
+
 static void
 raise_fd_limit(struct aggd_config *c)
 {
@@ -207,12 +212,16 @@ raise_fd_limit(struct aggd_config *c)
 		return;
 	rl.rlim_cur = rl.rlim_max;
 	(void)setrlimit(RLIMIT_NOFILE, &rl);
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    c->http.max_conns + 64 > rl.rlim_cur) {
-		c->http.max_conns = rl.rlim_cur > 128 ? rl.rlim_cur - 64 : 64;
-		log_warnx("only %zu connections: the descriptor limit is %llu",
-		    c->http.max_conns, (unsigned long long)rl.rlim_cur);
-	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur == RLIM_INFINITY ||
+	    c->http.max_conns + FD_RESERVE <= rl.rlim_cur)
+		return;
+	if (rl.rlim_cur <= FD_RESERVE)
+		fatalx("the descriptor limit of %llu leaves no room for connections"
+		    " (aggd keeps %d for itself)",
+		    (unsigned long long)rl.rlim_cur, FD_RESERVE);
+	c->http.max_conns = rl.rlim_cur - FD_RESERVE;
+	log_warnx("only %zu connections: the descriptor limit is %llu",
+	    c->http.max_conns, (unsigned long long)rl.rlim_cur);
 }
 
 void

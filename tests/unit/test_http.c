@@ -45,25 +45,31 @@ static const struct good goods[] = {
 	    "GET", "/", NULL, 1, 1, -1, 0, 1, 0 },
 	{ "GET /stats?since=10&x=y HTTP/1.1\r\nHost: a\r\nUser-Agent: c/8\r\n\r\n",
 	    "GET", "/stats", "since=10&x=y", 1, 2, -1, 0, 1, 0 },
-	{ "GET /? HTTP/1.1\r\n\r\n", "GET", "/", "", 1, 0, -1, 0, 1, 0 },
-	{ "GET /a?b?c HTTP/1.1\r\n\r\n", "GET", "/a", "b?c", 1, 0, -1, 0, 1, 0 },
+	{ "GET /? HTTP/1.1\r\n"
+	    "Host: h\r\n\r\n", "GET", "/", "", 1, 1, -1, 0, 1, 0 },
+	{ "GET /a?b?c HTTP/1.1\r\n"
+	    "Host: h\r\n\r\n", "GET", "/a", "b?c", 1, 1, -1, 0, 1, 0 },
 	{ "POST /events HTTP/1.1\r\nHost: a\r\nContent-Length: 13\r\n"
 	    "Content-Type: application/x-ndjson\r\n\r\n",
 	    "POST", "/events", NULL, 1, 3, 13, 0, 1, 0 },
-	{ "POST /e HTTP/1.1\r\ncontent-length: 0\r\n\r\n",
-	    "POST", "/e", NULL, 1, 1, 0, 0, 1, 0 },
-	{ "POST /e HTTP/1.1\r\nContent-Length: 5\r\nContent-Length:  5 \r\n\r\n",
-	    "POST", "/e", NULL, 1, 2, 5, 0, 1, 0 },
-	{ "POST /e HTTP/1.1\r\nContent-Length: 9223372036854775807\r\n\r\n",
-	    "POST", "/e", NULL, 1, 1, INT64_MAX, 0, 1, 0 },
-	{ "POST /e HTTP/1.1\r\nContent-Length: 007\r\n\r\n",
-	    "POST", "/e", NULL, 1, 1, 7, 0, 1, 0 },
-	{ "POST /e HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n",
-	    "POST", "/e", NULL, 1, 1, -1, 1, 1, 0 },
-	{ "POST /e HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-Continue\r\n\r\n",
-	    "POST", "/e", NULL, 1, 2, 5, 0, 1, 1 },
-	{ "POST /e HTTP/1.1\r\nContent-Length: 5\r\nExpect: 200-ok\r\n\r\n",
-	    "POST", "/e", NULL, 1, 2, 5, 0, 1, 0 },
+	{ "POST /e HTTP/1.1\r\nHost: h\r\ncontent-length: 0\r\n\r\n",
+	    "POST", "/e", NULL, 1, 2, 0, 0, 1, 0 },
+	{ "POST /e HTTP/1.1\r\nHost: h\r\n"
+	    "Content-Length: 5\r\nContent-Length:  5 \r\n\r\n",
+	    "POST", "/e", NULL, 1, 3, 5, 0, 1, 0 },
+	{ "POST /e HTTP/1.1\r\nHost: h\r\n"
+	    "Content-Length: 9223372036854775807\r\n\r\n",
+	    "POST", "/e", NULL, 1, 2, INT64_MAX, 0, 1, 0 },
+	{ "POST /e HTTP/1.1\r\nHost: h\r\nContent-Length: 007\r\n\r\n",
+	    "POST", "/e", NULL, 1, 2, 7, 0, 1, 0 },
+	{ "POST /e HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: Chunked\r\n\r\n",
+	    "POST", "/e", NULL, 1, 2, -1, 1, 1, 0 },
+	{ "POST /e HTTP/1.1\r\nHost: h\r\n"
+	    "Content-Length: 5\r\nExpect: 100-Continue\r\n\r\n",
+	    "POST", "/e", NULL, 1, 3, 5, 0, 1, 1 },
+	{ "POST /e HTTP/1.1\r\nHost: h\r\n"
+	    "Content-Length: 5\r\nExpect: 200-ok\r\n\r\n",
+	    "POST", "/e", NULL, 1, 3, 5, 0, 1, 0 },
 	/* RFC 9110 10.1.1: an HTTP/1.0 Expect is ignored. */
 	{ "POST /e HTTP/1.0\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
 	    "POST", "/e", NULL, 0, 2, 5, 0, 0, 0 },
@@ -78,27 +84,39 @@ static const struct good goods[] = {
 	{ "GET / HTTP/1.0\r\nConnection: keep-alive-ish\r\n\r\n",
 	    "GET", "/", NULL, 0, 1, -1, 0, 0, 0 },
 	/* HTTP/1.1 Connection: close. */
-	{ "GET / HTTP/1.1\r\nConnection: close\r\n\r\n",
-	    "GET", "/", NULL, 1, 1, -1, 0, 0, 0 },
-	{ "GET / HTTP/1.1\r\nConnection: Upgrade ,\t CLOSE \r\n\r\n",
-	    "GET", "/", NULL, 1, 1, -1, 0, 0, 0 },
-	{ "GET / HTTP/1.1\r\nConnection: upgrade\r\nConnection: close\r\n\r\n",
+	{ "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
 	    "GET", "/", NULL, 1, 2, -1, 0, 0, 0 },
-	{ "GET / HTTP/1.1\r\nConnection: closed\r\n\r\n",
-	    "GET", "/", NULL, 1, 1, -1, 0, 1, 0 },
-	{ "GET / HTTP/1.1\r\nConnection: keep-alive\r\n\r\n",
-	    "GET", "/", NULL, 1, 1, -1, 0, 1, 0 },
+	{ "GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade ,\t CLOSE \r\n\r\n",
+	    "GET", "/", NULL, 1, 2, -1, 0, 0, 0 },
+	{ "GET / HTTP/1.1\r\nHost: h\r\n"
+	    "Connection: upgrade\r\nConnection: close\r\n\r\n",
+	    "GET", "/", NULL, 1, 3, -1, 0, 0, 0 },
+	{ "GET / HTTP/1.1\r\nHost: h\r\nConnection: closed\r\n\r\n",
+	    "GET", "/", NULL, 1, 2, -1, 0, 1, 0 },
+	{ "GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\n\r\n",
+	    "GET", "/", NULL, 1, 2, -1, 0, 1, 0 },
 	/* Bare LF line ends, alone and mixed with CRLF. */
 	{ "GET /a?b HTTP/1.1\nHost: x\n\n", "GET", "/a", "b", 1, 1, -1, 0, 1, 0 },
+	/* Absolute form (RFC 9112 3.2.2): the path and query after the
+	   authority. */
+	{ "GET http://h:8080/events?topic=a HTTP/1.1\r\nHost: h\r\n\r\n",
+	    "GET", "/events", "topic=a", 1, 1, -1, 0, 1, 0 },
+	{ "GET HTTPS://h/ HTTP/1.1\r\nHost: h\r\n\r\n",
+	    "GET", "/", NULL, 1, 1, -1, 0, 1, 0 },
+	{ "GET http://h?x HTTP/1.1\r\nHost: h\r\n\r\n",
+	    "GET", "", "x", 1, 1, -1, 0, 1, 0 },
 	{ "GET / HTTP/1.1\r\nHost: x\n\r\n", "GET", "/", NULL, 1, 1, -1, 0, 1, 0 },
 	/* Empty lines before the request line are skipped (RFC 9112 2.2). */
-	{ "\r\n\nGET / HTTP/1.1\r\n\r\n", "GET", "/", NULL, 1, 0, -1, 0, 1, 0 },
-	{ "OPTIONS * HTTP/1.1\r\n\r\n", "OPTIONS", "*", NULL, 1, 0, -1, 0, 1, 0 },
-	{ "M-SEARCH /%7Ex~!$&'()*+,;=:@ HTTP/1.1\r\n\r\n",
-	    "M-SEARCH", "/%7Ex~!$&'()*+,;=:@", NULL, 1, 0, -1, 0, 1, 0 },
-	{ "GET / HTTP/1.1\r\nX-A: \t spaced out \t \r\nX-Empty:\r\nX-B:v\r\n"
+	{ "\r\n\nGET / HTTP/1.1\r\n"
+	    "Host: h\r\n\r\n", "GET", "/", NULL, 1, 1, -1, 0, 1, 0 },
+	{ "OPTIONS * HTTP/1.1\r\n"
+	    "Host: h\r\n\r\n", "OPTIONS", "*", NULL, 1, 1, -1, 0, 1, 0 },
+	{ "M-SEARCH /%7Ex~!$&'()*+,;=:@ HTTP/1.1\r\nHost: h\r\n\r\n",
+	    "M-SEARCH", "/%7Ex~!$&'()*+,;=:@", NULL, 1, 1, -1, 0, 1, 0 },
+	{ "GET / HTTP/1.1\r\nHost: h\r\n"
+	    "X-A: \t spaced out \t \r\nX-Empty:\r\nX-B:v\r\n"
 	    "X-Utf8: caf\xc3\xa9\r\nX-Tab: a\tb\r\n\r\n",
-	    "GET", "/", NULL, 1, 5, -1, 0, 1, 0 },
+	    "GET", "/", NULL, 1, 6, -1, 0, 1, 0 },
 };
 
 static void
@@ -151,7 +169,7 @@ test_good_requests(void)
 static void
 test_header_values(void)
 {
-	static const char raw[] = "GET / HTTP/1.1\r\nX-A: \t spaced out \t \r\n"
+	static const char raw[] = "GET / HTTP/1.0\r\nX-A: \t spaced out \t \r\n"
 	    "X-Empty:\r\nX-B:v\r\nx-b: second\r\n\r\n";
 	struct http_request req;
 	const struct http_header *h;
@@ -188,7 +206,20 @@ static const struct bad bads[] = {
 	BAD("GET\t/ HTTP/1.1\r\n\r\n", HTTP_BAD, NULL),
 	BAD("GET /\r\n\r\n", HTTP_BAD, NULL),
 	BAD("GET\r\n\r\n", HTTP_BAD, NULL),
-	BAD("GET http://x/ HTTP/1.1\r\n\r\n", HTTP_BAD, "invalid request target"),
+	BAD("GET ftp://x/ HTTP/1.1\r\nHost: x\r\n\r\n", HTTP_BAD,
+	    "invalid request target"),
+	BAD("GET http:///a HTTP/1.1\r\nHost: x\r\n\r\n", HTTP_BAD,
+	    "invalid request target"),
+	BAD("GET http:/x/ HTTP/1.1\r\nHost: x\r\n\r\n", HTTP_BAD,
+	    "invalid request target"),
+	BAD("GET x/ HTTP/1.1\r\nHost: x\r\n\r\n", HTTP_BAD,
+	    "invalid request target"),
+	/* RFC 9112 3.2: one Host in HTTP/1.1, never two. */
+	BAD("GET / HTTP/1.1\r\n\r\n", HTTP_BAD, "no Host header"),
+	BAD("GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n", HTTP_BAD,
+	    "more than one Host header"),
+	BAD("GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", HTTP_BAD,
+	    "more than one Host header"),
 	BAD("GET *x HTTP/1.1\r\n\r\n", HTTP_BAD, "invalid request target"),
 	BAD("GET /a b HTTP/1.1\r\n\r\n", HTTP_BAD, NULL),
 	BAD("GET /a\x01 HTTP/1.1\r\n\r\n", HTTP_BAD, NULL),
@@ -287,15 +318,16 @@ test_bad_requests(void)
 static void
 test_pipelined(void)
 {
-	static const char raw[] = "POST /e HTTP/1.1\r\nContent-Length: 3\r\n\r\n"
-	    "abcGET /next HTTP/1.1\r\nHost: x\r\n\r\nGET /third HTTP/1.0\r\n\r\n";
+	static const char raw[] = "POST /e HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Length: 3\r\n\r\nabcGET /next HTTP/1.1\r\nHost: x\r\n\r\n"
+	    "GET /third HTTP/1.0\r\n\r\n";
 	struct http_request req;
 	size_t n = strlen(raw), off;
 	ssize_t r;
 
 	r = http_parse_request(raw, n, MAXH, &req);
-	CHECK_EQ(r, (ssize_t)strlen("POST /e HTTP/1.1\r\nContent-Length: 3"
-	    "\r\n\r\n"));
+	CHECK_EQ(r, (ssize_t)strlen("POST /e HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Length: 3\r\n\r\n"));
 	CHECK_EQ(req.content_length, 3);
 	CHECK(memcmp(raw + r, "abc", 3) == 0);
 	off = (size_t)r + 3;
@@ -313,7 +345,7 @@ test_pipelined(void)
 static char *
 request_of_size(size_t size)
 {
-	static const char head[] = "GET / HTTP/1.1\r\nX: ";
+	static const char head[] = "GET / HTTP/1.1\r\nHost: h\r\nX: ";
 	char *b = malloc(size + 1);
 
 	memcpy(b, head, sizeof(head) - 1);
@@ -357,7 +389,8 @@ test_too_large(void)
 static size_t
 request_with_headers(char *b, size_t size, int n, int end)
 {
-	size_t len = (size_t)snprintf(b, size, "GET / HTTP/1.1\r\n");
+	/* HTTP/1.0, which needs no Host: all n headers are the test's. */
+	size_t len = (size_t)snprintf(b, size, "GET / HTTP/1.0\r\n");
 	int i;
 
 	for (i = 0; i < n; i++)
@@ -479,6 +512,8 @@ static const struct chunked_case chunked_goods[] = {
 	    "GET / HTTP/1.1\r\n\r\n"),
 	CHUNKED("1\r\nx\r\n0\r\nT: v\n\nNEXT", "x", "NEXT"),
 	CHUNKED("0\r\n\r\n", "", ""),
+	/* RFC 9112 7.1.1: whitespace before an extension's ';'. */
+	CHUNKED("2 ;a=b\r\n[]\r\n0\t \t;z\r\n\r\n", "[]", ""),
 	CHUNKED("0\r\n\r\n\r\n", "", "\r\n"),
 	CHUNKED("0005\r\nhello\r\n000\r\n\r\n", "hello", ""),
 	CHUNKED("4\r\n\r\n\r\n\r\n2\r\n0\n\r\n0\r\n\r\n", "\r\n\r\n0\n", ""),
@@ -583,6 +618,8 @@ static const struct chunked_case chunked_bads[] = {
 	CHUNKED(";ext\r\n", "", ""),
 	CHUNKED(" 5\r\n", "", ""),
 	CHUNKED("5 \r\n", "", ""),
+	CHUNKED("5 5\r\n", "", ""),
+	CHUNKED("5 x\r\n", "", ""),
 	CHUNKED("-5\r\n", "", ""),
 	CHUNKED("+5\r\n", "", ""),
 	CHUNKED("0x5\r\n", "", ""),
