@@ -432,6 +432,9 @@ read_page(struct tail *t, int *more)
 
 	*more = 0;
 	json_reader_init(&r, t->body.data, t->body.len);
+	/* The answer's object and its array around events as deep as aggd
+	   takes them. */
+	r.max_depth = JSON_MAX_DEPTH + 2;
 	if (json_object_begin(&r) < 0)
 		return -1;
 	for (t->tmp.len = 0; (rc = json_object_next(&r, &t->tmp, &name,
@@ -485,8 +488,7 @@ nap(long ms)
 static int
 retry(struct tail *t, long status, const char *err, long *backoff)
 {
-	int transient = status == -1 || status >= 500 || status == 408 ||
-	    status == 429;
+	int transient = status == -1 || client_status_transient(status);
 
 	if (!t->o->follow || !transient) {
 		fprintf(stderr, "aggevents: GET %s: %s\n", t->url, err);

@@ -133,6 +133,12 @@ client_get(CURL *c, const char *url, const char *token, long timeout,
 	return status;
 }
 
+int
+client_status_transient(long status)
+{
+	return status >= 500 || status == 408 || status == 429;
+}
+
 void
 client_error_message(const struct buf *body, long status, char *out,
     size_t outsz)

@@ -35,6 +35,8 @@ void		 client_failure_reason(CURL *, CURLcode rc, const char *cerr,
 
 /* 1 when a failed transfer cannot succeed on a retry: the URL is wrong. */
 int		 client_curl_permanent(CURLcode);
+/* 1 when an HTTP answer may differ on a retry: 408, 429 or 5xx. */
+int		 client_status_transient(long status);
 
 /*
  * GET url (timeout in seconds, 0 none) into out.  Returns the HTTP status,

@@ -674,7 +674,14 @@ http_reason(int status)
 	switch (status) {
 	case 100: return "Continue";
 	case 200: return "OK";
+	/* Never sent by aggd; the tools name what a wrong URL answered. */
+	case 301: return "Moved Permanently";
+	case 302: return "Found";
+	case 303: return "See Other";
+	case 307: return "Temporary Redirect";
+	case 308: return "Permanent Redirect";
 	case 400: return "Bad Request";
+	case 403: return "Forbidden";
 	case 401: return "Unauthorized";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";

@@ -21,9 +21,6 @@
 
 #include "json.h"
 
-#define STR_(x)		#x
-#define STR(x)		STR_(x)
-
 /* What str() does with a string: validate it, decode it, or re-escape it. */
 enum str_mode { STR_SKIP, STR_RAW, STR_CANON };
 
@@ -113,9 +110,13 @@ ws(struct json_reader *r)
 static int
 enter(struct json_reader *r)
 {
-	if (r->depth >= JSON_MAX_DEPTH)
-		return fail(r, r->p, "nesting deeper than " STR(JSON_MAX_DEPTH)
-		    " levels", NULL);
+	char head[48];
+
+	if (r->depth >= r->max_depth) {
+		snprintf(head, sizeof(head), "nesting deeper than %d levels",
+		    r->max_depth);
+		return fail(r, r->p, head, NULL);
+	}
 	r->depth++;
 	r->p++;
 	return 0;
@@ -588,6 +589,7 @@ json_reader_init(struct json_reader *r, const char *s, size_t len)
 	r->base = r->p = s ? s : empty;
 	r->end = r->p + len;
 	r->depth = 0;
+	r->max_depth = JSON_MAX_DEPTH;
 	r->more = 0;
 	r->status = 0;
 	r->overflow = 0;

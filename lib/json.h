@@ -52,6 +52,7 @@ struct json_reader {
 	const char	*base;		/* start of the text, for offsets */
 	const char	*p, *end;	/* the cursor and the end of the text */
 	int		 depth;		/* containers open */
+	int		 max_depth;	/* JSON_MAX_DEPTH unless raised */
 	int		 more;		/* the open container has had an item */
 	int		 status;	/* 0, JSON_ESYNTAX or JSON_ENOMEM */
 	size_t		 overflow;	/* numbers copied that overflow a double */

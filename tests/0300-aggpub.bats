@@ -142,6 +142,30 @@ wait_received() {
 	[ "$(get -H 'Authorization: Bearer secret' "$AGGD_URL/stats" | jq .received)" = 500 ]
 }
 
+@test "408 and 429 are retried like 5xx" {
+	for code in '408 Request Timeout' '429 Too Many Requests'; do
+		fake_aggd "HTTP/1.1 $code\\r\\nContent-Length: 0\\r\\n\\r\\n"
+		run aggpub -n 10 -r 2 -u "$FAKE_URL/publish"
+		kill "$FAKE_PID"; wait "$FAKE_PID" 2>/dev/null || true
+		echo "$code: $status $output"
+		[ "$status" -eq 1 ]
+		[[ $output == *"POST $FAKE_URL/publish: ${code%% *} "*"; retrying"* ]]
+		[[ $output == *"gave up after 3 tries"* ]]
+	done
+}
+
+@test "a 2xx that is not aggd's answer: exit 1 with one line; the events not counted as sent" {
+	for body in '<html>oops</html>' '{}' '{"accepted":3,"unique":3,"duplicates":0}'; do
+		fake_aggd "HTTP/1.1 200 OK\\r\\nContent-Length: ${#body}\\r\\n\\r\\n$body"
+		run aggpub -n 10 -b 10 -u "$FAKE_URL/publish"
+		kill "$FAKE_PID"; wait "$FAKE_PID" 2>/dev/null || true
+		echo "$body: $status $output"
+		[ "$status" -eq 1 ]
+		[ "${lines[0]}" = "aggpub: POST $FAKE_URL/publish: 200, but not aggd's answer for 10 events: is it aggd's URL?" ]
+		[[ $output != *"sent 10 events"* ]]
+	done
+}
+
 @test "nobody listening: retries -r times with backoff, then exit 1" {
 	run aggpub -n 10 -r 2 -u http://127.0.0.1:1/publish
 	[ "$status" -eq 1 ]

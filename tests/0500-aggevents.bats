@@ -349,6 +349,22 @@ tricky_events() {
 	diff <(jq -c 'del(.seq)' "$TMP/in.ndjson") <(jq -c 'del(.seq)' "$TMP/b")
 }
 
+@test "aggevents: an event as deep as aggd takes is printed, and so are those after it" {
+	start_aggd
+	# 64 levels in all: the event's object and 63 in its payload
+	deep=$(printf '{"a":%.0s' $(seq 63))1$(printf '}%.0s' $(seq 63))
+	publish "$(event d 1)" >/dev/null
+	publish "$(event d 2 "$deep")" >/dev/null
+	[ "$(last_code)" = 200 ]
+	publish "$(event d 3 "{\"a\":$deep}")" >/dev/null
+	[ "$(last_code)" = 400 ]
+	publish "$(event d 4)" >/dev/null
+	run aggevents
+	[ "$status" = 0 ]
+	[ "$(jq -r .event_id <<<"$output" | tr '\n' ' ')" = '1 2 4 ' ]
+	[ "$(sed -n 2p <<<"$output" | jq -c .payload)" = "$deep" ]
+}
+
 @test "aggevents: the same round trip through aggpub -" {
 	[ -x "$AGG_BIN/aggpub" ] || skip "bin/aggpub is not built"
 	start_aggd

@@ -12,17 +12,19 @@
  * 64 bits of an event_id are a bijection of k: unique events never clash.
  *
  * The sender keeps C slots, each a reused curl handle and the bytes of
- * one batch, which leave the slot only on a 2xx reply; a connection error,
- * a timeout or a 5xx re-sends the same bytes later (exponential backoff
- * with jitter, at least Retry-After), up to -r times; any other status
- * ends the run with status 1.  Memory holds C batches, not N events.
+ * one batch, which leave the slot only on aggd's 2xx reply; a connection
+ * error, a timeout, a 5xx, 408 or 429 re-sends the same bytes later
+ * (exponential backoff with jitter, at least Retry-After), up to -r times;
+ * any other status, or a 2xx that is not aggd's counts of the batch, ends
+ * the run with status 1.  Memory holds C batches, not N events.
  *
  * Decisions the issue leaves open (also in man/aggpub.1):
  * - A bad input line is reported and skipped, the good ones are shipped,
  *   and the exit status is 1 at the end; a line over 1 MiB ends its file.
  * - Generator options (-n -d -T -s) with input files are a usage error.
  * - round(N * SHARE) is capped at N - 1: an original must come first.
- * - Every 4xx (every status that is not 2xx or 5xx) is permanent.
+ * - Every 4xx but 408 and 429 (every status that is not 2xx, 5xx, 408
+ *   or 429) is permanent.
  * - A partial batch from a stream leaves once its first event has waited
  *   200 ms and no more input is ready.
  */

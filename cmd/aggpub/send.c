@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "aggpub.h"
 #include "client.h"
 #include "ev.h"
@@ -125,24 +127,37 @@ progress(struct sender *s)
 	    s->retries, (double)s->sent * 1000 / (double)ms);
 }
 
-/* Adds up aggd's {"accepted":N,"unique":U,"duplicates":D}. */
-static void
+/*
+ * Adds up aggd's {"accepted":N,"unique":U,"duplicates":D}.  -1 when the
+ * answer is not that, with N the batch's events: whatever answered 2xx
+ * (another server at a wrong URL, a proxy's page) did not take them.
+ */
+static int
 count_reply(struct sender *s, struct slot *sl)
 {
-	static const char *const key[3] = {
-		"\"accepted\"", "\"unique\"", "\"duplicates\""
-	};
-	uint64_t v[3] = { 0, 0, 0 };
-	const char *p;
+	static const char *const key[3] = { "accepted", "unique", "duplicates" };
+	struct json_object *o = NULL, *m;
+	int64_t v[3];
 	int i;
 
-	for (i = 0; i < 3 && buf_cstr(&sl->resp) == 0; i++)
-		if ((p = strstr(sl->resp.data, key[i])) != NULL)
-			v[i] = strtoull(p + strlen(key[i]) +
-			    strspn(p + strlen(key[i]), " \t:"), NULL, 10);
-	s->sent += v[0] ? v[0] : sl->nev;
-	s->unique += v[1];
-	s->dups += v[2];
+	if (buf_cstr(&sl->resp) == 0)
+		o = json_tokener_parse(sl->resp.data);
+	for (i = 0; i < 3; i++) {
+		if (o == NULL || !json_object_object_get_ex(o, key[i], &m) ||
+		    !json_object_is_type(m, json_type_int)) {
+			json_object_put(o);
+			return -1;
+		}
+		v[i] = json_object_get_int64(m);
+	}
+	json_object_put(o);
+	if (v[0] != (int64_t)sl->nev || v[1] < 0 || v[2] < 0 ||
+	    v[1] + v[2] != v[0])
+		return -1;
+	s->sent += (uint64_t)v[0];
+	s->unique += (uint64_t)v[1];
+	s->dups += (uint64_t)v[2];
+	return 0;
 }
 
 /*
@@ -197,15 +212,20 @@ slot_done(struct sender *s, struct slot *sl, CURLcode cc)
 		return -1;
 	}
 	curl_easy_getinfo(sl->h, CURLINFO_RESPONSE_CODE, &status);
+	if (status >= 200 && status < 300 && count_reply(s, sl) == -1) {
+		progress_clear(s);
+		warnx("POST %s: %ld, but not aggd's answer for %" PRIu64
+		    " events: is it aggd's URL?", s->url, status, sl->nev);
+		return -1;
+	}
 	if (status >= 200 && status < 300) {
-		count_reply(s, sl);
 		sl->state = SLOT_IDLE;
 		s->active--;
 		s->healthy = 1;
 		return 0;
 	}
 	client_error_message(&sl->resp, status, msg, sizeof(msg));
-	if (status >= 500)
+	if (client_status_transient(status))
 		return retry_later(s, sl, status, msg);
 	progress_clear(s);
 	warnx("POST %s: %s", s->url, msg);

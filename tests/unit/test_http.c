@@ -781,13 +781,15 @@ test_query_param(void)
 static void
 test_reason(void)
 {
-	static const int codes[] = { 100, 200, 400, 401, 404, 405, 408, 411,
-	    413, 422, 429, 431, 500, 501, 503, 505, 507 };
+	static const int codes[] = { 100, 200, 301, 302, 303, 307, 308, 400,
+	    401, 403, 404, 405, 408, 411, 413, 422, 429, 431, 500, 501, 503,
+	    505, 507 };
 	size_t i;
 
 	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
 		CHECK(strcmp(http_reason(codes[i]), "Unknown") != 0);
 	CHECK(strcmp(http_reason(404), "Not Found") == 0);
+	CHECK(strcmp(http_reason(302), "Found") == 0);
 	CHECK(strcmp(http_reason(431), "Request Header Fields Too Large") == 0);
 	CHECK(strcmp(http_reason(505), "HTTP Version Not Supported") == 0);
 	CHECK(strcmp(http_reason(299), "Unknown") == 0);
