@@ -17,7 +17,9 @@
  *   object" (422), like a non-object element of an array.
  * - The top-level object is a wrapper when one of its "events" members is
  *   an array; the first such array is the batch, and everything else in
- *   the wrapper (another "events" too) is only checked to be JSON.
+ *   the wrapper (another "events" too) is only checked to be JSON.  An
+ *   object with both an "events" array and any of the five event fields
+ *   could be either, and is refused (422) rather than read one way.
  * - An NDJSON line is always one event: "events" there is an ordinary
  *   member.  An NDJSON body with no non-blank line is an empty batch.
  */
@@ -277,6 +279,9 @@ member(struct ctx *c, size_t index, enum field f, struct span *sp,
 
 static int	parse_array(struct ctx *);
 
+#define AMBIGUOUS	"an \"events\" array next to event fields:" \
+			" send one event or {\"events\": [...]}"
+
 /*
  * The rest of a wrapper object, after its "events" array: what was read
  * of it as an event is forgotten, the array parsed, the rest skipped.
@@ -286,7 +291,7 @@ wrapper(struct ctx *c, size_t amark)
 {
 	const char *name;
 	size_t nlen, km;
-	int rc;
+	int rc, f;
 
 	c->b->arena.len = amark;
 	c->b->nerr = c->b->nbad = 0;	/* nothing comes before the top */
@@ -299,6 +304,9 @@ wrapper(struct ctx *c, size_t amark)
 		c->b->arena.len = km;
 		if (rc != 1)
 			return rc < 0 ? -1 : 0;
+		f = field_of(name, nlen);
+		if (f < NFIELD && violation(c, 0, "events", AMBIGUOUS) < 0)
+			return -1;
 		if (json_skip(&c->r) < 0)
 			return -1;
 	}
@@ -322,8 +330,13 @@ members(struct ctx *c, size_t index, int top, struct span *sp,
 		f = field_of(name, nlen);
 		a->len = km;		/* drop a decoded name */
 		if (top && f == F_EVENTS && json_peek(&c->r) == JSON_ARRAY) {
-			*seen = 1u << NFIELD;
-			return wrapper(c, amark);
+			if (*seen != 0 && violation(c, index, "events",
+			    AMBIGUOUS) < 0)
+				return -1;
+			if (*seen == 0) {
+				*seen = 1u << NFIELD;
+				return wrapper(c, amark);
+			}
 		}
 		if (member(c, index, f, sp, seen) < 0)
 			return -1;
@@ -578,7 +591,10 @@ valid_offset(const char *s, size_t n)
 	    digits(s + 1, 2, &h) && digits(s + 4, 2, &m) && h <= 23 && m <= 59;
 }
 
-/* YYYY-MM-DDTHH:MM:SS[.F{1,9}](Z|+HH:MM), a real date, no leap second. */
+/*
+ * YYYY-MM-DDTHH:MM:SS[.F+](Z|+HH:MM), a real date.  No leap second: POSIX
+ * time, which every publisher's clock runs on, has no 23:59:60.
+ */
 int
 event_valid_timestamp(const char *s, size_t len)
 {
@@ -598,7 +614,7 @@ event_valid_timestamp(const char *s, size_t len)
 	if (s[i] == '.') {
 		for (f = ++i; i < len && s[i] >= '0' && s[i] <= '9'; i++)
 			;
-		if (i == f || i - f > 9)
+		if (i == f)
 			return 0;
 	}
 	return valid_offset(s + i, len - i);

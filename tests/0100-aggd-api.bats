@@ -49,6 +49,12 @@ $(event t 3)
 	[ "$(jq -c . <<<"$output")" = '{"accepted":0,"unique":0,"duplicates":0}' ]
 	run publish '{"events":[]}'
 	[ "$(jq -c . <<<"$output")" = '{"accepted":0,"unique":0,"duplicates":0}' ]
+	# an event that also holds an "events" array: one event, or a batch?
+	ev=$(event t 1)
+	run publish "${ev%\}},\"events\":[]}"
+	[ "$(last_code)" = 422 ]
+	[ "$(jq -r '.detail[0].field' <<<"$output")" = events ]
+	[ "$(curl -s "$AGGD_URL/stats" | jq .received)" = 0 ]
 }
 
 @test "422 names each offending event and field; nothing of the request is stored" {

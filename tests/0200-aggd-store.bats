@@ -308,6 +308,21 @@ big_page() {
 	stop_aggd
 }
 
+@test "an empty listen host is every address, IPv6 and IPv4" {
+	grep -qs . /proc/net/if_inet6 || skip "no IPv6 here"
+	"$AGG_BIN/aggd" -l :0 -d "$AGGD_DB" </dev/null 2>"$TMP/aggd.log" &
+	AGGD_PID=$!
+	for i in $(seq 100); do
+		port=$(sed -n 's/^aggd: listening on \[::\]:\([0-9]*\)$/\1/p' "$TMP/aggd.log")
+		[ -n "$port" ] && curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break
+		sleep 0.05
+	done
+	cat "$TMP/aggd.log"
+	[ "$(curl -s "http://127.0.0.1:$port/healthz")" = '{"status":"ok"}' ]
+	[ "$(curl -s "http://[::1]:$port/healthz")" = '{"status":"ok"}' ]
+	stop_aggd
+}
+
 @test "a read-only store is refused with a clear error" {
 	mkdir -p "$TMP/ro"
 	start_aggd -d "$TMP/ro/dedup.db"

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -146,13 +147,41 @@ split_addr(const char *addr, char *host, size_t hostsz, const char **port)
 	return 0;
 }
 
+/* A listening socket on ai, or -1 with *saved set to why not. */
+static int
+bind_listen(const struct addrinfo *ai, int *saved)
+{
+	int fd, one = 1, zero = 0;
+
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, ai->ai_protocol);
+	if (fd == -1) {
+		*saved = errno;
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* "::" then takes IPv4 too, whatever the system's default. */
+	if (ai->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+	    listen(fd, 4096) == 0)
+		return fd;
+	*saved = errno;
+	close(fd);
+	return -1;
+}
+
+/*
+ * An empty host is every address: IPv6's wildcard first, which serves
+ * IPv4 as well, then (a system without IPv6) IPv4's.
+ */
 static int
 listen_on(const char *addr)
 {
 	struct addrinfo hints, *res, *ai;
 	char host[256];
 	const char *port;
-	int fd = -1, one = 1, rc, saved = 0;
+	int fd = -1, rc, saved = 0;
 
 	if (split_addr(addr, host, sizeof(host), &port) == -1)
 		fatalx("listen address %s: expected HOST:PORT", addr);
@@ -162,19 +191,11 @@ listen_on(const char *addr)
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	if ((rc = getaddrinfo(*host ? host : NULL, port, &hints, &res)) != 0)
 		fatalx("listen address %s: %s", addr, gai_strerror(rc));
-	for (ai = res; ai; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, ai->ai_protocol);
-		if (fd == -1)
-			continue;
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-		    listen(fd, 4096) == 0)
-			break;
-		saved = errno;
-		close(fd);
-		fd = -1;
-	}
+	for (ai = res; ai && fd == -1 && !*host; ai = ai->ai_next)
+		if (ai->ai_family == AF_INET6)
+			fd = bind_listen(ai, &saved);
+	for (ai = res; ai && fd == -1; ai = ai->ai_next)
+		fd = bind_listen(ai, &saved);
 	freeaddrinfo(res);
 	if (fd == -1) {
 		errno = saved;

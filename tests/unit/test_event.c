@@ -99,6 +99,33 @@ static const struct {
 	{ "[[" EV "]]", 0, NULL, "must be a JSON object" },
 };
 
+/* An event or a wrapper?  Either reading could drop events: refused. */
+static void
+test_ambiguous_wrapper(void)
+{
+	static const char *const bodies[] = {
+		"{" TOP "," EID "," TS "," SRC "," PAY ",\"events\":[]}",
+		"{\"events\":[" EV "],\"topic\":5}",
+		"{" SRC ",\"events\":[" EV "," EV "]}",
+	};
+	struct event_batch b;
+	size_t i, k, found;
+
+	event_batch_init(&b);
+	for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		CHECK_EQ(event_parse_json(&b, bodies[i], strlen(bodies[i])),
+		    EVENT_INVALID);
+		CHECK_EQ(b.n, 0);
+		for (k = found = 0; k < b.nerr; k++)
+			found += b.err[k].field != NULL &&
+			    strcmp(b.err[k].field, "events") == 0 &&
+			    strstr(b.err[k].msg, "an \"events\" array next to"
+			    " event fields") != NULL;
+		CHECK_EQ(found, 1);
+	}
+	event_batch_free(&b);
+}
+
 static void
 test_rules(void)
 {
@@ -147,8 +174,7 @@ static const struct {
 	{ "{\"events\":[]}", 0 },
 	{ "{\"events\":[" EV "," EV "]}", 2 },
 	/* a wrapper's other members are ignored, whatever they hold */
-	{ "{\"topic\":5,\"events\":[" EV "],\"payload\":1e400,\"x\":[1]}", 1 },
-	{ "{" TOP "," EID ",\"events\":[" EV "," EV "]," TS "}", 2 },
+	{ "{\"x\":5,\"events\":[" EV "],\"y\":1e400,\"z\":[1]}", 1 },
 	{ "{\"events\":[" EV "],\"events\":[5]}", 1 },
 	{ "{\"ev\\u0065nts\":[" EV "]}", 1 },
 	/* "events" that is not an array is an ignored member of an event */
@@ -356,6 +382,7 @@ test_timestamps(void)
 		"2025-10-21t10:00:00z", "0000-01-01T00:00:00Z",
 		"9999-12-31T23:59:59.999999999-23:59", "2025-01-31T00:00:00+00:00",
 		"2025-04-30T00:00:00.5Z", "2025-12-31T23:59:59-00:00",
+		"2025-10-21T10:00:00.123456789012345678901234567890Z",
 	};
 	static const char *const bad[] = {
 		"", "2025-10-21", "2025-10-21T10:00:00", "2023-02-29T00:00:00Z",
@@ -364,7 +391,7 @@ test_timestamps(void)
 		"2025-01-00T00:00:00Z", "2025-01-32T00:00:00Z",
 		"2025-10-21T24:00:00Z", "2025-10-21T23:60:00Z",
 		"2025-10-21T23:59:60Z", "2025-10-21 10:00:00Z",
-		"2025-10-21T10:00:00.Z", "2025-10-21T10:00:00.1234567890Z",
+		"2025-10-21T10:00:00.Z",
 		"2025-10-21T10:00:00+24:00", "2025-10-21T10:00:00+07:60",
 		"2025-10-21T10:00:00+0700", "2025-10-21T10:00:00+07",
 		"2025-10-21T10:00:00ZZ", "2025-10-21T10:00:00Z ",
@@ -626,6 +653,7 @@ int
 main(void)
 {
 	T_RUN(test_rules);
+	T_RUN(test_ambiguous_wrapper);
 	T_RUN(test_forms);
 	T_RUN(test_collect);
 	T_RUN(test_syntax);
