@@ -363,6 +363,19 @@ tricky_events() {
 	[ "$status" = 0 ]
 	[ "$(jq -r .event_id <<<"$output" | tr '\n' ' ')" = '1 2 4 ' ]
 	[ "$(sed -n 2p <<<"$output" | jq -c .payload)" = "$deep" ]
+	# and through aggpub - into a second store, which ships lines as they
+	# are (NDJSON), not wrapped one level deeper
+	aggevents >"$TMP/a"
+	local first=$AGGD_URL
+	FIRST_PID=$AGGD_PID
+	AGGD_DB=$TMP/second/dedup.db
+	start_aggd
+	aggevents -u "$first" | aggpub -q -
+	aggevents >"$TMP/b"
+	cmp "$TMP/a" "$TMP/b"
+	kill -TERM "$FIRST_PID"
+	wait "$FIRST_PID"
+	FIRST_PID=
 }
 
 @test "aggevents: the same round trip through aggpub -" {

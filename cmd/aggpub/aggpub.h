@@ -90,7 +90,7 @@ struct sender {
 /* gen.c */
 uint64_t	mix64(uint64_t);
 void		gen_init(struct gen *, const struct opts *);
-int		gen_batch(struct gen *, struct buf *, uint64_t count, int ndjson);
+int		gen_batch(struct gen *, struct buf *, uint64_t count);
 
 /* reader.c */
 int		reader_next(struct reader *, size_t max, struct buf *body,

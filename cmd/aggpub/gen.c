@@ -192,27 +192,20 @@ gen_pick(struct gen *g)
 	return (h >> 1) % g->uniq;
 }
 
-/* Appends count events: a JSON array, or NDJSON lines. */
+/* Appends count events as NDJSON lines. */
 int
-gen_batch(struct gen *g, struct buf *out, uint64_t count, int ndjson)
+gen_batch(struct gen *g, struct buf *out, uint64_t count)
 {
 	char *p;
 	uint64_t i;
 
-	if (buf_reserve(out, count * (EVENT_MAX + 1) + 2) == -1)
+	if (buf_reserve(out, count * (EVENT_MAX + 1)) == -1)
 		return -1;
 	p = out->data + out->len;
-	if (!ndjson)
-		*p++ = '[';
 	for (i = 0; i < count; i++) {
-		if (i > 0 && !ndjson)
-			*p++ = ',';
 		p = gen_event(g, gen_pick(g), p);
-		if (ndjson)
-			*p++ = '\n';
+		*p++ = '\n';
 	}
-	if (!ndjson)
-		*p++ = ']';
 	out->len = (size_t)(p - out->data);
 	return 0;
 }

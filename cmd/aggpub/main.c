@@ -188,7 +188,7 @@ to_stdout(const struct opts *o)
 	while (rc == 0 && g.pos < g.n) {
 		n = g.n - g.pos < OUT_CHUNK ? g.n - g.pos : OUT_CHUNK;
 		b.len = 0;
-		if (gen_batch(&g, &b, n, 1) == -1)
+		if (gen_batch(&g, &b, n) == -1)
 			rc = -1, errno = ENOMEM;
 		else if (fwrite(b.data, 1, b.len, stdout) != b.len)
 			rc = -1;

@@ -117,7 +117,7 @@ reader_read(struct reader *r)
 	return 2;
 }
 
-/* Hands out pend as a JSON array. */
+/* Hands out pend as NDJSON. */
 static int
 reader_emit(struct reader *r, struct buf *body, uint64_t *nev)
 {
@@ -127,12 +127,10 @@ reader_emit(struct reader *r, struct buf *body, uint64_t *nev)
 	body->len = 0;
 	for (i = 0; i < r->pend.n; i++) {
 		event_fields(&r->pend, i, &f);
-		if (buf_putc(body, i ? ',' : '[') == -1 ||
-		    event_write_json(body, &f, -1) == -1)
+		if (event_write_json(body, &f, -1) == -1 ||
+		    buf_putc(body, '\n') == -1)
 			return NEXT_ERR;
 	}
-	if (buf_putc(body, ']') == -1)
-		return NEXT_ERR;
 	*nev = r->pend.n;
 	event_batch_reset(&r->pend);
 	return NEXT_BATCH;

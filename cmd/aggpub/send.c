@@ -30,7 +30,7 @@ source_next(struct sender *s, struct buf *body, uint64_t *nev)
 		return NEXT_EOF;
 	*nev = g->n - g->pos < s->batch ? g->n - g->pos : s->batch;
 	body->len = 0;
-	return gen_batch(g, body, *nev, 0) == -1 ? NEXT_ERR : NEXT_BATCH;
+	return gen_batch(g, body, *nev) == -1 ? NEXT_ERR : NEXT_BATCH;
 }
 
 static size_t
@@ -54,7 +54,9 @@ sender_init(struct sender *s, const struct opts *o)
 	    .rng = mix64(ev_clock_ms() ^ (uint64_t)getpid() << 32) };
 	gen_init(&s->gen, o);
 	event_batch_init(&s->rd.pend);
-	s->hdrs = client_headers(client_token(o->token), "application/json");
+	/* NDJSON, not an array: an array would add a level of nesting, and
+	   an event as deep as aggd takes would no longer fit. */
+	s->hdrs = client_headers(client_token(o->token), "application/x-ndjson");
 	s->multi = curl_multi_init();
 	s->slot = calloc(s->nslot, sizeof(*s->slot));
 	if (s->hdrs == NULL || s->multi == NULL || s->slot == NULL)
