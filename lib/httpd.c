@@ -55,6 +55,7 @@ struct httpd_req {			/* a connection */
 	int		 linger;	/* close through CS_LINGER */
 	int		 input_waits;	/* bytes came while in CS_HANDLER */
 	int		 head_only;	/* a HEAD request: reply without body */
+	size_t		 blank;		/* empty-line bytes dropped while idle */
 	struct buf	 in, out;
 	size_t		 out_off;
 	struct http_request req;
@@ -278,6 +279,32 @@ conn_linger(struct httpd_req *c)
 		conn_close(c);
 }
 
+/* Between requests, with nothing to send: at most an empty line's CR. */
+static int
+conn_is_idle(const struct httpd_req *c)
+{
+	return c->state == CS_HEAD && c->idle_since && c->out.len == 0 &&
+	    (c->in.len == 0 || (c->in.len == 1 && c->in.data[0] == '\r'));
+}
+
+/*
+ * Ends a connection between requests: a plain close, unless the client
+ * has sent bytes not read yet (a request that crossed the end), which
+ * would turn the close into a reset that can discard a reply still on its
+ * way; those are drained first.
+ */
+static void
+conn_end_idle(struct httpd_req *c)
+{
+	int unread = 0;
+
+	if (ioctl(c->fd, FIONREAD, &unread) == 0 && unread > 0) {
+		c->state = CS_CLOSING;
+		conn_linger(c);
+	} else
+		conn_close(c);
+}
+
 /* Drops what a refused client still sends; closes at its EOF. */
 static void
 conn_drain(struct httpd_req *c)
@@ -328,15 +355,17 @@ conn_expect_continue(struct httpd_req *c, size_t need)
 /*
  * RFC 9112 2.2: empty lines before a request are ignored (the parser skips
  * them too); dropped here, on an idle connection they start no header
- * clock.
+ * clock.  1 while the connection stays idle: nothing but such lines, or
+ * a CR whose LF may follow.  Past max_header of them the parser sees them,
+ * and answers 431 as for any header block that long.
  */
-static void
+static int
 conn_skip_empty_lines(struct httpd_req *c)
 {
 	const char *p = c->in.data;
 	size_t i = 0;
 
-	for (;;) {
+	while (c->blank + i < c->h->cfg.max_header) {
 		if (i < c->in.len && p[i] == '\n')
 			i++;
 		else if (i + 1 < c->in.len && p[i] == '\r' && p[i + 1] == '\n')
@@ -344,8 +373,12 @@ conn_skip_empty_lines(struct httpd_req *c)
 		else
 			break;
 	}
-	if (i > 0)
-		buf_consume(&c->in, i);
+	c->blank += i;
+	buf_consume(&c->in, i);
+	if (c->in.len == 0)
+		conn_release(c, &c->in);
+	return c->in.len == 0 || (c->in.len == 1 && c->in.data[0] == '\r' &&
+	    c->blank < c->h->cfg.max_header);
 }
 
 /* 1: header block parsed; 0: need more; -1: answered with an error. */
@@ -355,10 +388,11 @@ conn_parse_head(struct httpd_req *c)
 	struct httpd *h = c->h;
 	ssize_t r;
 
-	if (c->idle_since)
-		conn_skip_empty_lines(c);
+	if (c->idle_since && conn_skip_empty_lines(c))
+		return 0;
 	if (c->in.len == 0)
 		return 0;
+	c->blank = 0;
 	if (c->deadline == 0 || c->idle_since)
 		c->deadline = ev_now(h->loop) + (uint64_t)h->cfg.header_ms;
 	c->idle_since = 0;
@@ -559,12 +593,15 @@ conn_resume(struct httpd_req *c)
 		conn_linger(c);
 		return;
 	}
+	if (c->out.len == 0 && (c->state == CS_CLOSING ||
+	    (c->eof && c->state != CS_HANDLER))) {
+		conn_close(c);
+		return;
+	}
 	/* After httpd_shutdown a connection that goes idle is done too: its
 	   reply was still going out when the others closed. */
-	if (c->out.len == 0 && (c->state == CS_CLOSING ||
-	    (c->eof && c->state != CS_HANDLER) || (c->h->stopping &&
-	    c->state == CS_HEAD && c->in.len == 0))) {
-		conn_close(c);
+	if (c->h->stopping && conn_is_idle(c)) {
+		conn_end_idle(c);
 		return;
 	}
 	conn_watch(c);
@@ -649,14 +686,20 @@ conn_event(struct ev_loop *loop, int fd, unsigned events, void *arg)
 	conn_resume(c);
 }
 
+/*
+ * The connection to close for a new one: a lingering one (its reply is
+ * out, only the client's close is awaited), else the longest idle.
+ */
 static struct httpd_req *
-conn_oldest_idle(struct httpd *h)
+conn_evictable(struct httpd *h)
 {
 	struct httpd_req *c, *best = NULL;
 
 	for (c = h->conns; c; c = c->next)
-		if (c->state == CS_HEAD && c->in.len == 0 && c->idle_since &&
-		    c->out.len == 0 && (!best || c->idle_since < best->idle_since))
+		if (c->state == CS_LINGER)
+			return c;
+		else if (conn_is_idle(c) &&
+		    (!best || c->idle_since < best->idle_since))
 			best = c;
 	return best;
 }
@@ -666,7 +709,8 @@ conn_oldest_idle(struct httpd *h)
 static void
 httpd_refuse(struct httpd *h, int fd)
 {
-	char busy[256];
+	char busy[256], sink[4096];
+	size_t drained = 0;
 	int n;
 
 	n = snprintf(busy, sizeof(busy), "HTTP/1.1 503 Service Unavailable\r\n"
@@ -674,6 +718,12 @@ httpd_refuse(struct httpd *h, int fd)
 	    "Retry-After: 1\r\nConnection: close\r\n\r\n%s",
 	    httpd_date(h), sizeof(BUSY_BODY) - 1, BUSY_BODY);
 	(void)!send(fd, busy, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	/* What the client sent already would turn the close into a reset
+	   that can discard the 503: read it first (see CS_LINGER). */
+	(void)shutdown(fd, SHUT_WR);
+	while (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0 &&
+	    (drained += sizeof(sink)) < READ_ROUND)
+		;
 	close(fd);
 }
 
@@ -683,7 +733,7 @@ httpd_add_conn(struct httpd *h, int fd)
 	struct httpd_req *c, *old;
 
 	if (h->nconns >= h->cfg.max_conns) {
-		if ((old = conn_oldest_idle(h)) == NULL) {
+		if ((old = conn_evictable(h)) == NULL) {
 			httpd_refuse(h, fd);
 			return;
 		}
@@ -859,8 +909,8 @@ httpd_shutdown(struct httpd *h)
 	}
 	for (c = h->conns; c; c = next) {
 		next = c->next;
-		if (c->state == CS_HEAD && c->in.len == 0 && c->out.len == 0)
-			conn_close(c);
+		if (conn_is_idle(c))
+			conn_end_idle(c);
 	}
 }
 

@@ -205,6 +205,39 @@ fds() {
 	stop_aggd
 }
 
+@test "past --max-conns: a lingering or idle connection makes room, a lone CR stays idle" {
+	start_aggd -c 2
+	# two clients that asked to close, read their replies and keep their
+	# sockets open: aggd lingers on both, and a third is still served
+	for i in 1 2; do
+		exec {s}<>"/dev/tcp/127.0.0.1/$AGGD_PORT"
+		printf 'GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n' >&"$s"
+		read -r -t 5 line <&"$s"
+		[ "$line" = $'HTTP/1.1 200 OK\r' ]
+	done
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "$AGGD_URL/healthz")" = 200 ]
+	stop_aggd
+	start_aggd -c 1
+	# a CR whose LF has not come yet is an empty line's start: still idle
+	exec {s}<>"/dev/tcp/127.0.0.1/$AGGD_PORT"
+	printf '\r' >&"$s"
+	sleep 0.3
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "$AGGD_URL/healthz")" = 200 ]
+	stop_aggd
+}
+
+@test "a flood of empty lines: 431 past the header limit, its buffer given back" {
+	start_aggd
+	exec {s}<>"/dev/tcp/127.0.0.1/$AGGD_PORT"
+	head -c 1048576 /dev/zero | tr '\0' '\n' >&"$s" || true
+	read -r -t 5 line <&"$s"
+	[ "$line" = $'HTTP/1.1 431 Request Header Fields Too Large\r' ]
+	exec {s}>&-
+	sleep 0.3
+	[ "$(curl -s "$AGGD_URL/metrics" | awk '$1 == "agg_http_buffered_bytes" {print $2}')" -lt 65536 ]
+	stop_aggd
+}
+
 @test "a 1 MB header line and 100 header fields: 431" {
 	start_aggd
 	run "$ABUSE" bighdr "127.0.0.1:$AGGD_PORT" 1048576
