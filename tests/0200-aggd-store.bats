@@ -218,11 +218,13 @@ exited_cleanly() {
 	[ "$rc" = 0 ]
 }
 
-# big_page: 1000 events of 4 KB in topic big, so that two pipelined GET
-# /events of them (4 MB each) fill the kernel's socket buffers and keep
-# the second reply going out while the client reads nothing
-big_page() {
-	local pad i
+# sigterm_mid_reply [MORE]: aggd with 1000 events of 4 KB in topic big; on
+# a connection $sock, two pipelined GET /events of them (4 MB each, which
+# fill the kernel's socket buffers and keep the second reply going out
+# while the client reads nothing), then MORE; then SIGTERM
+sigterm_mid_reply() {
+	local pad i get='GET /events?topic=big&limit=10000 HTTP/1.1\r\nHost: t\r\n\r\n'
+	start_aggd
 	pad=$(head -c 4000 /dev/zero | tr '\0' p)
 	for i in $(seq 1000); do
 		event big "b$i" "{\"p\":\"$pad\"}"
@@ -230,17 +232,15 @@ big_page() {
 	done >"$TMP/big.ndjson"
 	curl -s -o /dev/null -H 'Content-Type: application/x-ndjson' \
 	    --data-binary @"$TMP/big.ndjson" "$AGGD_URL/publish"
-	BIG_GET='GET /events?topic=big&limit=10000 HTTP/1.1\r\nHost: t\r\n\r\n'
+	exec {sock}<>"/dev/tcp/127.0.0.1/$AGGD_PORT"
+	# shellcheck disable=SC2059
+	printf "$get$get${1:-}" >&"$sock"
+	sleep 0.5
+	kill -TERM "$AGGD_PID"
 }
 
 @test "SIGTERM: a reply still going out is sent whole, then the connection closes at once" {
-	start_aggd
-	big_page
-	exec {sock}<>"/dev/tcp/127.0.0.1/$AGGD_PORT"
-	# shellcheck disable=SC2059
-	printf "$BIG_GET$BIG_GET" >&"$sock"
-	sleep 0.5
-	kill -TERM "$AGGD_PID"
+	sigterm_mid_reply
 	t0=$(date +%s%N)
 	timeout 6 cat <&"$sock" >"$TMP/out" || true
 	ms=$((($(date +%s%N) - t0) / 1000000))
@@ -253,13 +253,7 @@ big_page() {
 }
 
 @test "SIGTERM: a request sent while a reply goes out does not cut that reply short" {
-	start_aggd
-	big_page
-	exec {sock}<>"/dev/tcp/127.0.0.1/$AGGD_PORT"
-	# shellcheck disable=SC2059
-	printf "$BIG_GET$BIG_GET" >&"$sock"
-	sleep 0.5
-	kill -TERM "$AGGD_PID"
+	sigterm_mid_reply
 	sleep 0.3
 	# unread while the second reply goes out; then aggd ends the
 	# connection, which must not reset it over these bytes
@@ -277,13 +271,7 @@ big_page() {
 }
 
 @test "SIGTERM: replies a pipelining client has not read yet survive the close" {
-	start_aggd
-	big_page
-	exec {sock}<>"/dev/tcp/127.0.0.1/$AGGD_PORT"
-	# shellcheck disable=SC2059
-	printf "$BIG_GET${BIG_GET}GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n" >&"$sock"
-	sleep 0.5
-	kill -TERM "$AGGD_PID"
+	sigterm_mid_reply 'GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n'
 	sleep 0.3
 	# a request aggd will not read: closing over it must not reset the
 	# connection, which would throw away the replies the client has not
