@@ -330,13 +330,12 @@ members(struct ctx *c, size_t index, int top, struct span *sp,
 		f = field_of(name, nlen);
 		a->len = km;		/* drop a decoded name */
 		if (top && f == F_EVENTS && json_peek(&c->r) == JSON_ARRAY) {
-			if (*seen != 0 && violation(c, index, "events",
-			    AMBIGUOUS) < 0)
-				return -1;
 			if (*seen == 0) {
 				*seen = 1u << NFIELD;
 				return wrapper(c, amark);
 			}
+			if (violation(c, index, "events", AMBIGUOUS) < 0)
+				return -1;
 		}
 		if (member(c, index, f, sp, seen) < 0)
 			return -1;

@@ -172,7 +172,6 @@ parse_version(struct cursor *c, struct http_request *req)
 	return 0;
 }
 
-/* Splits the target into path and query at the first '?'. */
 /*
  * Where the path starts: 0 in origin-form, after the authority in the
  * absolute form (RFC 9112 3.2.2: "http://host:port/path?query", which a
@@ -197,6 +196,7 @@ path_offset(const struct http_request *req)
 	return i > start ? (ssize_t)i : -1;
 }
 
+/* Splits the target into path and query at the first '?' after it. */
 static int
 split_target(struct http_request *req)
 {
@@ -681,8 +681,8 @@ http_reason(int status)
 	case 307: return "Temporary Redirect";
 	case 308: return "Permanent Redirect";
 	case 400: return "Bad Request";
-	case 403: return "Forbidden";
 	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 408: return "Request Timeout";

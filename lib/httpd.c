@@ -279,12 +279,19 @@ conn_linger(struct httpd_req *c)
 		conn_close(c);
 }
 
-/* Between requests, with nothing to send: at most an empty line's CR. */
+/* No request begun in c->in: empty, or an empty line's CR, LF to come. */
+static int
+conn_in_blank(const struct httpd_req *c)
+{
+	return c->in.len == 0 || (c->in.len == 1 && c->in.data[0] == '\r');
+}
+
+/* Between requests, with nothing to send. */
 static int
 conn_is_idle(const struct httpd_req *c)
 {
 	return c->state == CS_HEAD && c->idle_since && c->out.len == 0 &&
-	    (c->in.len == 0 || (c->in.len == 1 && c->in.data[0] == '\r'));
+	    conn_in_blank(c);
 }
 
 /*
@@ -355,11 +362,10 @@ conn_expect_continue(struct httpd_req *c, size_t need)
 /*
  * RFC 9112 2.2: empty lines before a request are ignored (the parser skips
  * them too); dropped here, on an idle connection they start no header
- * clock.  1 while the connection stays idle: nothing but such lines, or
- * a CR whose LF may follow.  Past max_header of them the parser sees them,
- * and answers 431 as for any header block that long.
+ * clock.  Past max_header of them the parser sees them, and answers 431 as
+ * for any header block that long.
  */
-static int
+static void
 conn_skip_empty_lines(struct httpd_req *c)
 {
 	const char *p = c->in.data;
@@ -377,8 +383,6 @@ conn_skip_empty_lines(struct httpd_req *c)
 	buf_consume(&c->in, i);
 	if (c->in.len == 0)
 		conn_release(c, &c->in);
-	return c->in.len == 0 || (c->in.len == 1 && c->in.data[0] == '\r' &&
-	    c->blank < c->h->cfg.max_header);
 }
 
 /* 1: header block parsed; 0: need more; -1: answered with an error. */
@@ -388,9 +392,9 @@ conn_parse_head(struct httpd_req *c)
 	struct httpd *h = c->h;
 	ssize_t r;
 
-	if (c->idle_since && conn_skip_empty_lines(c))
-		return 0;
-	if (c->in.len == 0)
+	if (c->idle_since)
+		conn_skip_empty_lines(c);
+	if (c->in.len == 0 || (c->idle_since && conn_in_blank(c)))
 		return 0;
 	c->blank = 0;
 	if (c->deadline == 0 || c->idle_since)

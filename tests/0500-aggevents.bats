@@ -27,6 +27,23 @@ publish_range() {
 	[ "$(last_code)" = 200 ]
 }
 
+# through_aggpub: copies the running aggd's events into a second one with
+# `aggevents | aggpub -`, checks both print the same ($TMP/a, $TMP/b) and
+# stops the first
+through_aggpub() {
+	local first=$AGGD_URL
+	aggevents >"$TMP/a"
+	FIRST_PID=$AGGD_PID
+	AGGD_DB=$TMP/second/dedup.db
+	start_aggd			# the second; the first keeps running
+	aggevents -u "$first" | aggpub -q -
+	aggevents >"$TMP/b"
+	cmp "$TMP/a" "$TMP/b"
+	kill -TERM "$FIRST_PID"
+	wait "$FIRST_PID"
+	FIRST_PID=
+}
+
 # wait_lines FILE N: until FILE has at least N lines (10 s at most)
 wait_lines() {
 	local i
@@ -365,17 +382,7 @@ tricky_events() {
 	[ "$(sed -n 2p <<<"$output" | jq -c .payload)" = "$deep" ]
 	# and through aggpub - into a second store, which ships lines as they
 	# are (NDJSON), not wrapped one level deeper
-	aggevents >"$TMP/a"
-	local first=$AGGD_URL
-	FIRST_PID=$AGGD_PID
-	AGGD_DB=$TMP/second/dedup.db
-	start_aggd
-	aggevents -u "$first" | aggpub -q -
-	aggevents >"$TMP/b"
-	cmp "$TMP/a" "$TMP/b"
-	kill -TERM "$FIRST_PID"
-	wait "$FIRST_PID"
-	FIRST_PID=
+	through_aggpub
 }
 
 @test "aggevents: the same round trip through aggpub -" {
@@ -384,16 +391,6 @@ tricky_events() {
 	tricky_events >"$TMP/in.ndjson"
 	publish_range orders 1 500
 	curl -s -H 'Content-Type: application/x-ndjson' --data-binary @"$TMP/in.ndjson" "$AGGD_URL/publish"
-	aggevents >"$TMP/a"
-	local first=$AGGD_URL
-	FIRST_PID=$AGGD_PID
-	AGGD_DB=$TMP/second/dedup.db
-	start_aggd			# the second; the first keeps running
-	aggevents -u "$first" | aggpub -q -
-	aggevents >"$TMP/b"
-	cmp "$TMP/a" "$TMP/b"
+	through_aggpub
 	[ "$(wc -l <"$TMP/b")" -eq 504 ]
-	kill -TERM "$FIRST_PID"
-	wait "$FIRST_PID"
-	FIRST_PID=
 }
