@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "ev.h"
 
 #define EV_BATCH	256
@@ -82,22 +83,6 @@ ev_free(struct ev_loop *l)
 	free(l);
 }
 
-static int
-ev_grow(struct ev_loop *l, int fd)
-{
-	size_t n = l->nw ? l->nw : 64;
-	struct ev_watch *w;
-
-	while (n <= (size_t)fd)
-		n *= 2;
-	if ((w = realloc(l->w, n * sizeof(*w))) == NULL)
-		return -1;
-	memset(w + l->nw, 0, (n - l->nw) * sizeof(*w));
-	l->w = w;
-	l->nw = n;
-	return 0;
-}
-
 int
 ev_watch(struct ev_loop *l, int fd, unsigned mask, ev_fd_fn *fn, void *arg)
 {
@@ -105,7 +90,7 @@ ev_watch(struct ev_loop *l, int fd, unsigned mask, ev_fd_fn *fn, void *arg)
 	struct ev_watch *w;
 	int op;
 
-	if ((size_t)fd >= l->nw && ev_grow(l, fd) == -1)
+	if (array_grow(&l->w, &l->nw, (size_t)fd + 1, sizeof(*l->w), 64) == -1)
 		return -1;
 	w = &l->w[fd];
 	w->fn = fn;

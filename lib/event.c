@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "event.h"
 #include "json.h"
 
@@ -128,18 +129,11 @@ static int
 push(struct ctx *c, const struct event *ev)
 {
 	struct event_batch *b = c->b;
-	struct event *p;
-	size_t cap;
 
-	if (b->n == b->cap) {
-		cap = b->cap ? b->cap * 2 : 64;
-		if (cap > SIZE_MAX / sizeof(*p) ||
-		    (p = realloc(b->ev, cap * sizeof(*p))) == NULL) {
-			c->nomem = 1;
-			return -1;
-		}
-		b->ev = p;
-		b->cap = cap;
+	if (b->n == b->cap && array_grow(&b->ev, &b->cap, b->n + 1,
+	    sizeof(*b->ev), 64) == -1) {
+		c->nomem = 1;
+		return -1;
 	}
 	b->ev[b->n++] = *ev;
 	return 0;
