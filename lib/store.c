@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array.h"
 #include "store_int.h"
 
 
@@ -151,13 +152,9 @@ topic_add(struct store *s, const char *name, size_t len, uint64_t h)
 	struct topic *t;
 	size_t j;
 
-	if (s->ntopics == s->topics_cap) {
-		size_t cap = s->topics_cap ? s->topics_cap * 2 : 16;
-		if ((t = realloc(s->topics, cap * sizeof(*t))) == NULL)
-			return NULL;
-		s->topics = t;
-		s->topics_cap = cap;
-	}
+	if (array_grow(&s->topics, &s->topics_cap, s->ntopics + 1,
+	    sizeof(*s->topics), 16) == -1)
+		return NULL;
 	if (2 * (s->ntopics + 1) > s->tindex_cap &&
 	    tindex_rebuild(s, 4 * (s->ntopics + 1)) == -1)
 		return NULL;
@@ -212,14 +209,15 @@ topics_truncate(struct store *s, size_t n)
 static int
 topics_load(struct store *s, uint64_t *uniq)
 {
+	struct topic *t;
 	sqlite3_stmt *st;
 	int rc;
 	const char *name;
 	size_t len;
 
 	*uniq = 0;
-	if (sqlite3_prepare_v2(s->db, "SELECT id, name, uniq FROM topics"
-	    " ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db, "SELECT id, name, received, uniq, dups"
+	    " FROM topics ORDER BY id", -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	if (tindex_rebuild(s, 64) == -1)
 		goto fail;
@@ -228,9 +226,13 @@ topics_load(struct store *s, uint64_t *uniq)
 		len = (size_t)sqlite3_column_bytes(st, 1);
 		/* Ids are dense from 1: topic_add gives them in order. */
 		if (sqlite3_column_int64(st, 0) != (int64_t)s->ntopics + 1 ||
-		    topic_add(s, name, len, topic_hash(s, name, len)) == NULL)
+		    (t = topic_add(s, name, len, topic_hash(s, name, len))) ==
+		    NULL)
 			goto fail;
-		*uniq += (uint64_t)sqlite3_column_int64(st, 2);
+		t->total.received = (uint64_t)sqlite3_column_int64(st, 2);
+		t->total.unique = (uint64_t)sqlite3_column_int64(st, 3);
+		t->total.duplicates = (uint64_t)sqlite3_column_int64(st, 4);
+		*uniq += t->total.unique;
 	}
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : -1;
@@ -295,15 +297,9 @@ fps_add_runs(struct store *s)
 static int
 tail_add(struct store *s, int64_t topic_id, uint64_t seq, uint64_t fp)
 {
-	struct run_item *t;
-
-	if (s->ntail == s->tail_cap) {
-		size_t cap = s->tail_cap ? s->tail_cap * 2 : 2 * INDEX_LAG;
-		if ((t = realloc(s->tail, cap * sizeof(*t))) == NULL)
-			return -1;
-		s->tail = t;
-		s->tail_cap = cap;
-	}
+	if (s->ntail == s->tail_cap && array_grow(&s->tail, &s->tail_cap,
+	    s->ntail + 1, sizeof(*s->tail), 2 * INDEX_LAG) == -1)
+		return -1;
 	s->tail[s->ntail++] = (struct run_item){ topic_id, seq, fp };
 	return 0;
 }
@@ -585,6 +581,7 @@ struct mark {
 static void
 end_transaction(struct store *s, const struct mark *rollback_to)
 {
+	struct topic *t;
 	size_t i, kept = 0;
 
 	if (rollback_to) {
@@ -602,13 +599,21 @@ end_transaction(struct store *s, const struct mark *rollback_to)
 		s->indexed = rollback_to->indexed;
 		topics_truncate(s, rollback_to->ntopics);
 	}
-	for (i = 0; i < s->ntouched; i++)
-		if (s->touched[i] < s->ntopics) {
-			memset(&s->topics[s->touched[i]].delta, 0,
-			    sizeof(struct store_counts));
-			s->topics[s->touched[i]].touched = 0;
+	for (i = 0; i < s->ntouched; i++) {
+		if (s->touched[i] >= s->ntopics)
+			continue;
+		t = &s->topics[s->touched[i]];
+		if (rollback_to == NULL) {
+			t->total.received += t->delta.received;
+			t->total.unique += t->delta.unique;
+			t->total.duplicates += t->delta.duplicates;
 		}
-	s->ntouched = 0;
+		memset(&t->delta, 0, sizeof(t->delta));
+		t->touched = 0;
+	}
+	/* A commit's list stays for store_topic_counts. */
+	if (rollback_to)
+		s->ntouched = 0;
 	if (s->indexed == s->next_seq - 1)
 		s->ntail = 0;
 }
@@ -629,6 +634,7 @@ store_commit(struct store *s, struct event_batch *const *b, size_t n,
 	 * them.  Only no room for the frames themselves (SQLITE_FULL) leaves
 	 * no commit frame behind.
 	 */
+	s->ntouched = 0;
 	if (touched_reserve(s, b, n) == -1)
 		rc = SQLITE_NOMEM;
 	else if ((rc = step_done(s->begin)) == 0 &&
@@ -648,6 +654,20 @@ store_commit(struct store *s, struct event_batch *const *b, size_t n,
 	return rc == SQLITE_FULL ? STORE_FULL : STORE_ERROR;
 }
 
+int
+store_topic_counts(const struct store *s, int all, store_counts_fn *fn,
+    void *arg)
+{
+	size_t i, n = all ? s->ntopics : s->ntouched, k;
+
+	for (i = 0; i < n; i++) {
+		k = all ? i : s->touched[i];
+		if (fn(s->topics[k].id, &s->topics[k].total, arg) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 void
 store_make_room(struct store *s)
 {
@@ -658,6 +678,12 @@ size_t
 store_index_bytes(const struct store *s)
 {
 	return fpset_bytes(&s->set);
+}
+
+size_t
+store_topics(const struct store *s)
+{
+	return s->ntopics;
 }
 
 uint64_t

@@ -44,6 +44,18 @@ void		 store_close(struct store *);
 int		 store_commit(struct store *, struct event_batch *const *b,
 		    size_t n, struct store_counts *res, char *err, size_t errsz);
 
+typedef int	 store_counts_fn(int64_t topic_id, const struct store_counts *,
+		    void *arg);
+
+/*
+ * Calls fn with the committed counts of every topic (all = 1), or of the
+ * topics that the last store_commit changed (all = 0; valid after it
+ * returned 0, until the next call), until fn returns -1; returns that.
+ * Topic ids are 1, 2, 3 ... in the order topics were first stored.
+ */
+int		 store_topic_counts(const struct store *, int all,
+		    store_counts_fn *, void *arg);
+
 /*
  * Makes every transaction committed so far durable (fdatasync of the
  * WAL).  Safe to call from another thread while the writer works; -1 with
@@ -71,28 +83,34 @@ void		 store_make_room(struct store *);
 /* Bytes of memory held by the dedup index. */
 size_t		 store_index_bytes(const struct store *);
 uint64_t	 store_last_seq(const struct store *);
+/* Topics committed: the largest topic id. */
+size_t		 store_topics(const struct store *);
 
 struct store_reader *store_reader_open(const char *path, char *err, size_t errsz);
 void		 store_reader_close(struct store_reader *);
 
-typedef int	 store_topic_fn(const char *name, const struct store_counts *,
-		    void *arg);
+typedef int	 store_name_fn(int64_t topic_id, const char *name, void *arg);
 typedef int	 store_event_fn(const struct event_fields *, int64_t seq,
 		    void *arg);
 
-/* Calls fn for each topic in name order and sums them into *total. */
-int		 store_read_topics(struct store_reader *, store_topic_fn *,
-		    void *arg, struct store_counts *total);
+/*
+ * Calls fn with each topic's id and name, in name order, until fn returns
+ * -1.  Returns 0 or -1.
+ */
+int		 store_read_topics(struct store_reader *, store_name_fn *,
+		    void *arg);
+
+/* Sets *id to topic's: 0, 1 when the store has no such topic, or -1. */
+int		 store_topic_id(struct store_reader *, const char *topic,
+		    int64_t *id);
 
 /*
- * Calls fn for up to limit events of topic (NULL: all topics) with seq >
- * after, in seq order, until fn returns 1 (the page ends there) or -1
- * (the read fails); *total is the topic's (or the store's) unique count,
- * from the same snapshot.  Returns 0 or -1.
+ * Calls fn for up to limit events of a topic (topic_id 0: of all topics)
+ * with seq > after, in seq order, until fn returns 1 (the page ends there)
+ * or -1 (the read fails).  Returns 0 or -1.
  */
-int		 store_read_events(struct store_reader *, const char *topic,
-		    int64_t after, int limit, store_event_fn *, void *arg,
-		    uint64_t *total);
+int		 store_read_events(struct store_reader *, int64_t topic_id,
+		    int64_t after, int limit, store_event_fn *, void *arg);
 
 const char	*store_reader_error(struct store_reader *);
 

@@ -19,6 +19,7 @@ struct topic {
 	size_t		 len;
 	int64_t		 id;
 	uint64_t	 hash;
+	struct store_counts total;	/* committed */
 	struct store_counts delta;	/* of the open transaction */
 	int		 touched;
 };
@@ -54,7 +55,7 @@ struct store {
 	size_t		 ntopics, topics_cap;
 	size_t		*tindex;	/* open addressing: topic index + 1 */
 	size_t		 tindex_cap;
-	size_t		*touched;
+	size_t		*touched;	/* by the open or last transaction */
 	size_t		 ntouched;
 	struct run_item	*tail;		/* every event with seq > indexed */
 	size_t		 ntail, tail_cap;

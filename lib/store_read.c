@@ -1,9 +1,11 @@
 /*
  * store_read.c - the reader side of the dedup store.
  *
- * A separate connection in WAL mode: each read runs in its own read
- * transaction, so a page of events and its total come from one committed
- * snapshot, and no read waits for the writer's commit or fsync.
+ * A separate connection in WAL mode: each page of events is read in its
+ * own read transaction, from one committed snapshot, and no read waits
+ * for the writer's commit or fsync.  Counters are not read here: a
+ * snapshot may hold commits not yet durable, which readers must not
+ * count (see ingest_readable in aggd).
  *
  * A topic's events come from its runs (runs.h) up to meta.indexed and
  * from a scan of the few events after it (see store.c).
@@ -18,19 +20,18 @@
 
 struct store_reader {
 	sqlite3		*db;
-	sqlite3_stmt	*topics, *topic_one, *page_all, *runs, *total_all;
+	sqlite3_stmt	*topics, *topic_one, *page_all, *runs;
 	sqlite3_stmt	*begin, *end, *indexed, *page_tail, *one;
 };
 
 static const char *const reader_sql[] = {
-	"SELECT name, received, uniq, dups FROM topics ORDER BY name",
-	"SELECT id, uniq FROM topics WHERE name = ?",
+	"SELECT id, name FROM topics ORDER BY name",
+	"SELECT id FROM topics WHERE name = ?",
 	"SELECT e.seq, t.name, e.event_id, e.ts, e.source, e.payload"
 	" FROM events e JOIN topics t ON t.id = e.topic_id"
 	" WHERE e.seq > ? ORDER BY e.seq LIMIT ?",
 	"SELECT entries FROM topic_runs WHERE topic_id = ? AND last_seq > ?"
 	" ORDER BY last_seq",
-	"SELECT coalesce(sum(uniq), 0) FROM topics",
 	"BEGIN",
 	"COMMIT",
 	"SELECT value FROM meta WHERE name = 'indexed'",
@@ -45,7 +46,7 @@ struct store_reader *
 store_reader_open(const char *path, char *err, size_t errsz)
 {
 	struct store_reader *r;
-	sqlite3_stmt **st[10];
+	sqlite3_stmt **st[9];
 	size_t i;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
@@ -53,9 +54,8 @@ store_reader_open(const char *path, char *err, size_t errsz)
 		return NULL;
 	}
 	st[0] = &r->topics, st[1] = &r->topic_one, st[2] = &r->page_all;
-	st[3] = &r->runs, st[4] = &r->total_all, st[5] = &r->begin;
-	st[6] = &r->end, st[7] = &r->indexed, st[8] = &r->page_tail;
-	st[9] = &r->one;
+	st[3] = &r->runs, st[4] = &r->begin, st[5] = &r->end;
+	st[6] = &r->indexed, st[7] = &r->page_tail, st[8] = &r->one;
 	if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
 		goto fail;
@@ -87,7 +87,6 @@ store_reader_close(struct store_reader *r)
 	sqlite3_finalize(r->one);
 	sqlite3_finalize(r->page_tail);
 	sqlite3_finalize(r->indexed);
-	sqlite3_finalize(r->total_all);
 	sqlite3_finalize(r->begin);
 	sqlite3_finalize(r->end);
 	sqlite3_close(r->db);
@@ -100,33 +99,17 @@ store_reader_error(struct store_reader *r)
 	return sqlite3_errmsg(r->db);
 }
 
-static void
-counts_of(sqlite3_stmt *st, int col, struct store_counts *c)
-{
-	c->received = (uint64_t)sqlite3_column_int64(st, col);
-	c->unique = (uint64_t)sqlite3_column_int64(st, col + 1);
-	c->duplicates = (uint64_t)sqlite3_column_int64(st, col + 2);
-}
-
 int
-store_read_topics(struct store_reader *r, store_topic_fn *fn, void *arg,
-    struct store_counts *total)
+store_read_topics(struct store_reader *r, store_name_fn *fn, void *arg)
 {
-	struct store_counts c;
 	int rc;
 
-	memset(total, 0, sizeof(*total));
-	while ((rc = sqlite3_step(r->topics)) == SQLITE_ROW) {
-		counts_of(r->topics, 1, &c);
-		total->received += c.received;
-		total->unique += c.unique;
-		total->duplicates += c.duplicates;
-		if (fn && fn((const char *)sqlite3_column_text(r->topics, 0), &c,
-		    arg) == -1) {
+	while ((rc = sqlite3_step(r->topics)) == SQLITE_ROW)
+		if (fn(sqlite3_column_int64(r->topics, 0),
+		    (const char *)sqlite3_column_text(r->topics, 1), arg) == -1) {
 			rc = SQLITE_ABORT;
 			break;
 		}
-	}
 	sqlite3_reset(r->topics);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
@@ -146,23 +129,15 @@ fields_of(sqlite3_stmt *st, struct event_fields *f)
 #undef COL
 }
 
-/* The topic's id (0 for all) and unique count: 0, 1 when unknown, -1. */
-static int
-topic_lookup(struct store_reader *r, const char *topic, int64_t *id,
-    uint64_t *total)
+int
+store_topic_id(struct store_reader *r, const char *topic, int64_t *id)
 {
-	sqlite3_stmt *st = topic ? r->topic_one : r->total_all;
 	int rc;
 
-	*id = 0;
-	*total = 0;
-	if (topic)
-		sqlite3_bind_text(st, 1, topic, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		*id = topic ? sqlite3_column_int64(st, 0) : 0;
-		*total = (uint64_t)sqlite3_column_int64(st, topic ? 1 : 0);
-	}
-	sqlite3_reset(st);
+	sqlite3_bind_text(r->topic_one, 1, topic, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(r->topic_one)) == SQLITE_ROW)
+		*id = sqlite3_column_int64(r->topic_one, 0);
+	sqlite3_reset(r->topic_one);
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
 }
 
@@ -276,22 +251,19 @@ topic_page(struct store_reader *r, int64_t id, int64_t after, int limit,
 }
 
 int
-store_read_events(struct store_reader *r, const char *topic, int64_t after,
-    int limit, store_event_fn *fn, void *arg, uint64_t *total)
+store_read_events(struct store_reader *r, int64_t topic_id, int64_t after,
+    int limit, store_event_fn *fn, void *arg)
 {
-	int64_t id;
-	int rc, q, n = 0;
+	int rc, n = 0;
 
 	if (sqlite3_step(r->begin) != SQLITE_DONE) {
 		sqlite3_reset(r->begin);
 		return -1;
 	}
 	sqlite3_reset(r->begin);
-	rc = SQLITE_DONE;
-	if ((q = topic_lookup(r, topic, &id, total)) == 0)
-		rc = topic ? topic_page(r, id, after, limit, fn, arg) :
-		    page_run(r->page_all, 0, after, limit, fn, arg, &n);
+	rc = topic_id ? topic_page(r, topic_id, after, limit, fn, arg) :
+	    page_run(r->page_all, 0, after, limit, fn, arg, &n);
 	(void)sqlite3_step(r->end);
 	sqlite3_reset(r->end);
-	return q == -1 || (rc != SQLITE_DONE && rc != SQLITE_OK) ? -1 : 0;
+	return rc != SQLITE_DONE && rc != SQLITE_OK ? -1 : 0;
 }

@@ -391,3 +391,29 @@ sigterm_mid_reply() {
 	[ -f "$TMP/env/dedup.db" ]
 	grep -q 'listening on 127.0.0.1:' "$TMP/log"
 }
+
+@test "while commits run, /events totals count exactly the events a page returns" {
+	start_aggd
+	# single events over 4 connections: a few seconds of commits, each
+	# visible before its fsync; 7200 unique, within one page of 10000
+	aggpub -q -n 9000 -T 2 -b 1 -c 4 -u "$AGGREGATOR_URL" &
+	pub=$!
+	polls=0 bad=0
+	while kill -0 "$pub" 2>/dev/null; do
+		for q in "topic=orders&" ""; do
+			got=$(curl -fs "$AGGD_URL/events?${q}limit=10000" |
+			    jq -er '"\(.total|numbers) \(.count|numbers) \(.next)"')
+			read -r total count next <<<"$got"
+			[ "$next" = null ] || { echo "a page of $count events" >&2; return 1; }
+			[ "$total" = "$count" ] || { echo "total $total, events $count" >&2; bad=$((bad + 1)); }
+			polls=$((polls + 1))
+		done
+	done
+	wait "$pub"
+	echo "$polls polls, $bad with a total other than the events" >&2
+	[ "$polls" -ge 4 ]
+	[ "$bad" = 0 ]
+	# all there, and /stats agrees
+	[ "$(curl -fs "$AGGD_URL/events?limit=10000" | jq -e .count)" = 7200 ]
+	[ "$(curl -fs "$AGGD_URL/stats" | jq -e .unique_processed)" = 7200 ]
+}

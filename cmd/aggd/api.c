@@ -216,7 +216,7 @@ api_job_done(struct ingest_job *j, void *arg)
 
 struct page {
 	struct aggd	*d;
-	uint64_t	 readable;	/* ingest_readable_seq */
+	uint64_t	 readable;	/* ingest_readable */
 	int		 count;
 	int64_t		 last;
 	int		 fail;
@@ -246,16 +246,26 @@ page_event(const struct event_fields *f, int64_t seq, void *arg)
 	return p->full;
 }
 
-/* Builds the /events reply in d->body; returns the count or -1. */
+/*
+ * Builds the /events reply in d->body; returns the count or -1.  The
+ * topic's id comes first, the readable seq and total next, the page's
+ * snapshot last: it holds every event up to that seq, and the total
+ * counts exactly those.
+ */
 static int
 events_page(struct aggd *d, const struct waiter *w)
 {
-	struct page p = { d, ingest_readable_seq(d->ingest), 0, 0, 0, 0 };
-	uint64_t total = 0;
+	struct page p = { d, 0, 0, 0, 0, 0 };
+	struct store_counts c;
+	int64_t id = 0;
 	size_t mark;
 	char head[64];
-	int n;
+	int n, known = 0;	/* 1: no such topic */
 
+	if (w->has_topic && (known = store_topic_id(d->reader, w->topic, &id)) ==
+	    -1)
+		return -1;
+	p.readable = ingest_readable(d->ingest, known == 0 ? id : -1, &c);
 	d->body.len = 0;
 	if (buf_puts(&d->body, "{\"topic\":") == -1 ||
 	    (w->has_topic ? json_write_string(&d->body, w->topic,
@@ -265,12 +275,12 @@ events_page(struct aggd *d, const struct waiter *w)
 	mark = d->body.len;
 	if (buf_puts(&d->body, ",\"events\":[") == -1)
 		return -1;
-	if (store_read_events(d->reader, w->has_topic ? w->topic : NULL,
-	    w->after, w->limit, page_event, &p, &total) == -1 || p.fail)
+	if (known == 0 && (store_read_events(d->reader, id, w->after, w->limit,
+	    page_event, &p) == -1 || p.fail))
 		return -1;
-	/* total and count are known only now: write them in front. */
+	/* count is known only now: write it and total in front. */
 	n = snprintf(head, sizeof(head), "%llu,\"count\":%d",
-	    (unsigned long long)total, p.count);
+	    (unsigned long long)c.unique, p.count);
 	if (buf_reserve(&d->body, (size_t)n) == -1)
 		return -1;
 	memmove(d->body.data + mark + n, d->body.data + mark, d->body.len - mark);
@@ -388,7 +398,8 @@ api_before_wait(struct ev_loop *loop, void *arg)
 
 	(void)loop;
 	ingest_kick(d->ingest);
-	if (d->waiters && (seq = ingest_readable_seq(d->ingest)) != d->seen_seq) {
+	if (d->waiters && (seq = ingest_readable(d->ingest, 0, NULL)) !=
+	    d->seen_seq) {
 		d->seen_seq = seq;	/* waiters look once per new group */
 		waiters_wake(d, 0);
 	}
@@ -415,48 +426,55 @@ api_shutdown(struct aggd *d)
 }
 
 struct stats_out {
+	const struct tally *counts;
 	struct buf	 names;		/* "a","b" */
-	struct buf	 counts;	/* "a":{...},"b":{...} */
+	struct buf	 by_topic;	/* "a":{...},"b":{...} */
 };
 
+/* Topics not yet in counts were created by a commit not yet durable. */
 static int
-stats_topic(const char *name, const struct store_counts *c, void *arg)
+stats_topic(int64_t id, const char *name, void *arg)
 {
 	struct stats_out *o = arg;
+	struct store_counts c;
 	size_t len = strlen(name);
 
+	if ((size_t)id > o->counts->n)
+		return 0;
+	tally_get(o->counts, id, &c);
 	return (o->names.len && (buf_putc(&o->names, ',') == -1 ||
-	    buf_putc(&o->counts, ',') == -1)) ||
+	    buf_putc(&o->by_topic, ',') == -1)) ||
 	    json_write_string(&o->names, name, len) == -1 ||
-	    json_write_string(&o->counts, name, len) == -1 ||
-	    buf_printf(&o->counts, ":{\"received\":%llu,\"unique\":%llu,"
-	    "\"duplicates\":%llu}", (unsigned long long)c->received,
-	    (unsigned long long)c->unique,
-	    (unsigned long long)c->duplicates) == -1 ? -1 : 0;
+	    json_write_string(&o->by_topic, name, len) == -1 ||
+	    buf_printf(&o->by_topic, ":{\"received\":%llu,\"unique\":%llu,"
+	    "\"duplicates\":%llu}", (unsigned long long)c.received,
+	    (unsigned long long)c.unique,
+	    (unsigned long long)c.duplicates) == -1 ? -1 : 0;
 }
 
 static void
 api_stats(struct aggd *d, struct httpd_req *r)
 {
-	struct stats_out o;
-	struct store_counts t;
+	struct tally counts;
+	struct stats_out o = { &counts, { NULL, 0, 0 }, { NULL, 0, 0 } };
 	struct buf *b = &d->body;
 	int fail;
 
-	buf_init(&o.names);
-	buf_init(&o.counts);
 	b->len = 0;
-	/* One statement, so the list and the sums are one snapshot. */
-	fail = store_read_topics(d->reader, stats_topic, &o, &t) == -1 ||
+	fail = ingest_readable_all(d->ingest, &counts) == -1 ||
+	    store_read_topics(d->reader, stats_topic, &o) == -1 ||
 	    buf_printf(b, "{\"received\":%llu,\"unique_processed\":%llu,"
 	    "\"duplicate_dropped\":%llu,\"topics\":[%.*s],\"uptime_seconds\":"
-	    "%llu,\"by_topic\":{%.*s}}\n", (unsigned long long)t.received,
-	    (unsigned long long)t.unique, (unsigned long long)t.duplicates,
+	    "%llu,\"by_topic\":{%.*s}}\n",
+	    (unsigned long long)counts.sum.received,
+	    (unsigned long long)counts.sum.unique,
+	    (unsigned long long)counts.sum.duplicates,
 	    (int)o.names.len, o.names.data ? o.names.data : "",
 	    (unsigned long long)((ev_now(d->loop) - d->started) / 1000),
-	    (int)o.counts.len, o.counts.data ? o.counts.data : "") == -1;
+	    (int)o.by_topic.len, o.by_topic.data ? o.by_topic.data : "") == -1;
+	tally_free(&counts);
 	buf_free(&o.names);
-	buf_free(&o.counts);
+	buf_free(&o.by_topic);
 	if (fail) {
 		reply_error(d, r, 500, "cannot read the store", NULL);
 		return;
@@ -513,9 +531,9 @@ api_metrics(struct aggd *d, struct httpd_req *r)
 	struct buf *b = &d->body;
 
 	ingest_get_stats(d->ingest, &st);
+	(void)ingest_readable(d->ingest, 0, &t);
 	b->len = 0;
-	if (store_read_topics(d->reader, NULL, NULL, &t) == -1 ||
-	    metric(b, "agg_events_received_total", "counter", "Events in"
+	if (metric(b, "agg_events_received_total", "counter", "Events in"
 	    " accepted publish requests.", t.received) == -1 ||
 	    metric(b, "agg_events_unique_total", "counter", "Events stored"
 	    " (first of their identity).", t.unique) == -1 ||
@@ -536,7 +554,7 @@ api_metrics(struct aggd *d, struct httpd_req *r)
 	    " in-memory dedup index.", st.index_bytes) == -1 ||
 	    metric(b, "agg_uptime_seconds", "gauge", "Seconds since start.",
 	    (ev_now(d->loop) - d->started) / 1000) == -1) {
-		reply_error(d, r, 500, "cannot read the store", NULL);
+		reply_error(d, r, 500, "out of memory", NULL);
 		return;
 	}
 	httpd_reply(r, 200, "text/plain; version=0.0.4; charset=utf-8", NULL,

@@ -40,6 +40,7 @@ struct group {
 	int		 rc;		/* the first failure, or 0 */
 	uint64_t	 last_seq;	/* the store's, after the commit */
 	size_t		 index_bytes;	/* of the dedup index, likewise */
+	struct tally_changes changes;	/* the counters it changed */
 };
 
 struct ingest {
@@ -55,6 +56,7 @@ struct ingest {
 	struct ingest_job *head, *tail;		/* queued */
 	struct group	*unsynced;		/* committed, not yet on disk */
 	struct ingest_job *done_head, *done_tail;	/* back to the loop */
+	struct tally	 readable;	/* counters as of the last group finished */
 	int		 stopping, writer_gone;
 	int		 queued;	/* loop only: ingest_queue since the kick */
 	struct ingest_stats st;
@@ -88,7 +90,7 @@ record_commit(struct ingest *in, const struct group *g)
 
 /* Commits one group; jobs get their results.  Runs unlocked. */
 static int
-commit_group(struct ingest *in, struct ingest_job *list, size_t *events)
+commit_group(struct ingest *in, struct group *g)
 {
 	struct event_batch *batch[256];
 	struct store_counts res[256];
@@ -97,7 +99,7 @@ commit_group(struct ingest *in, struct ingest_job *list, size_t *events)
 	int rc, failed = 0;
 
 	/* Groups of up to 256 requests per transaction, in queue order. */
-	for (j = list; j; ) {
+	for (j = g->jobs; j; ) {
 		first = j;
 		for (n = 0; j && n < 256; j = j->next, n++)
 			batch[n] = &j->batch;
@@ -107,9 +109,12 @@ commit_group(struct ingest *in, struct ingest_job *list, size_t *events)
 			fatalx("commit of %zu request%s failed (%s) after it may"
 			    " have reached the WAL: a restart recovers what it"
 			    " stored", n, n == 1 ? "" : "s", err);
+		if (rc == 0 && store_topic_counts(in->store, 0, tally_note,
+		    &g->changes) == -1)
+			fatalx("out of memory");
 		failed = failed ? failed : rc;
 		for (n = 0, j = first; j && n < 256; j = j->next, n++) {
-			*events += j->batch.n;
+			g->events += j->batch.n;
 			j->status = rc;
 			j->counts = res[n];
 			if (rc != 0)
@@ -125,7 +130,7 @@ commit_group(struct ingest *in, struct ingest_job *list, size_t *events)
 /*
  * Hands a group's jobs to their owners.  Called with the lock held.  The
  * loop hears of every group, stdin's too, since long polls wait for the
- * events it made readable (ingest_readable_seq).
+ * events it made readable (ingest_readable).
  */
 static void
 finish(struct ingest *in, struct group *g)
@@ -134,6 +139,9 @@ finish(struct ingest *in, struct group *g)
 	uint64_t one = 1;
 
 	record_commit(in, g);
+	if (tally_apply(&in->readable, &g->changes) == -1)
+		fatalx("out of memory");
+	tally_changes_free(&g->changes);
 	in->st.depth -= g->events;
 	for (j = g->jobs; j; j = next) {
 		next = j->next;
@@ -172,6 +180,24 @@ committed(struct ingest *in, struct group *g)
 	pthread_cond_signal(&in->synced);
 }
 
+/*
+ * Before the commit, so that noting and applying its counters cannot fail
+ * after it: each event changes at most one topic, and makes at most one.
+ * Called with the lock held.
+ */
+static int
+reserve_counts(struct ingest *in, struct group *g)
+{
+	struct ingest_job *j;
+	size_t events = 0;
+
+	for (j = g->jobs; j; j = j->next)
+		events += j->batch.n;
+	return tally_changes_reserve(&g->changes, events) == -1 ||
+	    tally_reserve(&in->readable, store_topics(in->store) + events) ==
+	    -1 ? -1 : 0;
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -190,10 +216,14 @@ writer_main(void *arg)
 		}
 		g->jobs = in->head;
 		in->head = in->tail = NULL;
+		if (reserve_counts(in, g) == -1) {
+			pthread_mutex_unlock(&in->mu);
+			fatalx("out of memory");
+		}
 		pthread_mutex_unlock(&in->mu);
 
 		g->t0 = now_seconds();
-		g->rc = commit_group(in, g->jobs, &g->events);
+		g->rc = commit_group(in, g);
 		g->last_seq = store_last_seq(in->store);
 		g->index_bytes = store_index_bytes(in->store);
 
@@ -339,6 +369,12 @@ ingest_start(struct store *store, struct ev_loop *loop, size_t capacity,
 	in->st.capacity = capacity;
 	in->st.last_seq = store_last_seq(store);
 	in->st.index_bytes = store_index_bytes(store);
+	tally_init(&in->readable);
+	if (store_topic_counts(store, 1, tally_set_fn, &in->readable) == -1) {
+		tally_free(&in->readable);
+		free(in);
+		return NULL;
+	}
 	pthread_mutex_init(&in->mu, NULL);
 	pthread_cond_init(&in->work, NULL);
 	pthread_cond_init(&in->room, NULL);
@@ -362,6 +398,7 @@ ingest_start(struct store *store, struct ev_loop *loop, size_t capacity,
 	(void)pthread_setname_np(in->checkpointer, "aggd-ckpt");
 	return in;
 fail:
+	tally_free(&in->readable);
 	free(in);
 	return NULL;
 }
@@ -389,6 +426,7 @@ ingest_stop(struct ingest *in)
 	pthread_cond_destroy(&in->finished);
 	pthread_cond_destroy(&in->synced);
 	pthread_cond_destroy(&in->ckpt);
+	tally_free(&in->readable);
 	free(in);
 }
 
@@ -462,14 +500,39 @@ ingest_wait(struct ingest *in, struct ingest_job *j)
 }
 
 uint64_t
-ingest_readable_seq(struct ingest *in)
+ingest_readable(struct ingest *in, int64_t topic_id, struct store_counts *c)
 {
 	uint64_t seq;
 
 	pthread_mutex_lock(&in->mu);
 	seq = in->st.last_seq;
+	if (c)
+		tally_get(&in->readable, topic_id, c);
 	pthread_mutex_unlock(&in->mu);
 	return seq;
+}
+
+/* Allocates outside the lock, which the writer and the syncer wait for. */
+int
+ingest_readable_all(struct ingest *in, struct tally *copy)
+{
+	size_t n;
+
+	tally_init(copy);
+	for (;;) {
+		pthread_mutex_lock(&in->mu);
+		if ((n = in->readable.n) <= copy->cap)
+			break;
+		pthread_mutex_unlock(&in->mu);
+		if (tally_reserve(copy, n) == -1)
+			return -1;
+	}
+	copy->sum = in->readable.sum;
+	copy->n = n;
+	if (n > 0)
+		memcpy(copy->topic, in->readable.topic, n * sizeof(*copy->topic));
+	pthread_mutex_unlock(&in->mu);
+	return 0;
 }
 
 void

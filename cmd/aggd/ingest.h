@@ -17,6 +17,7 @@
 #include "ev.h"
 #include "event.h"
 #include "store.h"
+#include "tally.h"
 
 struct ingest_job {
 	struct ingest_job *next;
@@ -74,10 +75,17 @@ void		 ingest_wait(struct ingest *, struct ingest_job *);
 void		 ingest_get_stats(struct ingest *, struct ingest_stats *);
 
 /*
- * The last seq of the groups finished so far: durable (or committed, with
- * -r).  Readers show no event past it, so that no follower sees an event
- * that a power loss could take back, and its seq go to another.
+ * What readers may show: the last seq of the groups finished so far,
+ * durable (or committed, with -r), and, when c is not NULL, the counters
+ * of topic_id (0: of all topics) as of the same groups.  Readers show no
+ * event past that seq and no count beyond those counters, so that no
+ * follower sees an event that a power loss could take back, and its seq
+ * go to another, and /stats always equals what /events returns.  A
+ * reader's snapshot (store_read_events) must begin after this call.
  */
-uint64_t	 ingest_readable_seq(struct ingest *);
+uint64_t	 ingest_readable(struct ingest *, int64_t topic_id,
+		    struct store_counts *c);
+/* The same for every topic: a copy of the counters, freed by tally_free. */
+int		 ingest_readable_all(struct ingest *, struct tally *copy);
 
 #endif

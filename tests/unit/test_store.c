@@ -12,6 +12,7 @@
 
 #include "store.h"
 #include "t.h"
+#include "tally.h"
 
 static char dir[64], path[128];
 
@@ -42,10 +43,11 @@ test_dedup_and_counts(void)
 	struct store *s;
 	struct store_reader *r;
 	struct event_batch a, b, *list[2] = { &a, &b };
-	struct store_counts res[2], tot;
+	struct store_counts res[2], c;
+	struct tally all, changed;
+	struct tally_changes ch = { NULL, 0, 0 };
 	char err[256];
-	int64_t last = 0;
-	uint64_t total;
+	int64_t last = 0, id = 0;
 
 	s = store_open(path, err, sizeof(err));
 	CHECK(s != NULL);
@@ -62,20 +64,53 @@ test_dedup_and_counts(void)
 	CHECK_EQ(store_last_seq(s), 3);
 	r = store_reader_open(path, err, sizeof(err));
 	CHECK(r != NULL);
-	CHECK_EQ(store_read_topics(r, NULL, NULL, &tot), 0);
-	CHECK_EQ(tot.received, 5);
-	CHECK_EQ(tot.unique, 3);
-	CHECK_EQ(tot.duplicates, 2);
-	CHECK_EQ(store_read_events(r, NULL, 0, 10, count_event, &last, &total), 0);
+	tally_init(&all);
+	CHECK_EQ(store_topic_counts(s, 1, tally_set_fn, &all), 0);
+	CHECK_EQ(all.n, 3);
+	CHECK_EQ(all.sum.received, 5);
+	CHECK_EQ(all.sum.unique, 3);
+	CHECK_EQ(all.sum.duplicates, 2);
+	tally_get(&all, 1, &c);		/* "ab", the first topic stored */
+	CHECK_EQ(c.received, 3);
+	CHECK_EQ(c.unique, 1);
+	CHECK_EQ(c.duplicates, 2);
+	CHECK_EQ(store_read_events(r, 0, 0, 10, count_event, &last), 0);
 	CHECK_EQ(last, 3);
-	CHECK_EQ(total, 3);
 	last = 0;
-	CHECK_EQ(store_read_events(r, "ab", 0, 10, count_event, &last, &total), 0);
-	CHECK_EQ(total, 1);
+	CHECK_EQ(store_topic_id(r, "ab", &id), 0);
+	CHECK_EQ(id, 1);
+	CHECK_EQ(store_read_events(r, id, 0, 10, count_event, &last), 0);
 	CHECK_EQ(last, 1);
-	CHECK_EQ(store_read_events(r, "none", 0, 10, count_event, &last, &total), 0);
-	CHECK_EQ(total, 0);
+	CHECK_EQ(store_topic_id(r, "none", &id), 1);
 	store_reader_close(r);
+	/*
+	 * The next commit changes only topic "t": its counts, not a delta.
+	 * Duplicates only, so that the next test finds the store it expects.
+	 */
+	event_batch_free(&b);
+	batch_of(&b, EV("t", "1") EV("t", "1"));
+	CHECK_EQ(store_commit(s, list + 1, 1, res, err, sizeof(err)), 0);
+	CHECK_EQ(store_topic_counts(s, 0, tally_note, &ch), 0);
+	CHECK_EQ(ch.n, 1);
+	CHECK_EQ(ch.v[0].id, 3);
+	CHECK_EQ(ch.v[0].counts.received, 3);
+	CHECK_EQ(ch.v[0].counts.unique, 1);
+	CHECK_EQ(ch.v[0].counts.duplicates, 2);
+	CHECK_EQ(tally_apply(&all, &ch), 0);
+	CHECK_EQ(all.sum.received, 7);
+	CHECK_EQ(all.sum.unique, 3);
+	CHECK_EQ(all.sum.duplicates, 4);
+	/* Reopened, the store has the same counts. */
+	store_close(s);
+	s = store_open(path, err, sizeof(err));
+	CHECK(s != NULL);
+	tally_init(&changed);
+	CHECK_EQ(store_topic_counts(s, 1, tally_set_fn, &changed), 0);
+	CHECK(changed.n == all.n && memcmp(changed.topic, all.topic,
+	    all.n * sizeof(*all.topic)) == 0);
+	tally_free(&changed);
+	tally_free(&all);
+	tally_changes_free(&ch);
 	store_close(s);
 	event_batch_free(&a);
 	event_batch_free(&b);
@@ -141,7 +176,7 @@ same_fields(const struct event_fields *f, int64_t seq, void *arg)
 {
 	char text[32];
 
-	(void)arg;
+	++*(int *)arg;
 	snprintf(text, sizeof(text), "e%d", (int)seq);
 	CHECK(f->event_id_len == strlen(text) &&
 	    memcmp(f->event_id, text, f->event_id_len) == 0);
@@ -169,8 +204,7 @@ test_fields_and_resends_in_one_request(void)
 	static char text[100 * 200];
 	char err[256];
 	size_t len = 0;
-	int i, k, last = 0;
-	uint64_t total;
+	int i, k, last = 0, n = 0;
 
 	/* every 5th a re-send of the event 3 back, every 7th of 40 back */
 	for (i = 0; last < 77; i++) {
@@ -193,9 +227,8 @@ test_fields_and_resends_in_one_request(void)
 	CHECK_EQ(res.duplicates, (uint64_t)(i - 77));
 	r = store_reader_open(path, err, sizeof(err));
 	CHECK(r != NULL);
-	CHECK_EQ(store_read_events(r, NULL, 0, 100, same_fields, NULL, &total),
-	    0);
-	CHECK_EQ(total, 77);
+	CHECK_EQ(store_read_events(r, 0, 0, 100, same_fields, &n), 0);
+	CHECK_EQ(n, 77);
 	store_reader_close(r);
 	CHECK_EQ(store_commit(s, list, 1, &res, err, sizeof(err)), 0);
 	CHECK_EQ(res.duplicates, (uint64_t)i);
@@ -243,16 +276,16 @@ static int
 read_topic(struct store_reader *r, const char *topic, int limit)
 {
 	struct pages p = { topic, 0, 0 };
-	uint64_t total;
+	int64_t id = 0;
 	int before;
 
+	CHECK_EQ(store_topic_id(r, topic, &id), 0);
 	do {
 		before = p.n;
-		CHECK_EQ(store_read_events(r, topic, p.last, limit, collect, &p,
-		    &total), 0);
+		CHECK_EQ(store_read_events(r, id, p.last, limit, collect, &p),
+		    0);
 		CHECK(p.n - before <= limit);
 	} while (p.n - before == limit);
-	CHECK_EQ(total, (uint64_t)p.n);
 	return p.n;
 }
 
@@ -356,6 +389,22 @@ sql(const char *db_path, const char *text)
 	sqlite3_close(db);
 }
 
+static int
+sql_int(const char *db_path, const char *query)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int v;
+
+	CHECK_EQ(sqlite3_open(db_path, &db), SQLITE_OK);
+	CHECK_EQ(sqlite3_prepare_v2(db, query, -1, &st, NULL), SQLITE_OK);
+	CHECK_EQ(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
 /* Events id0 .. id0+n-1 of topics t0 and t1 in turn, in one request. */
 static void
 batch_range(struct event_batch *b, int id0, int n)
@@ -414,21 +463,56 @@ test_failed_commit_undone(void)
 	store_close(s);
 }
 
-static int
-sql_int(const char *db_path, const char *query)
+/*
+ * Counters after a failed commit: as they were, equal to the rows; the
+ * topic it made is forgotten and its id given to the next new topic.
+ */
+static void
+test_failed_commit_counts(void)
 {
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	int v;
+	struct store *s;
+	struct event_batch a, *list[1] = { &a };
+	struct store_counts res;
+	struct tally before, after;
+	struct tally_changes ch = { NULL, 0, 0 };
+	char err[256];
 
-	CHECK_EQ(sqlite3_open(db_path, &db), SQLITE_OK);
-	CHECK_EQ(sqlite3_prepare_v2(db, query, -1, &st, NULL), SQLITE_OK);
-	CHECK_EQ(sqlite3_step(st), SQLITE_ROW);
-	v = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return v;
+	s = store_open(path, err, sizeof(err));
+	CHECK(s != NULL);
+	tally_init(&before);
+	tally_init(&after);
+	CHECK_EQ(store_topic_counts(s, 1, tally_set_fn, &before), 0);
+	CHECK_EQ(before.n, 2);
+	sql(path, "CREATE TRIGGER no_topic BEFORE INSERT ON topics"
+	    " BEGIN SELECT RAISE(ABORT, 'refused'); END");
+	batch_of(&a, EV("t0", "x1") EV("new", "x1"));
+	CHECK_EQ(store_commit(s, list, 1, &res, err, sizeof(err)), STORE_ERROR);
+	CHECK_EQ(store_topic_counts(s, 0, tally_note, &ch), 0);
+	CHECK_EQ(ch.n, 0);
+	CHECK_EQ(store_topics(s), 2);
+	CHECK_EQ(store_topic_counts(s, 1, tally_set_fn, &after), 0);
+	CHECK(after.n == before.n && memcmp(after.topic, before.topic,
+	    before.n * sizeof(*before.topic)) == 0);
+	sql(path, "DROP TRIGGER no_topic");
+	CHECK_EQ(store_commit(s, list, 1, &res, err, sizeof(err)), 0);
+	CHECK_EQ(res.unique, 2);
+	CHECK_EQ(store_topic_counts(s, 0, tally_note, &ch), 0);
+	CHECK_EQ(ch.n, 2);
+	CHECK_EQ(ch.v[1].id, 3);
+	CHECK_EQ(tally_apply(&after, &ch), 0);
+	CHECK_EQ(after.sum.received, before.sum.received + 2);
+	CHECK_EQ(after.sum.received, sql_int(path,
+	    "SELECT sum(received) FROM topics"));
+	CHECK_EQ(after.sum.unique, sql_int(path, "SELECT sum(uniq) FROM topics"));
+	CHECK_EQ(after.sum.duplicates, sql_int(path,
+	    "SELECT sum(dups) FROM topics"));
+	tally_free(&before);
+	tally_free(&after);
+	tally_changes_free(&ch);
+	event_batch_free(&a);
+	store_close(s);
 }
+
 
 /* The index by topic that aggd 1.0 keeps. */
 #define INDEX_1_0 "CREATE INDEX events_by_topic ON events(topic_id, seq, fp);"
@@ -518,6 +602,7 @@ main(void)
 	T_RUN(test_topic_pages_across_index);
 	snprintf(path, sizeof(path), "%s/undo.db", dir);
 	T_RUN(test_failed_commit_undone);
+	T_RUN(test_failed_commit_counts);
 	snprintf(path, sizeof(path), "%s/old.db", dir);
 	T_RUN(test_migrates_old_stores);
 	snprintf(path, sizeof(path), "rm -rf '%s'", dir);

@@ -1,0 +1,76 @@
+/* test_tally.c - counters by topic id: set, replace, sums, changes. */
+#include <stdint.h>
+
+#include "t.h"
+#include "tally.h"
+
+static void
+test_set_and_sum(void)
+{
+	struct tally t;
+	struct store_counts c, a = { 3, 2, 1 }, b = { 10, 4, 6 };
+	int64_t id;
+
+	tally_init(&t);
+	tally_get(&t, 0, &c);
+	CHECK_EQ(c.received, 0);
+	CHECK_EQ(tally_set(&t, 2, &a), 0);	/* id 1 not set: zeros */
+	tally_get(&t, 1, &c);
+	CHECK_EQ(c.received, 0);
+	tally_get(&t, 2, &c);
+	CHECK_EQ(c.unique, 2);
+	/* a topic's counts replace its earlier ones in the sum */
+	CHECK_EQ(tally_set(&t, 2, &b), 0);
+	CHECK_EQ(tally_set(&t, 1, &a), 0);
+	tally_get(&t, 0, &c);
+	CHECK_EQ(c.received, 13);
+	CHECK_EQ(c.unique, 6);
+	CHECK_EQ(c.duplicates, 7);
+	/* ids past the first growth, and ids never given */
+	for (id = 3; id <= 100; id++)
+		CHECK_EQ(tally_set(&t, id, &a), 0);
+	CHECK_EQ(t.n, 100);
+	tally_get(&t, 0, &c);
+	CHECK_EQ(c.received, 13 + 98 * 3);
+	tally_get(&t, 101, &c);
+	CHECK_EQ(c.received, 0);
+	tally_get(&t, -1, &c);
+	CHECK_EQ(c.received, 0);
+	CHECK_EQ(tally_set(&t, 0, &a), -1);
+	tally_free(&t);
+}
+
+static void
+test_changes_apply_in_order(void)
+{
+	struct tally t;
+	struct tally_changes ch = { NULL, 0, 0 };
+	struct store_counts c, first = { 1, 1, 0 }, later = { 5, 2, 3 };
+	int i;
+
+	tally_init(&t);
+	/* two commits of one group changed topic 7; the later one counts */
+	CHECK_EQ(tally_note(7, &first, &ch), 0);
+	for (i = 0; i < 40; i++)
+		CHECK_EQ(tally_note(3, &first, &ch), 0);
+	CHECK_EQ(tally_note(7, &later, &ch), 0);
+	CHECK_EQ(ch.n, 42);
+	CHECK_EQ(tally_apply(&t, &ch), 0);
+	tally_get(&t, 7, &c);
+	CHECK_EQ(c.duplicates, 3);
+	tally_get(&t, 0, &c);
+	CHECK_EQ(c.received, 6);
+	CHECK_EQ(c.unique, 3);
+	CHECK_EQ(c.duplicates, 3);
+	tally_changes_free(&ch);
+	CHECK_EQ(ch.n, 0);
+	tally_free(&t);
+}
+
+int
+main(void)
+{
+	T_RUN(test_set_and_sum);
+	T_RUN(test_changes_apply_in_order);
+	return t_done();
+}
