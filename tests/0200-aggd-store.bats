@@ -280,8 +280,14 @@ sigterm_mid_reply() {
 	timeout 6 cat <&"$sock" >"$TMP/out" || true
 	exec {sock}<&-
 	[ "$(grep -c '"seq":1000}],"next":null}' "$TMP/out")" = 2 ]
-	[ "$(tail -c 16 "$TMP/out")" = '{"status":"ok"}' ]
-	grep -q '^Connection: close' "$TMP/out"
+	# The stream then ends after a whole reply: healthz's, with Connection:
+	# close, or, when aggd went idle after SIGTERM before it had read that
+	# request (it happens under valgrind), the second page's.
+	case $(tail -c 16 "$TMP/out") in
+	'{"status":"ok"}') grep -q '^Connection: close' "$TMP/out" ;;
+	*'"next":null}') ;;
+	*) false ;;
+	esac
 	exited_cleanly
 }
 
