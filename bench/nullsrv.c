@@ -346,7 +346,7 @@ main(int argc, char **argv)
 	if ((loop = ev_new()) == NULL ||
 	    (file != NULL &&
 	    (s.sync = syncer_start(loop, file, inline_sync, &s.c)) == NULL) ||
-	    (h = httpd_new(loop, fd, &cfg, handle, &s)) == NULL ||
+	    (h = httpd_new(loop, fd, &cfg, NULL, handle, &s)) == NULL ||
 	    ev_add_tick(loop, 100, on_tick, NULL) == -1)
 		fatalx("out of memory");
 	ev_run(loop);

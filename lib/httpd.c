@@ -73,6 +73,7 @@ struct httpd {
 	int		 lfd;
 	int		 accept_paused;
 	struct httpd_config cfg;
+	httpd_head_check *check;
 	httpd_handler	*handler;
 	void		*arg;
 	struct httpd_req *conns;
@@ -390,6 +391,7 @@ static int
 conn_parse_head(struct httpd_req *c)
 {
 	struct httpd *h = c->h;
+	struct httpd_refusal ref;
 	ssize_t r;
 
 	if (c->idle_since)
@@ -410,6 +412,11 @@ conn_parse_head(struct httpd_req *c)
 	c->head_len = (size_t)r;
 	c->body_len = 0;
 	c->continued = 0;
+	if ((c->req.chunked || c->req.content_length > 0) && h->check &&
+	    h->check(&c->req, &ref, h->arg)) {
+		conn_fail(c, ref.status, ref.msg, ref.headers);
+		return -1;
+	}
 	if (c->req.chunked) {
 		http_chunked_init(&c->chunk);
 		conn_expect_continue(c, c->head_len + 1);
@@ -826,7 +833,7 @@ httpd_tick(struct ev_loop *loop, void *arg)
 
 struct httpd *
 httpd_new(struct ev_loop *loop, int lfd, const struct httpd_config *cfg,
-    httpd_handler *handler, void *arg)
+    httpd_head_check *check, httpd_handler *handler, void *arg)
 {
 	struct httpd *h;
 
@@ -835,6 +842,7 @@ httpd_new(struct ev_loop *loop, int lfd, const struct httpd_config *cfg,
 	h->loop = loop;
 	h->lfd = lfd;
 	h->cfg = *cfg;
+	h->check = check;
 	h->handler = handler;
 	h->arg = arg;
 	if (ev_watch(loop, lfd, EV_READ, httpd_accept, h) == -1 ||

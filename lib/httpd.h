@@ -37,11 +37,28 @@ struct httpd_config {
 
 typedef void	httpd_handler(struct httpd_req *, void *arg);
 
+/* A refusal from a request's head alone. */
+struct httpd_refusal {
+	int		 status;
+	const char	*msg;
+	const char	*headers;	/* lines ending in "\r\n", or NULL */
+};
+
+/*
+ * Called with the head of each request that has a body, before the body
+ * is read, its size checked against max_body or 100 Continue sent: 1 and
+ * *ref set refuses the request at once (and closes the connection, as
+ * the body is never read), 0 lets it go on.
+ */
+typedef int	httpd_head_check(const struct http_request *,
+		    struct httpd_refusal *ref, void *arg);
+
 void		 httpd_config_defaults(struct httpd_config *);
 
-/* Takes ownership of the listening socket. */
+/* Takes ownership of the listening socket.  check may be NULL. */
 struct httpd	*httpd_new(struct ev_loop *, int listen_fd,
-		    const struct httpd_config *, httpd_handler *, void *arg);
+		    const struct httpd_config *, httpd_head_check *check,
+		    httpd_handler *, void *arg);
 void		 httpd_free(struct httpd *);
 
 const struct http_request *httpd_request(const struct httpd_req *);

@@ -278,6 +278,29 @@ $(event t 2)"
 	[ "$(jq -c '[.received,.unique_processed]' <<<"$output")" = '[1,1]' ]
 }
 
+@test "a body's head is judged first: 401 before -b and before 100 Continue, 404 and 405 without reading the body" {
+	AGG_TOKEN=s3cret start_aggd -b 1000
+	big=$(head -c 5000 /dev/zero | tr '\0' x)
+	run publish "$big"
+	[ "$(last_code)" = 401 ]
+	run publish "$big" -H 'Authorization: Bearer s3cret'
+	[ "$(last_code)" = 413 ]
+	# a client that waits for 100 Continue gets its 401 at once, no 100
+	out=$(raw_http 'POST /publish HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 300\r\n\r\n')
+	[ "$(head -n 1 <<<"$out")" = "HTTP/1.1 401 Unauthorized" ]
+	! grep -q '100 Continue' <<<"$out"
+	out=$(raw_http 'POST /nowhere HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer s3cret\r\nExpect: 100-continue\r\nContent-Length: 300\r\n\r\n')
+	[ "$(head -n 1 <<<"$out")" = "HTTP/1.1 404 Not Found" ]
+	out=$(raw_http 'PUT /stats HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer s3cret\r\nTransfer-Encoding: chunked\r\n\r\n')
+	[ "$(head -n 1 <<<"$out")" = "HTTP/1.1 405 Method Not Allowed" ]
+	grep -q '^Allow: GET, HEAD$' <<<"$out"
+	# with the token and a body within -b, the request goes on
+	run publish "$(event t 1)" -H 'Authorization: Bearer s3cret'
+	[ "$(last_code)" = 200 ]
+	run get -H 'Authorization: Bearer s3cret' "$AGGD_URL/stats"
+	[ "$(jq -c '[.received,.unique_processed]' <<<"$output")" = '[1,1]' ]
+}
+
 @test "--token overrides AGG_TOKEN" {
 	AGG_TOKEN=env start_aggd --token flag
 	run publish "$(event t 1)" -H 'Authorization: Bearer env'

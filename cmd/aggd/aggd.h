@@ -48,9 +48,12 @@ struct aggd {
 	int		 exit_code;
 	uint64_t	 seen_seq;	/* readable when waiters last looked */
 	struct buf	 body;		/* reply scratch */
+	char		 allow[64];	/* a 405's Allow header */
 };
 
 /* api.c */
+int	api_head_check(const struct http_request *, struct httpd_refusal *,
+	    void *aggd);
 void	api_handle(struct httpd_req *, void *aggd);
 void	api_job_done(struct ingest_job *, void *aggd);
 void	api_tick(struct ev_loop *, void *aggd);

@@ -569,15 +569,17 @@ static const struct route routes[] = {
 	{ "/metrics",	"GET",	api_metrics },
 };
 
-void
-api_handle(struct httpd_req *r, void *arg)
+/*
+ * The route of a request, or, when its head alone refuses it, NULL with
+ * the refusal: 401, 404 or 405.
+ */
+static const struct route *
+route_of(struct aggd *d, const struct http_request *hr,
+    struct httpd_refusal *ref)
 {
-	struct aggd *d = arg;
-	const struct http_request *hr = httpd_request(r);
 	const struct route *rt = NULL;
 	const char *method = hr->method;
 	size_t i, mlen = hr->method_len;
-	char allow[64];
 
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
 		if (streq_len(hr->path, hr->path_len, routes[i].path))
@@ -586,20 +588,42 @@ api_handle(struct httpd_req *r, void *arg)
 	if (streq_len(method, mlen, "HEAD"))
 		method = "GET", mlen = 3;
 	if (d->cfg->token && !token_ok(d, hr) && !(rt && rt->fn == api_healthz &&
-	    streq_len(method, mlen, "GET"))) {
-		reply_error(d, r, 401, "missing or wrong bearer token",
-		    "WWW-Authenticate: Bearer\r\n");
-		return;
-	}
-	if (rt == NULL) {
-		reply_error(d, r, 404, "no such path", NULL);
-		return;
-	}
-	if (!streq_len(method, mlen, rt->method)) {
-		snprintf(allow, sizeof(allow), "Allow: %s%s\r\n", rt->method,
-		    strcmp(rt->method, "GET") == 0 ? ", HEAD" : "");
-		reply_error(d, r, 405, "method not allowed", allow);
-		return;
-	}
-	rt->fn(d, r);
+	    streq_len(method, mlen, "GET")))
+		*ref = (struct httpd_refusal){ 401, "missing or wrong bearer"
+		    " token", "WWW-Authenticate: Bearer\r\n" };
+	else if (rt == NULL)
+		*ref = (struct httpd_refusal){ 404, "no such path", NULL };
+	else if (!streq_len(method, mlen, rt->method)) {
+		snprintf(d->allow, sizeof(d->allow), "Allow: %s%s\r\n",
+		    rt->method, strcmp(rt->method, "GET") == 0 ? ", HEAD" : "");
+		*ref = (struct httpd_refusal){ 405, "method not allowed",
+		    d->allow };
+	} else
+		return rt;
+	return NULL;
+}
+
+/*
+ * Before a body is read: a client without the token, or sending to a
+ * path or with a method that has no use for it, learns so at once, not
+ * after uploading up to -b bytes (or a 413 that hides the 401).
+ */
+int
+api_head_check(const struct http_request *hr, struct httpd_refusal *ref,
+    void *arg)
+{
+	return route_of(arg, hr, ref) == NULL;
+}
+
+void
+api_handle(struct httpd_req *r, void *arg)
+{
+	struct aggd *d = arg;
+	struct httpd_refusal ref;
+	const struct route *rt = route_of(d, httpd_request(r), &ref);
+
+	if (rt == NULL)
+		reply_error(d, r, ref.status, ref.msg, ref.headers);
+	else
+		rt->fn(d, r);
 }

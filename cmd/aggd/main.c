@@ -333,7 +333,8 @@ main(int argc, char **argv)
 		fatal("event loop");
 	sfd = watch_signals(&d, &mask);
 	print_listening(lfd);
-	if ((d.httpd = httpd_new(d.loop, lfd, &cfg.http, api_handle, &d)) == NULL ||
+	if ((d.httpd = httpd_new(d.loop, lfd, &cfg.http, api_head_check,
+	    api_handle, &d)) == NULL ||
 	    (d.ingest = ingest_start(store, d.loop, cfg.queue, !cfg.relaxed,
 	    api_job_done, &d)) == NULL || ev_add_tick(d.loop, 250, on_tick, &d) == -1)
 		fatal("start");
