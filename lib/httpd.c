@@ -348,16 +348,59 @@ status_of_parse_error(ssize_t r)
 	}
 }
 
+/*
+ * Points c->req into the buffer again, which may have moved since the
+ * head was parsed (a chunked body is read into it).
+ */
 static void
+conn_reparse_head(struct httpd_req *c)
+{
+	(void)http_parse_request(c->in.data, c->head_len, c->head_len + 1,
+	    &c->req);
+	c->head_only = c->req.method_len == 4 &&
+	    memcmp(c->req.method, "HEAD", 4) == 0;
+}
+
+/*
+ * 1 when the head check refuses the request (the refusal sent): asked
+ * only where the head alone would answer for the body, 100 Continue and
+ * 413, so that every other request keeps its connection.
+ */
+static int
+conn_refused_by_head(struct httpd_req *c)
+{
+	struct httpd_refusal ref;
+
+	if (c->h->check == NULL)
+		return 0;
+	conn_reparse_head(c);
+	if (!c->h->check(&c->req, &ref, c->h->arg))
+		return 0;
+	conn_fail(c, ref.status, ref.msg, ref.headers);
+	return 1;
+}
+
+static void
+conn_too_large(struct httpd_req *c)
+{
+	if (!conn_refused_by_head(c))
+		conn_fail(c, 413, "request body too large", NULL);
+}
+
+/* -1 when the request was refused instead. */
+static int
 conn_expect_continue(struct httpd_req *c, size_t need)
 {
 	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
 	if (!c->req.expect_continue || c->continued || c->in.len >= need)
-		return;
+		return 0;
+	if (conn_refused_by_head(c))
+		return -1;
 	c->continued = 1;
 	if (conn_reserve(c, &c->out, sizeof(cont) - 1, 0) == 0)
 		buf_append(&c->out, cont, sizeof(cont) - 1);
+	return 0;
 }
 
 /*
@@ -391,7 +434,6 @@ static int
 conn_parse_head(struct httpd_req *c)
 {
 	struct httpd *h = c->h;
-	struct httpd_refusal ref;
 	ssize_t r;
 
 	if (c->idle_since)
@@ -412,20 +454,18 @@ conn_parse_head(struct httpd_req *c)
 	c->head_len = (size_t)r;
 	c->body_len = 0;
 	c->continued = 0;
-	if ((c->req.chunked || c->req.content_length > 0) && h->check &&
-	    h->check(&c->req, &ref, h->arg)) {
-		conn_fail(c, ref.status, ref.msg, ref.headers);
-		return -1;
-	}
 	if (c->req.chunked) {
 		http_chunked_init(&c->chunk);
-		conn_expect_continue(c, c->head_len + 1);
+		if (conn_expect_continue(c, c->head_len + 1) == -1)
+			return -1;
 	} else if (c->req.content_length > 0) {
 		if ((uint64_t)c->req.content_length > h->cfg.max_body) {
-			conn_fail(c, 413, "request body too large", NULL);
+			conn_too_large(c);
 			return -1;
 		}
-		conn_expect_continue(c, c->head_len + (size_t)c->req.content_length);
+		if (conn_expect_continue(c, c->head_len +
+		    (size_t)c->req.content_length) == -1)
+			return -1;
 	}
 	c->state = CS_BODY;
 	c->progress = 0;
@@ -448,7 +488,7 @@ conn_parse_chunked(struct httpd_req *c)
 	/* A chunk that announces more than the limit is refused at once. */
 	if (c->body_len > c->h->cfg.max_body ||
 	    c->chunk.remaining > c->h->cfg.max_body - c->body_len) {
-		conn_fail(c, 413, "request body too large", NULL);
+		conn_too_large(c);
 		return -1;
 	}
 	if (r == HTTP_INCOMPLETE) {
@@ -480,11 +520,7 @@ conn_parse_body(struct httpd_req *c)
 static void
 conn_dispatch(struct httpd_req *c)
 {
-	/* The buffer may have moved since the header was parsed. */
-	(void)http_parse_request(c->in.data, c->head_len, c->head_len + 1,
-	    &c->req);
-	c->head_only = c->req.method_len == 4 &&
-	    memcmp(c->req.method, "HEAD", 4) == 0;
+	conn_reparse_head(c);
 	c->state = CS_HANDLER;
 	c->deadline = 0;
 	c->h->handler(c, c->h->arg);

@@ -45,10 +45,11 @@ struct httpd_refusal {
 };
 
 /*
- * Called with the head of each request that has a body, before the body
- * is read, its size checked against max_body or 100 Continue sent: 1 and
- * *ref set refuses the request at once (and closes the connection, as
- * the body is never read), 0 lets it go on.
+ * Called with a request's head where the head alone would answer for its
+ * body: before 100 Continue is sent, and before a body over max_body gets
+ * 413.  1 and *ref set refuses the request with that instead (and closes
+ * the connection, as the body is not read); 0 lets it go on.  Any other
+ * request reaches the handler with its body.
  */
 typedef int	httpd_head_check(const struct http_request *,
 		    struct httpd_refusal *ref, void *arg);

@@ -278,22 +278,31 @@ $(event t 2)"
 	[ "$(jq -c '[.received,.unique_processed]' <<<"$output")" = '[1,1]' ]
 }
 
-@test "a body's head is judged first: 401 before -b and before 100 Continue, 404 and 405 without reading the body" {
+@test "a body's head is judged first where it decides alone: 401 over -b, and instead of 100 Continue" {
 	AGG_TOKEN=s3cret start_aggd -b 1000
 	big=$(head -c 5000 /dev/zero | tr '\0' x)
 	run publish "$big"
 	[ "$(last_code)" = 401 ]
 	run publish "$big" -H 'Authorization: Bearer s3cret'
 	[ "$(last_code)" = 413 ]
+	# chunked, past -b while it is read
+	out=$(raw_http 'POST /publish HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n10000000\r\nxx')
+	[ "$(head -n 1 <<<"$out")" = "HTTP/1.1 401 Unauthorized" ]
 	# a client that waits for 100 Continue gets its 401 at once, no 100
 	out=$(raw_http 'POST /publish HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 300\r\n\r\n')
 	[ "$(head -n 1 <<<"$out")" = "HTTP/1.1 401 Unauthorized" ]
-	! grep -q '100 Continue' <<<"$out"
-	out=$(raw_http 'POST /nowhere HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer s3cret\r\nExpect: 100-continue\r\nContent-Length: 300\r\n\r\n')
+	[ "$(grep -c '100 Continue' <<<"$out")" = 0 ]
+	grep -q '^Connection: close$' <<<"$out"
+	out=$(raw_http 'POST /nowhere HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer s3cret\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n')
 	[ "$(head -n 1 <<<"$out")" = "HTTP/1.1 404 Not Found" ]
-	out=$(raw_http 'PUT /stats HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer s3cret\r\nTransfer-Encoding: chunked\r\n\r\n')
+	# a HEAD gets the status and headers only
+	out=$(raw_http 'HEAD /publish HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer s3cret\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n')
 	[ "$(head -n 1 <<<"$out")" = "HTTP/1.1 405 Method Not Allowed" ]
-	grep -q '^Allow: GET, HEAD$' <<<"$out"
+	grep -q '^Allow: POST$' <<<"$out"
+	[ "$(grep -c error <<<"$out")" = 0 ]
+	# a body sent whole is read, answered, and the connection kept
+	out=$(raw_http 'POST /nowhere HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer s3cret\r\nContent-Length: 2\r\n\r\n{}GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n')
+	[ "$(grep '^HTTP/1.1' <<<"$out" | tr '\n' ,)" = "HTTP/1.1 404 Not Found,HTTP/1.1 200 OK," ]
 	# with the token and a body within -b, the request goes on
 	run publish "$(event t 1)" -H 'Authorization: Bearer s3cret'
 	[ "$(last_code)" = 200 ]

@@ -604,9 +604,10 @@ route_of(struct aggd *d, const struct http_request *hr,
 }
 
 /*
- * Before a body is read: a client without the token, or sending to a
- * path or with a method that has no use for it, learns so at once, not
- * after uploading up to -b bytes (or a 413 that hides the 401).
+ * Where httpd would answer for a body unread (100 Continue, 413): a client
+ * without the token, or sending to a path or with a method that has no
+ * use for the body, learns so at once, not after uploading it, nor from a
+ * 413 that hides the 401.
  */
 int
 api_head_check(const struct http_request *hr, struct httpd_refusal *ref,
