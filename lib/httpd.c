@@ -85,7 +85,6 @@ struct httpd {
 };
 
 static void	conn_resume(struct httpd_req *);
-static const char *httpd_date(struct httpd *);
 static void	conn_event(struct ev_loop *, int, unsigned, void *);
 
 /*

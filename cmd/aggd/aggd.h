@@ -48,7 +48,6 @@ struct aggd {
 	int		 exit_code;
 	uint64_t	 seen_seq;	/* readable when waiters last looked */
 	struct buf	 body;		/* reply scratch */
-	char		 allow[64];	/* a 405's Allow header */
 };
 
 /* api.c */

@@ -28,6 +28,7 @@ struct waiter {				/* a parked GET /events?wait= */
 struct route {
 	const char	*path;
 	const char	*method;
+	const char	*allow;		/* a 405's header */
 	void		(*fn)(struct aggd *, struct httpd_req *);
 };
 
@@ -260,12 +261,12 @@ events_page(struct aggd *d, const struct waiter *w)
 	int64_t id = 0;
 	size_t mark;
 	char head[64];
-	int n, known = 0;	/* 1: no such topic */
+	int n, missing = 0;	/* the store has no such topic */
 
-	if (w->has_topic && (known = store_topic_id(d->reader, w->topic, &id)) ==
-	    -1)
+	if (w->has_topic && (missing = store_topic_id(d->reader, w->topic,
+	    &id)) == -1)
 		return -1;
-	p.readable = ingest_readable(d->ingest, known == 0 ? id : -1, &c);
+	p.readable = ingest_readable(d->ingest, missing ? -1 : id, &c);
 	d->body.len = 0;
 	if (buf_puts(&d->body, "{\"topic\":") == -1 ||
 	    (w->has_topic ? json_write_string(&d->body, w->topic,
@@ -275,7 +276,7 @@ events_page(struct aggd *d, const struct waiter *w)
 	mark = d->body.len;
 	if (buf_puts(&d->body, ",\"events\":[") == -1)
 		return -1;
-	if (known == 0 && (store_read_events(d->reader, id, w->after, w->limit,
+	if (!missing && (store_read_events(d->reader, id, w->after, w->limit,
 	    page_event, &p) == -1 || p.fail))
 		return -1;
 	/* count is known only now: write it and total in front. */
@@ -562,11 +563,11 @@ api_metrics(struct aggd *d, struct httpd_req *r)
 }
 
 static const struct route routes[] = {
-	{ "/publish",	"POST",	api_publish },
-	{ "/events",	"GET",	api_events },
-	{ "/stats",	"GET",	api_stats },
-	{ "/healthz",	"GET",	api_healthz },
-	{ "/metrics",	"GET",	api_metrics },
+	{ "/publish", "POST", "Allow: POST\r\n", api_publish },
+	{ "/events", "GET", "Allow: GET, HEAD\r\n", api_events },
+	{ "/stats", "GET", "Allow: GET, HEAD\r\n", api_stats },
+	{ "/healthz", "GET", "Allow: GET, HEAD\r\n", api_healthz },
+	{ "/metrics", "GET", "Allow: GET, HEAD\r\n", api_metrics },
 };
 
 /*
@@ -593,12 +594,10 @@ route_of(struct aggd *d, const struct http_request *hr,
 		    " token", "WWW-Authenticate: Bearer\r\n" };
 	else if (rt == NULL)
 		*ref = (struct httpd_refusal){ 404, "no such path", NULL };
-	else if (!streq_len(method, mlen, rt->method)) {
-		snprintf(d->allow, sizeof(d->allow), "Allow: %s%s\r\n",
-		    rt->method, strcmp(rt->method, "GET") == 0 ? ", HEAD" : "");
+	else if (!streq_len(method, mlen, rt->method))
 		*ref = (struct httpd_refusal){ 405, "method not allowed",
-		    d->allow };
-	} else
+		    rt->allow };
+	else
 		return rt;
 	return NULL;
 }

@@ -114,7 +114,6 @@ commit_group(struct ingest *in, struct group *g)
 			fatalx("out of memory");
 		failed = failed ? failed : rc;
 		for (n = 0, j = first; j && n < 256; j = j->next, n++) {
-			g->events += j->batch.n;
 			j->status = rc;
 			j->counts = res[n];
 			if (rc != 0)
@@ -181,20 +180,20 @@ committed(struct ingest *in, struct group *g)
 }
 
 /*
- * Before the commit, so that noting and applying its counters cannot fail
- * after it: each event changes at most one topic, and makes at most one.
- * Called with the lock held.
+ * Counts the group's events and, before the commit, makes room so that
+ * noting and applying its counters cannot fail after it: each event
+ * changes at most one topic, and makes at most one.  Called with the lock
+ * held.
  */
 static int
 reserve_counts(struct ingest *in, struct group *g)
 {
 	struct ingest_job *j;
-	size_t events = 0;
 
 	for (j = g->jobs; j; j = j->next)
-		events += j->batch.n;
-	return tally_changes_reserve(&g->changes, events) == -1 ||
-	    tally_reserve(&in->readable, store_topics(in->store) + events) ==
+		g->events += j->batch.n;
+	return tally_changes_reserve(&g->changes, g->events) == -1 ||
+	    tally_reserve(&in->readable, store_topics(in->store) + g->events) ==
 	    -1 ? -1 : 0;
 }
 

@@ -214,13 +214,14 @@ slot_done(struct sender *s, struct slot *sl, CURLcode cc)
 		return -1;
 	}
 	curl_easy_getinfo(sl->h, CURLINFO_RESPONSE_CODE, &status);
-	if (status >= 200 && status < 300 && count_reply(s, sl) == -1) {
-		progress_clear(s);
-		warnx("POST %s: %ld, but not aggd's answer for %" PRIu64
-		    " events: is it aggd's URL?", s->url, status, sl->nev);
-		return -1;
-	}
 	if (status >= 200 && status < 300) {
+		if (count_reply(s, sl) == -1) {
+			progress_clear(s);
+			warnx("POST %s: %ld, but not aggd's answer for %" PRIu64
+			    " events: is it aggd's URL?", s->url, status,
+			    sl->nev);
+			return -1;
+		}
 		sl->state = SLOT_IDLE;
 		s->active--;
 		s->healthy = 1;
