@@ -181,7 +181,7 @@ $(event t 2)"
 	start_aggd
 	curl -s "$AGGD_URL/events?topic=lp&wait=20" >"$TMP/lp" &
 	poller=$!
-	sleep 0.5
+	wait_metric agg_http_long_polls ">=" 1
 	start=$(date +%s%N)
 	run publish "$(event lp x1)"
 	wait "$poller"

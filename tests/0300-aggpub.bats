@@ -10,10 +10,10 @@ counts() {
 	get "$AGGD_URL/stats" | jq -c '[.received,.unique_processed,.duplicate_dropped]'
 }
 
-# Waits (up to 10 s) until /stats shows more than $1 events received.
+# Waits (up to 60 s) until /stats shows more than $1 events received.
 wait_received() {
 	local i
-	for i in $(seq 1 200); do
+	for i in $(seq 1 1200); do
 		[ "$(get "$AGGD_URL/stats" | jq '.received // 0')" -gt "$1" ] && return 0
 		sleep 0.05
 	done
@@ -86,7 +86,7 @@ wait_received() {
 	local pub=$!
 	wait_received 0
 	stop_aggd
-	sleep 0.5
+	until grep -q retrying "$TMP/out"; do kill -0 "$pub" || false; sleep 0.05; done
 	start_aggd -l "127.0.0.1:$port"
 	wait "$pub"
 	grep -q 'retrying' "$TMP/out"
@@ -101,7 +101,7 @@ wait_received() {
 	local pub=$!
 	wait_received 20000
 	kill9_aggd
-	sleep 0.3
+	until grep -q retrying "$TMP/out"; do kill -0 "$pub" || false; sleep 0.05; done
 	start_aggd -l "127.0.0.1:$port"
 	wait_received 60000
 	kill9_aggd		# twice in a row
@@ -248,10 +248,10 @@ wait_received() {
 	aggpub -q - <"$TMP/pipe" &
 	local pub=$!
 	head -5 "$TMP/events" >>"$TMP/app.ndjson"
-	for i in $(seq 1 100); do [ "$(counts)" = '[5,5,0]' ] && break; sleep 0.05; done
+	for i in $(seq 1 600); do [ "$(counts)" = '[5,5,0]' ] && break; sleep 0.05; done
 	[ "$(counts)" = '[5,5,0]' ]
 	tail -3 "$TMP/events" >>"$TMP/app.ndjson"
-	for i in $(seq 1 100); do [ "$(counts)" = '[8,8,0]' ] && break; sleep 0.05; done
+	for i in $(seq 1 600); do [ "$(counts)" = '[8,8,0]' ] && break; sleep 0.05; done
 	[ "$(counts)" = '[8,8,0]' ]
 	kill "$tailpid"
 	wait "$pub"		# end of input: exits 0

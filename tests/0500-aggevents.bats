@@ -44,14 +44,24 @@ through_aggpub() {
 	FIRST_PID=
 }
 
-# wait_lines FILE N: until FILE has at least N lines (10 s at most)
+# wait_lines FILE N: until FILE has at least N lines (60 s at most)
 wait_lines() {
 	local i
-	for i in $(seq 1 200); do
+	for i in $(seq 1 1200); do
 		[ "$(wc -l <"$1")" -ge "$2" ] && return 0
 		sleep 0.05
 	done
 	echo "$1 has $(wc -l <"$1") lines, want $2" >&2
+	return 1
+}
+
+# wait_retrying: until the follower has said it retries
+wait_retrying() {
+	local i
+	for i in $(seq 1 1200); do
+		grep -q retrying "$TMP/follow.err" && return 0
+		sleep 0.05
+	done
 	return 1
 }
 
@@ -287,7 +297,7 @@ dead_port() {
 	wait_lines "$TMP/follow" 50
 	local port=$AGGD_PORT
 	stop_aggd
-	sleep 0.3			# it retries while aggd is down
+	wait_retrying			# it retries while aggd is down
 	start_aggd -l "127.0.0.1:$port"
 	[ "$AGGD_PORT" = "$port" ]
 	publish_range orders 51 80
@@ -305,7 +315,7 @@ dead_port() {
 @test "aggevents: -f waits for aggd when it is down at the start" {
 	dead_port
 	follow -u "http://127.0.0.1:$DEAD"
-	sleep 0.5
+	wait_retrying
 	start_aggd -l "127.0.0.1:$DEAD"
 	publish_range orders 1 3
 	wait_lines "$TMP/follow" 3

@@ -61,6 +61,21 @@ fds() {
 	ls "/proc/$AGGD_PID/fd" | wc -l
 }
 
+# read_by_aggd: until aggd has accepted the one client connection and read
+# all it sent (its socket's receive queue in /proc/net/tcp is empty)
+read_by_aggd() {
+	local port i
+	port=$(printf '%04X' "$AGGD_PORT")
+	for i in $(seq 600); do
+		# local address :port, state 01 (established), rx_queue 0
+		awk -v p=":$port" '$2 ~ p"$" && $4 == "01" { split($5, q, ":");
+		    if (q[2] ~ /^0+$/) found = 1 } END { exit !found }' /proc/net/tcp &&
+		    return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 @test "10,000 idle connections: a normal client is served with p99 < 50 ms; all released after" {
 	ulimit -n "$(ulimit -Hn)"
 	[ "$(ulimit -n)" -ge 10100 ] || skip "RLIMIT_NOFILE hard limit below 10100"
@@ -75,7 +90,7 @@ fds() {
 	[ "$idle" -ge 9950 ]
 	rss_bounded
 	# the flood is gone: aggd's descriptors and connections return
-	for i in $(seq 50); do [ "$(fds)" -le $((fds0 + 2)) ] && break; sleep 0.1; done
+	for i in $(seq 600); do [ "$(fds)" -le $((fds0 + 2)) ] && break; sleep 0.1; done
 	[ "$(fds)" -le $((fds0 + 2)) ]
 	[ "$(curl -s "$AGGD_URL/metrics" | awk '$1 == "agg_http_connections_open" {print $2}')" = 1 ]
 	served
@@ -195,7 +210,7 @@ fds() {
 	start_aggd -c 1
 	exec {sock}<>"/dev/tcp/127.0.0.1/$AGGD_PORT"
 	printf 'GET /heal' >&"$sock"	# holds the only connection, and not idle
-	sleep 0.2
+	read_by_aggd
 	run curl -s -o "$TMP/resp" -w '%{http_code}' "$AGGD_URL/healthz"
 	echo "curl $status: $output $(cat "$TMP/resp")"
 	[ "$status" = 0 ]
@@ -221,7 +236,7 @@ fds() {
 	# a CR whose LF has not come yet is an empty line's start: still idle
 	exec {s}<>"/dev/tcp/127.0.0.1/$AGGD_PORT"
 	printf '\r' >&"$s"
-	sleep 0.3
+	read_by_aggd
 	[ "$(curl -s -o /dev/null -w '%{http_code}' "$AGGD_URL/healthz")" = 200 ]
 	stop_aggd
 }
@@ -233,8 +248,7 @@ fds() {
 	read -r -t 5 line <&"$s"
 	[ "$line" = $'HTTP/1.1 431 Request Header Fields Too Large\r' ]
 	exec {s}>&-
-	sleep 0.3
-	[ "$(curl -s "$AGGD_URL/metrics" | awk '$1 == "agg_http_buffered_bytes" {print $2}')" -lt 65536 ]
+	wait_metric agg_http_buffered_bytes "<=" 65535
 	stop_aggd
 }
 

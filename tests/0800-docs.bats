@@ -30,7 +30,7 @@ options_documented() {
 	local tool=$1 page text opt missing=
 	page=$(manpage "$tool")
 	[ -f "$page" ] || { echo "$tool: no man page $page"; return 1; }
-	text=$(mandoc -Tascii "$page" | col -b)
+	text=$(mandoc -Tascii "$page" | sed "s/.\x08//g")
 	for opt in $(help_options "$tool" | sort -u); do
 		grep -qE -- "(^|[^A-Za-z0-9-])$opt([^A-Za-z0-9-]|\$)" <<<"$text" ||
 		    missing="$missing $opt"

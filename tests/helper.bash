@@ -12,6 +12,10 @@
 #                        run in $(...) subshells, so it is kept in a file)
 # raw_http REQUEST       bytes to aggd as written; prints all it answers
 # fake_aggd RESPONSE     a stand-in server with one canned answer (FAKE_URL)
+# aggabuse ARGS          tests/tools/aggabuse.c, built once per file
+# wait_metric NAME OP N  until aggd's /metrics shows NAME OP (>= or <=) N
+# wait_log TEXT          until aggd's log has a line containing TEXT
+# Tests wait for states (these), never for a time: the machine may be busy.
 # AGG_BIN selects the binaries (tests/run sets it); AGG_VALGRIND=1 runs
 # aggd under valgrind.
 
@@ -112,9 +116,8 @@ get() {
 # for 10 s with RESPONSE (a printf format, written as is); sets FAKE_URL
 fake_aggd() {
 	local i
-	cc -O2 -o "$TMP/aggabuse" "$BATS_TEST_DIRNAME/tools/aggabuse.c"
 	# shellcheck disable=SC2059
-	"$TMP/aggabuse" serve 127.0.0.1:0 10 "$(printf "$1")" >"$TMP/fake.port" &
+	aggabuse serve 127.0.0.1:0 10 "$(printf "$1")" >"$TMP/fake.port" &
 	FAKE_PID=$!
 	for i in $(seq 100); do
 		[ -s "$TMP/fake.port" ] && break
@@ -142,4 +145,26 @@ last_code() {
 event() {
 	printf '{"topic":"%s","event_id":"%s","timestamp":"2025-10-21T10:00:00Z","source":"test","payload":%s}' \
 	    "$1" "$2" "${3:-{\}}"
+}
+
+aggabuse() {
+	local bin=$BATS_FILE_TMPDIR/aggabuse
+	[ -x "$bin" ] || cc -O2 -o "$bin" "$BATS_TEST_DIRNAME/tools/aggabuse.c" ||
+	    return 1
+	"$bin" "$@"
+}
+
+wait_metric() {
+	aggabuse waitmetric "127.0.0.1:$AGGD_PORT" "$1" "$2" "$3"
+}
+
+wait_log() {
+	local i
+	for i in $(seq 400); do
+		grep -qF -- "$1" "$TMP/aggd.log" && return 0
+		sleep 0.05
+	done
+	echo "aggd's log never said: $1" >&2
+	cat "$TMP/aggd.log" >&2
+	return 1
 }

@@ -43,6 +43,7 @@ struct aggd {
 	struct store_reader *reader;
 	struct feed	*feed;
 	struct waiter	*waiters;	/* parked GET /events?wait= */
+	size_t		 nwaiters;
 	uint64_t	 started;	/* ev_now at start */
 	uint64_t	 stop_deadline;	/* 0 while running */
 	int		 exit_code;

@@ -186,10 +186,9 @@ api_publish(struct aggd *d, struct httpd_req *r)
 		    "Retry-After: 1\r\n");
 	else if (j->batch.n == 0)
 		reply_counts(d, r, &none);
-	else if (d->stop_deadline)
-		reply_error(d, r, 503, "aggd is shutting down",
-		    "Retry-After: 1\r\n");
 	else {
+		/* Also after SIGTERM: a request that began before it is in
+		   flight, and is finished, not refused. */
 		j->owner = r;
 		if (ingest_queue(d->ingest, j) == 0)
 			return;		/* answered in api_job_done */
@@ -366,6 +365,7 @@ api_events(struct aggd *d, struct httpd_req *r)
 	w->deadline = ev_now(d->loop) + (uint64_t)wait * 1000;
 	w->next = d->waiters;
 	d->waiters = w;
+	d->nwaiters++;
 }
 
 /* Answers waiters that have news, or all of them. */
@@ -383,6 +383,7 @@ waiters_wake(struct aggd *d, int all)
 			continue;
 		}
 		*pp = w->next;
+		d->nwaiters--;
 		if (count == -1)
 			reply_error(d, w->req, 500, "cannot read the store", NULL);
 		else
@@ -548,6 +549,8 @@ api_metrics(struct aggd *d, struct httpd_req *r)
 	    " connections.", httpd_conns(d->httpd)) == -1 ||
 	    metric(b, "agg_http_buffered_bytes", "gauge", "Bytes held in"
 	    " connection buffers.", httpd_buffered(d->httpd)) == -1 ||
+	    metric(b, "agg_http_long_polls", "gauge", "GET /events requests"
+	    " parked until an event arrives (wait=).", d->nwaiters) == -1 ||
 	    metric(b, "agg_commit_failures_total", "counter", "Group commits"
 	    " that failed and were rolled back.", st.commit_failures) == -1 ||
 	    metrics_commit(b, &st) == -1 ||

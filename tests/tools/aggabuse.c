@@ -25,6 +25,22 @@
  *   aggabuse headeronly HOST:PORT N BYTES
  *	N connections announce a body of BYTES and send none; then one
  *	GET /healthz on a new connection; print status=
+ *   aggabuse pipeline HOST:PORT REQUESTS GOFILE OUTFILE [MORE]
+ *	sends REQUESTS on one connection, reads until 64 KiB of answers
+ *	came, prints "reading", waits until GOFILE exists, sends MORE, then
+ *	reads the rest 64 KiB every 5 ms into OUTFILE (everything received);
+ *	prints end=eof|reset|timeout bytes=N
+ *   aggabuse halfpost HOST:PORT BODYFILE GOFILE
+ *	POST /publish of BODYFILE (NDJSON): the head and half the body,
+ *	prints "sent", waits until GOFILE exists, sends the rest; prints
+ *	status= and the answer's body on a line of its own
+ *   aggabuse replies - FILE
+ *	reads a stream of HTTP responses saved in FILE; prints replies=N
+ *	(whole ones) rest=N (bytes after the last whole one) close=1|0 (the
+ *	last says Connection: close) statuses=S,S,...
+ *   aggabuse waitmetric HOST:PORT NAME OP VALUE
+ *	GET /metrics every 10 ms until metric NAME is OP (>= or <=) VALUE
+ *	(exit 0) or 60 s have passed (exit 1)
  *   aggabuse serve HOST:0 SECONDS RESPONSE
  *	a fake aggd: prints its port, then answers every request for SECONDS
  *	with RESPONSE (status line, headers and body, as given) and closes
@@ -370,6 +386,8 @@ cmd_steady(size_t kib)
 	return 0;
 }
 
+static int	cmd_waitmetric(const char *, const char *, double);
+
 static int
 cmd_halfclose(size_t bytes)
 {
@@ -392,9 +410,9 @@ cmd_halfclose(size_t bytes)
 		pad[n] = 0;
 		len += (size_t)snprintf(reqs + len, sizeof(reqs) - len, fmt, pad);
 	}
-	if ((fd = dial()) == -1 || write_all(fd, poll_req, sizeof(poll_req) - 1))
+	if ((fd = dial()) == -1 || write_all(fd, poll_req, sizeof(poll_req) - 1) ||
+	    cmd_waitmetric("agg_http_long_polls", ">=", 1) != 0)
 		return 1;
-	usleep(200000);
 	if (write_all(fd, reqs, len) == -1 || shutdown(fd, SHUT_WR) == -1)
 		return 1;
 	while (got < sizeof(resp) - 1 && (r = read(fd, resp + got,
@@ -419,13 +437,180 @@ cmd_headeronly(int n, const char *bytes)
 	for (i = 0; i < n; i++)		/* left open until exit */
 		if ((fd = dial()) == -1 || write_all(fd, head, strlen(head)))
 			return 1;
-	usleep(300000);
+	/* All accepted (the count has the /metrics request's own too). */
+	if (cmd_waitmetric("agg_http_connections_open", ">=", n + 1) != 0)
+		return 1;
 	if ((fd = dial()) == -1 || write_all(fd, "GET /healthz HTTP/1.1\r\n"
 	    "Host: t\r\n\r\n", 34) == -1)
 		return 1;
 	st = read_response(fd, resp, sizeof(resp), 5000);
 	printf("status=%d\n", st < 0 ? 0 : st);
 	return 0;
+}
+
+/* Waits up to 30 s for path to exist; 0 when it does. */
+static int
+wait_file(const char *path)
+{
+	double end = now() + 30;
+
+	while (access(path, F_OK) == -1) {
+		if (now() > end)
+			return -1;
+		usleep(10000);
+	}
+	return 0;
+}
+
+static int
+cmd_pipeline(const char *reqs, const char *go, const char *outpath,
+    const char *more)
+{
+	static char buf[64 * 1024];
+	double end;
+	size_t total = 0;
+	ssize_t n;
+	FILE *out;
+	int fd;
+	const char *how = "timeout";
+
+	if ((out = fopen(outpath, "w")) == NULL || (fd = dial()) == -1 ||
+	    write_all(fd, reqs, strlen(reqs)) == -1)
+		return 1;
+	while (total < sizeof(buf)) {
+		if ((n = read(fd, buf, sizeof(buf) - total)) <= 0)
+			return 1;
+		fwrite(buf, 1, (size_t)n, out);
+		total += (size_t)n;
+	}
+	printf("reading\n");
+	fflush(stdout);
+	if (wait_file(go) == -1 || (more && write_all(fd, more,
+	    strlen(more)) == -1))
+		return 1;
+	for (end = now() + 30; now() < end; usleep(5000)) {
+		n = read(fd, buf, sizeof(buf));
+		if (n == 0 || (n == -1 && errno == ECONNRESET)) {
+			how = n == 0 ? "eof" : "reset";
+			break;
+		}
+		if (n == -1)
+			return 1;
+		fwrite(buf, 1, (size_t)n, out);
+		total += (size_t)n;
+	}
+	fclose(out);
+	printf("end=%s bytes=%zu\n", how, total);
+	return 0;
+}
+
+static int
+cmd_halfpost(const char *bodypath, const char *go)
+{
+	static char body[16 << 20], resp[1 << 16];
+	char head[256];
+	size_t len;
+	FILE *f;
+	int fd, st;
+	char *b;
+
+	if ((f = fopen(bodypath, "r")) == NULL)
+		return 1;
+	len = fread(body, 1, sizeof(body), f);
+	fclose(f);
+	snprintf(head, sizeof(head), "POST /publish HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Type: application/x-ndjson\r\nContent-Length: %zu\r\n"
+	    "\r\n", len);
+	if ((fd = dial()) == -1 || write_all(fd, head, strlen(head)) == -1 ||
+	    write_all(fd, body, len / 2) == -1)
+		return 1;
+	printf("sent\n");
+	fflush(stdout);
+	if (wait_file(go) == -1 || write_all(fd, body + len / 2,
+	    len - len / 2) == -1)
+		return 1;
+	st = read_response(fd, resp, sizeof(resp), 20000);
+	b = strstr(resp, "\r\n\r\n");
+	printf("status=%d\n%s\n", st < 0 ? 0 : st, b ? b + 4 : "");
+	return 0;
+}
+
+static int
+cmd_replies(const char *path)
+{
+	static char data[64 << 20];
+	char statuses[4096] = "", *h, *cl, *p = data, *end;
+	size_t len, n = 0, used = 0, clen;
+	int last_close = 0;
+	FILE *f;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return 1;
+	len = fread(data, 1, sizeof(data) - 1, f);
+	fclose(f);
+	data[len] = 0;
+	end = data + len;
+	while (p < end && strncmp(p, "HTTP/1.1 ", 9) == 0 &&
+	    (h = strstr(p, "\r\n\r\n")) != NULL) {
+		*h = 0;
+		cl = strcasestr(p, "\r\nContent-Length:");
+		clen = cl ? strtoul(cl + 17, NULL, 10) : 0;
+		last_close = strcasestr(p, "\r\nConnection: close") != NULL;
+		if ((size_t)(end - (h + 4)) < clen) {
+			*h = '\r';
+			break;
+		}
+		used += (size_t)snprintf(statuses + used, sizeof(statuses) - used,
+		    "%s%.3s", n ? "," : "", p + 9);
+		if (used >= sizeof(statuses))
+			return 1;
+		n++;
+		p = h + 4 + clen;
+	}
+	printf("replies=%zu rest=%zu close=%d statuses=%s\n", n,
+	    (size_t)(end - p), last_close, statuses);
+	return 0;
+}
+
+/* The value of metric name in a /metrics text, or -1. */
+static double
+metric_value(const char *text, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p;
+
+	for (p = text; (p = strstr(p, name)) != NULL; p += n)
+		if ((p == text || p[-1] == '\n') && p[n] == ' ')
+			return atof(p + n + 1);
+	return -1;
+}
+
+static int
+cmd_waitmetric(const char *name, const char *op, double want)
+{
+	static const char req[] = "GET /metrics HTTP/1.1\r\nHost: t\r\n"
+	    "Connection: close\r\n\r\n";
+	static char resp[1 << 16];
+	double end = now() + 60, v;
+	int fd, le = strcmp(op, "<=") == 0;
+
+	if (!le && strcmp(op, ">=") != 0)
+		return 2;
+	for (; now() < end; usleep(10000)) {
+		if ((fd = dial()) == -1)
+			continue;
+		if (write_all(fd, req, sizeof(req) - 1) == 0 &&
+		    read_response(fd, resp, sizeof(resp), 5000) == 200 &&
+		    (v = metric_value(resp, name)) >= 0 &&
+		    (le ? v <= want : v >= want)) {
+			close(fd);
+			return 0;
+		}
+		close(fd);
+	}
+	fprintf(stderr, "aggabuse: %s did not become %s %g in 60 s\n", name, op,
+	    want);
+	return 1;
 }
 
 /* Answers each connection's first request with resp, for seconds. */
@@ -473,6 +658,8 @@ main(int argc, char **argv)
 	char head[1024], *colon;
 
 	signal(SIGPIPE, SIG_IGN);
+	if (argc == 4 && strcmp(argv[1], "replies") == 0)
+		return cmd_replies(argv[3]);
 	if (argc < 3 || (colon = strchr(argv[2], ':')) == NULL) {
 		fprintf(stderr, "usage: aggabuse MODE HOST:PORT [ARGS]\n");
 		return 2;
@@ -512,6 +699,13 @@ main(int argc, char **argv)
 		return cmd_halfclose((size_t)atol(argv[3]));
 	if (strcmp(argv[1], "headeronly") == 0 && argc == 5)
 		return cmd_headeronly(atoi(argv[3]), argv[4]);
+	if (strcmp(argv[1], "pipeline") == 0 && (argc == 6 || argc == 7))
+		return cmd_pipeline(argv[3], argv[4], argv[5],
+		    argc == 7 ? argv[6] : NULL);
+	if (strcmp(argv[1], "halfpost") == 0 && argc == 5)
+		return cmd_halfpost(argv[3], argv[4]);
+	if (strcmp(argv[1], "waitmetric") == 0 && argc == 6)
+		return cmd_waitmetric(argv[3], argv[4], atof(argv[5]));
 	fprintf(stderr, "aggabuse: bad mode or arguments\n");
 	return 2;
 }
