@@ -3,16 +3,18 @@
 #   make              build bin/aggd bin/aggpub bin/aggstat bin/aggevents
 #   make run          install missing packages, build, start aggd on data/
 #   make test         install missing packages, run every test (unit + bats,
-#                     plain build, then ASan+UBSan build)
+#                     plain build, then ASan+UBSan build; then libFuzzer
+#                     and the containers, once)
 #   make bench        the performance benchmark (bench/run; README has results)
 #   make soak         10 minutes at 80% of the measured maximum (bench/soak)
 #   make install      PREFIX=/usr/local DESTDIR=
+#   make uninstall    the same PREFIX and DESTDIR
 
 PREFIX	?= /usr/local
 BINDIR	?= $(PREFIX)/bin
 SBINDIR	?= $(PREFIX)/bin
 MANDIR	?= $(PREFIX)/share/man
-VERSION	 = 1.1.0
+VERSION	 = 1.2.0
 
 CC	?= cc
 CFLAGS	?= -O2 -g
@@ -44,7 +46,7 @@ $(O)/%.o: %.c
 	$(CC) $(AGG_CFLAGS) -MMD -MP -c -o $@ $<
 
 # What prints VERSION is rebuilt when this file changes.
-$(patsubst %.c,$(O)/%.o,$(wildcard cmd/*.c cmd/*/main.c)): Makefile
+$(patsubst %.c,$(O)/%.o,$(wildcard cmd/*.c cmd/*/*.c)): Makefile
 
 $(O)/libagg.a: $(LIB_OBJ)
 	@mkdir -p $(@D)
@@ -83,7 +85,8 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	./$(BIN)/aggd
 
-# The README's second command: every test, plain and under ASan+UBSan.
+# The README's second command: every test, plain and under ASan+UBSan,
+# then fuzzing and the containers (tests/run).
 test: test-deps
 	@$(MAKE) --no-print-directory all units
 	@$(MAKE) --no-print-directory O=build/asan BIN=build/asan/bin \
@@ -92,10 +95,10 @@ test: test-deps
 	tests/run $(BIN) $(O)/tests build/asan/bin build/asan/tests
 
 test-plain: all units
-	tests/run $(BIN) $(O)/tests
+	AGG_QUICK=1 tests/run $(BIN) $(O)/tests
 
 test-valgrind: all units
-	AGG_VALGRIND=1 tests/run $(BIN) $(O)/tests
+	AGG_QUICK=1 AGG_VALGRIND=1 tests/run $(BIN) $(O)/tests
 
 bench: deps all benches
 	bench/run $(BIN) $(O)/bench
@@ -119,10 +122,18 @@ install: all
 	    install -d $(DESTDIR)$(MANDIR)/man$$s && \
 	    install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; done
 
+# What install and install-contrib put in place, and nothing else.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/aggd $(TOOLS:%=$(DESTDIR)$(BINDIR)/%)
+	for m in $(MANS); do s=$${m##*.}; \
+	    rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
+	rm -f $(DESTDIR)$(UNITDIR)/aggd.service $(DESTDIR)$(DOCDIR)/crontab.example
+	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
+
 clean:
 	rm -rf build bin
 
-.PHONY: all units benches deps test-deps run test test-plain test-valgrind bench fuzz soak install clean
+.PHONY: all units benches deps test-deps run test test-plain test-valgrind bench fuzz soak install uninstall clean
 .SECONDARY:
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

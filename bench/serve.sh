@@ -10,7 +10,7 @@ serve() {
 	: >"$log"
 	"$@" </dev/null 2>"$log" &
 	served_pid=$! served_port=
-	until served_port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$log") &&
+	until served_port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\)\(,.*\)\{0,1\}$/\1/p' "$log") &&
 	    [ -n "$served_port" ] &&
 	    curl -fs "http://127.0.0.1:$served_port/healthz" >/dev/null; do
 		kill -0 $served_pid 2>/dev/null || { cat "$log" >&2; return 1; }

@@ -1,13 +1,19 @@
 /*
  * aggevents - prints aggd's events as NDJSON (or a table), paging through
- * GET /events; with -f it follows new events with long polling.
+ * GET /events; with -f it follows new events with long polling; with -i
+ * it looks one event up by its identity.
  *
- * Invariants: the cursor is the seq of the last event written out (or the
- * --after value); every request asks for events after it, and an event
- * whose seq is not above it is dropped, so no event is printed twice and,
- * as the server lists every event in seq order, none is skipped, whatever
- * happens to the connection or to aggd between two requests.  Each page
- * is written out and flushed whole before the cursor moves on.
+ * Invariants: the cursor is the seq of the last event written out (or
+ * where the run starts); every request asks for events after it, and an
+ * event whose seq is not above it is dropped, so no event is printed twice
+ * and, as the server lists every event in seq order, none is skipped,
+ * whatever happens to the connection or to aggd between two requests.
+ * Each page is written out and flushed whole before the cursor moves on.
+ *
+ * Where a run starts, like tail(1): after -a SEQ, or at --since TIME;
+ * otherwise -n N starts N events before the end (found by asking for the
+ * newest events first, with "before"), -f alone at the end, and a plain
+ * run at the first event.
  *
  * Each event is re-emitted with event_write_json from its decoded strings
  * and its payload copied by the json.h reader in canonical form.  The
@@ -32,29 +38,38 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "cli.h"
 #include "client.h"
 #include "event.h"
 #include "json.h"
+#include "rfc3339.h"
 
 #define PAGE_DEFAULT	1000		/* events per request */
 #define PAGE_MAX	10000		/* aggd's largest page */
 #define FOLLOW_WAIT	30		/* seconds a long poll is held */
+#define FOLLOW_WAIT_TEXT "30"
 #define CONNECT_TIMEOUT	10		/* seconds */
 #define STALL_TIMEOUT	(FOLLOW_WAIT + 30)	/* seconds without a byte */
 #define BACKOFF_MIN	100		/* ms, doubled after each failure */
 #define BACKOFF_MAX	5000		/* ms */
 #define TABLE_WIDTH	80		/* columns when stdout is no terminal */
-#define URL_MAX		4096
 
 struct opts {
 	const char	*url;		/* -u, else AGGREGATOR_URL */
-	const char	*token;		/* -T, else AGG_TOKEN */
+	const char	*token;		/* -k, else AGG_TOKEN */
 	const char	*topic;		/* -t */
-	long long	 after;		/* -a: the first cursor */
+	const char	*event_id;	/* -i */
+	const char	*since, *until;	/* RFC 3339, checked */
+	long long	 after;		/* -a: the first cursor, -1 none */
 	long long	 count;		/* -n: events to print, -1 all */
-	long		 limit;		/* -l: page size */
+	long		 batch;		/* -b: page size */
 	int		 follow;	/* -f */
 	int		 table;		/* -H */
+};
+
+/* Column widths of the table, set from the first page. */
+struct table {
+	int		 seq, time, topic, id, source, payload;
 };
 
 /* Everything one run needs, owned by main. */
@@ -62,22 +77,30 @@ struct tail {
 	const struct opts *o;
 	CURL		*curl;
 	struct curl_slist *headers;
-	char		*topic_q;	/* the topic, URL-escaped */
-	char		 base[URL_MAX];
-	char		 url[URL_MAX + 512];
+	char		*topic_q, *id_q;	/* URL-escaped */
+	char		*since_q, *until_q;
+	char		 base[CLIENT_URL_MAX];
+	char		 url[CLIENT_URL_MAX + 1024];
 	struct buf	 body;		/* the current answer */
 	struct buf	 out;		/* lines of the current page */
 	struct buf	 tmp;		/* decoded names, numbers */
 	struct buf	 ev;		/* one event's fields */
 	long long	 cursor;	/* seq of the last event written */
 	long long	 printed;
+	long long	 want;		/* events to print, -1 all */
 	int		 width;		/* table: terminal columns */
+	int		 header;	/* the table's header is out */
+	struct table	 cols;
+	/* A page read to find where to start: nothing printed. */
+	int		 scanning;
+	long long	 first_seq, page_count;
 };
 
-enum field { F_TOPIC, F_EVENT_ID, F_TIMESTAMP, F_SOURCE, F_PAYLOAD, NFIELD };
+enum field { F_TOPIC, F_EVENT_ID, F_TIMESTAMP, F_SOURCE, F_PAYLOAD,
+	F_RECEIVED, NFIELD };
 
 static const char *const field_names[NFIELD] = {
-	"topic", "event_id", "timestamp", "source", "payload"
+	"topic", "event_id", "timestamp", "source", "payload", "received_at"
 };
 
 /* One event's fields as offsets into tail.ev (it may move as it grows). */
@@ -85,46 +108,59 @@ struct ev_spans {
 	size_t		 off[NFIELD], len[NFIELD];
 	unsigned	 seen;
 	long long	 seq;
+	int		 received_null;
 };
 
 static volatile sig_atomic_t got_signal;
 
 static const char usage_text[] =
-"usage: aggevents [-fH] [-a seq] [-l limit] [-n count] [-t topic] [-u url]\n"
-"                 [-T token]\n"
+"usage: aggevents [-fH] [-a seq] [-n count] [-b batch] [-t topic [-i id]]\n"
+"                 [--since time] [--until time] [-u url] [-k token]\n"
 "  -t, --topic TOPIC       only events of TOPIC\n"
+"  -i, --id EVENT_ID       only the event (TOPIC, EVENT_ID), if stored\n"
 "  -a, --after SEQ         start after seq SEQ (0: from the first)\n"
-"  -n, --count COUNT       stop after COUNT events\n"
-"  -l, --limit N           events per request, 1 to 10000 (1000)\n"
-"  -f, --follow            wait for new events after the backlog\n"
+"      --since TIME        start at the first event that arrived at TIME\n"
+"                          or later (RFC 3339)\n"
+"      --until TIME        only events that arrived before TIME\n"
+"  -n, --count N           N events: the newest N, or the first N after\n"
+"                          -a or --since\n"
+"  -f, --follow            wait for new events and print them as they\n"
+"                          come; alone, from the end\n"
+"  -b, --batch N           events per request, 1 to 10000 (1000)\n"
 "  -H, --human             a table for people instead of NDJSON\n"
-"  -u, --url URL           service URL (AGGREGATOR_URL; "
+"  -u, --url URL           aggd's URL (AGGREGATOR_URL; "
     CLIENT_DEFAULT_URL ")\n"
-"  -T, --token TOKEN       bearer token (AGG_TOKEN)\n"
+"  -k, --token TOKEN       bearer token (AGG_TOKEN)\n"
 "  -h, --help              this text\n"
 "  -V, --version           print the version\n";
 
-static void
-usage(int status)
+static const char *
+time_arg(const char *name, const char *s)
 {
-	fputs(usage_text, status ? stderr : stdout);
-	exit(status);
+	if (rfc3339_parse(s, strlen(s), NULL) == -1)
+		cli_usage_error("aggevents", "%s: not an RFC 3339 date-time"
+		    " (2025-10-21T10:00:00Z): %s", name, s);
+	return s;
 }
 
-static long long
-number_arg(const char *flag, const char *s, long long min, long long max)
-{
-	char *end;
-	long long v;
+enum { OPT_SINCE = 256, OPT_UNTIL, OPT_LIMIT };
 
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || *s < '0' || *s > '9' || *end || v < min || v > max) {
-		fprintf(stderr, "aggevents: %s: not a number from %lld to %lld: "
-		    "%s\n", flag, min, max, s);
-		usage(2);
-	}
-	return v;
+static void
+check_args(const struct opts *o)
+{
+	if (o->topic && *o->topic == '\0')
+		cli_usage_error("aggevents", "-t: empty topic");
+	if (o->event_id && (*o->event_id == '\0' || o->topic == NULL))
+		cli_usage_error("aggevents", "-i needs a topic (-t) and an id");
+	if (o->event_id && (o->follow || o->after >= 0 || o->since ||
+	    o->until || o->count >= 0))
+		cli_usage_error("aggevents", "-i looks one event up: no -f, -a,"
+		    " -n, --since or --until with it");
+	if (o->follow && o->until)
+		cli_usage_error("aggevents", "-f and --until: a follower would"
+		    " wait for nothing");
+	if (o->after >= 0 && o->since)
+		cli_usage_error("aggevents", "-a or --since: one start");
 }
 
 static void
@@ -132,13 +168,17 @@ parse_args(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
 		{ "topic", required_argument, NULL, 't' },
+		{ "id", required_argument, NULL, 'i' },
 		{ "after", required_argument, NULL, 'a' },
+		{ "since", required_argument, NULL, OPT_SINCE },
+		{ "until", required_argument, NULL, OPT_UNTIL },
 		{ "count", required_argument, NULL, 'n' },
-		{ "limit", required_argument, NULL, 'l' },
+		{ "batch", required_argument, NULL, 'b' },
+		{ "limit", required_argument, NULL, OPT_LIMIT },	/* 1.1 */
 		{ "follow", no_argument, NULL, 'f' },
 		{ "human", no_argument, NULL, 'H' },
 		{ "url", required_argument, NULL, 'u' },
-		{ "token", required_argument, NULL, 'T' },
+		{ "token", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -146,36 +186,40 @@ parse_args(int argc, char **argv, struct opts *o)
 	int ch;
 
 	memset(o, 0, sizeof(*o));
-	o->count = -1;
-	o->limit = PAGE_DEFAULT;
-	argv[0] = "aggevents";	/* getopt's messages name argv[0] */
-	while ((ch = getopt_long(argc, argv, "t:a:n:l:fHu:T:hV", longopts,
-	    NULL)) != -1)
+	o->after = o->count = -1;
+	o->batch = PAGE_DEFAULT;
+	opterr = 0;
+	/* l and T: the letters of 1.1 for the page size and the token. */
+	while ((ch = getopt_long(argc, argv, ":t:i:a:n:b:fHu:k:hVl:T:",
+	    longopts, NULL)) != -1)
 		switch (ch) {
 		case 't': o->topic = optarg; break;
-		case 'a': o->after = number_arg("--after", optarg, 0, LLONG_MAX);
-			break;
-		case 'n': o->count = number_arg("--count", optarg, 0, LLONG_MAX);
-			break;
-		case 'l': o->limit = (long)number_arg("--limit", optarg, 1,
-			    PAGE_MAX); break;
+		case 'i': o->event_id = optarg; break;
+		case 'a': o->after = (long long)cli_number("aggevents", "-a",
+		    optarg, 0, LLONG_MAX); break;
+		case OPT_SINCE: o->since = time_arg("--since", optarg); break;
+		case OPT_UNTIL: o->until = time_arg("--until", optarg); break;
+		case 'n': o->count = (long long)cli_number("aggevents", "-n",
+		    optarg, 0, LLONG_MAX); break;
+		case 'l': cli_old_letter("aggevents", ch, "-b (--batch)");
+			/* FALLTHROUGH */
+		case OPT_LIMIT:
+		case 'b': o->batch = (long)cli_number("aggevents", "-b", optarg,
+		    1, PAGE_MAX); break;
 		case 'f': o->follow = 1; break;
 		case 'H': o->table = 1; break;
 		case 'u': o->url = optarg; break;
-		case 'T': o->token = optarg; break;
-		case 'h': usage(0); break;
+		case 'T': cli_old_letter("aggevents", ch, "-k (--token)");
+			/* FALLTHROUGH */
+		case 'k': o->token = optarg; break;
+		case 'h': fputs(usage_text, stdout); exit(0);
 		case 'V': printf("aggevents %s\n", AGG_VERSION); exit(0);
-		default: usage(2);
+		default: cli_bad_option("aggevents", argv, ch, longopts);
 		}
-	if (optind != argc) {
-		fprintf(stderr, "aggevents: unexpected argument: %s\n",
+	if (optind != argc)
+		cli_usage_error("aggevents", "unexpected argument: %s",
 		    argv[optind]);
-		usage(2);
-	}
-	if (o->topic && *o->topic == '\0') {
-		fprintf(stderr, "aggevents: empty topic\n");
-		usage(2);
-	}
+	check_args(o);
 }
 
 /* The reader of standard output has gone (a pipe whose other end closed). */
@@ -237,28 +281,44 @@ fetch(struct tail *t, char *err, size_t errsz)
 	return status;
 }
 
-/* The request for the page after the cursor. */
+/* Appends "&name=value" to t->url when value is set. */
 static void
-build_url(struct tail *t)
+url_param(struct tail *t, const char *name, const char *value)
 {
-	long long limit = t->o->limit;
+	size_t len = strlen(t->url);
 
-	if (t->o->count >= 0 && t->o->count - t->printed < limit)
-		limit = t->o->count - t->printed;
-	snprintf(t->url, sizeof(t->url), "%s/events?after=%lld&limit=%lld%s%s",
-	    t->base, t->cursor, limit, t->topic_q ? "&topic=" : "",
-	    t->topic_q ? t->topic_q : "");
-	/* Held only when nothing is newer: harmless while paging. */
-	if (t->o->follow)
+	if (value)
+		snprintf(t->url + len, sizeof(t->url) - len, "&%s=%s", name,
+		    value);
+}
+
+/*
+ * The request for the page after the cursor; before > 0: the newest
+ * limit events below it instead (where to start is being found).
+ */
+static void
+build_url(struct tail *t, long long before, long long limit)
+{
+	snprintf(t->url, sizeof(t->url), "%s/events?after=%lld&limit=%lld",
+	    t->base, t->cursor, limit);
+	if (before > 0)
 		snprintf(t->url + strlen(t->url), sizeof(t->url) -
-		    strlen(t->url), "&wait=%d", FOLLOW_WAIT);
+		    strlen(t->url), "&before=%lld", before);
+	url_param(t, "topic", t->topic_q);
+	url_param(t, "event_id", t->id_q);
+	url_param(t, "since", t->since_q);
+	url_param(t, "until", t->until_q);
+	/* Held only when nothing is newer: harmless while paging. */
+	if (t->o->follow && before == 0)
+		url_param(t, "wait", FOLLOW_WAIT_TEXT);
 }
 
 /* Appends s[0..len) cut or padded to width columns (code points). */
 static int
-put_cell(struct buf *b, const char *s, size_t len, size_t width, int pad)
+put_cell(struct buf *b, const char *s, size_t len, int width, int pad)
 {
-	size_t i, cols = 0, cut = len;
+	size_t i, cut = len;
+	int cols = 0;
 
 	for (i = 0; i < len; i++)
 		if (((unsigned char)s[i] & 0xc0) != 0x80 && cols++ == width - 1)
@@ -275,47 +335,102 @@ put_cell(struct buf *b, const char *s, size_t len, size_t width, int pad)
 	return pad ? buf_putc(b, ' ') : 0;
 }
 
-#define COL_SEQ		10	/* aligned up to seq 9,999,999,999 */
-#define COL_TIME	20
-#define COL_TOPIC	12
-#define COL_ID		12
-#define COL_SOURCE	10
-#define COL_PAYLOAD_MIN	10
-
-/* What is left of the line; extra: columns a long time took beyond its own. */
-static size_t
-payload_width(int width, size_t extra)
+/* Code points in s[0..len). */
+static int
+columns(const char *s, size_t len)
 {
-	int w = width - (COL_SEQ + COL_TIME + COL_TOPIC + COL_ID +
-	    COL_SOURCE + 5) - (int)extra;
+	int n = 0;
+	size_t i;
 
-	return w < COL_PAYLOAD_MIN ? COL_PAYLOAD_MIN : (size_t)w;
+	for (i = 0; i < len; i++)
+		n += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return n;
 }
 
+#define COL_PAYLOAD_MIN	10
+#define COL_TEXT_MIN	6	/* topic, id, source: at least this, if cut */
+
+/* The header line, and the columns it fixes for the whole run. */
 static int
 table_header(struct tail *t)
 {
-	return buf_printf(&t->out, "%*s %-*s %-*s %-*s %-*s %s\n", COL_SEQ,
-	    "SEQ", COL_TIME, "TIME", COL_TOPIC, "TOPIC", COL_ID, "EVENT_ID",
-	    COL_SOURCE, "SOURCE", "PAYLOAD");
+	struct table *c = &t->cols;
+	struct buf *b = &t->out;
+
+	return buf_printf(b, "%*s ", c->seq, "SEQ") == -1 ||
+	    put_cell(b, "TIME", 4, c->time, 1) == -1 ||
+	    put_cell(b, "TOPIC", 5, c->topic, 1) == -1 ||
+	    put_cell(b, "EVENT_ID", 8, c->id, 1) == -1 ||
+	    put_cell(b, "SOURCE", 6, c->source, 1) == -1 ||
+	    put_cell(b, "PAYLOAD", 7, c->payload, 0) == -1 ||
+	    buf_putc(b, '\n') == -1 ? -1 : 0;
 }
 
-/* One table row; the time is never cut: the payload gives way. */
+/* A column at most max, where the header is at least as wide. */
+static void
+widen(int *col, int want, int header)
+{
+	if (want < header)
+		want = header;
+	if (want > *col)
+		*col = want;
+}
+
+/* The widest of cols whose width is above its min, or NULL. */
+static int *
+widest(int **cols, const int *min, int n)
+{
+	int *w = NULL, i;
+
+	for (i = 0; i < n; i++)
+		if (*cols[i] > min[i] && (w == NULL || *cols[i] > *w))
+			w = cols[i];
+	return w;
+}
+
+/*
+ * Sizes the columns from the first page's events and the terminal: each
+ * as wide as its widest value, then, while the line is wider than the
+ * terminal, the widest column gives way: first payload, event_id, topic
+ * and source down to a few characters, then, on a very narrow terminal,
+ * the time and every one of them down to one.  The seq is never cut.
+ */
+static void
+table_fit(struct tail *t)
+{
+	struct table *c = &t->cols;
+	int *cols[5] = { &c->payload, &c->id, &c->topic, &c->source, &c->time };
+	const int first[5] = { COL_PAYLOAD_MIN, COL_TEXT_MIN, COL_TEXT_MIN,
+	    COL_TEXT_MIN, INT_MAX }, last[5] = { 1, 1, 1, 1, 1 };
+	int total, *w;
+
+	for (;;) {
+		total = c->seq + c->time + c->topic + c->id + c->source +
+		    c->payload + 5;
+		if (total <= t->width || ((w = widest(cols, first, 5)) == NULL &&
+		    (w = widest(cols, last, 5)) == NULL))
+			break;
+		--*w;
+	}
+	/* The payload takes what is left of the line. */
+	if (total < t->width)
+		c->payload += t->width - total;
+}
+
+/* One table row. */
 static int
 table_row(struct tail *t, const struct event_fields *f, long long seq)
 {
 	struct buf *b = &t->out;
-	size_t extra = f->timestamp_len > COL_TIME ? f->timestamp_len -
-	    COL_TIME : 0;
+	struct table *c = &t->cols;
 
-	return buf_printf(b, "%*lld ", COL_SEQ, seq) == -1 ||
-	    put_cell(b, f->timestamp, f->timestamp_len, f->timestamp_len >
-	    COL_TIME ? f->timestamp_len : COL_TIME, 1) == -1 ||
-	    put_cell(b, f->topic, f->topic_len, COL_TOPIC, 1) == -1 ||
-	    put_cell(b, f->event_id, f->event_id_len, COL_ID, 1) == -1 ||
-	    put_cell(b, f->source, f->source_len, COL_SOURCE, 1) == -1 ||
-	    put_cell(b, f->payload, f->payload_len, payload_width(t->width, extra),
-	    0) == -1 || buf_putc(b, '\n') == -1 ? -1 : 0;
+	return buf_printf(b, "%*lld ", c->seq, seq) == -1 ||
+	    put_cell(b, f->timestamp, f->timestamp_len, c->time, 1) == -1 ||
+	    put_cell(b, f->topic, f->topic_len, c->topic, 1) == -1 ||
+	    put_cell(b, f->event_id, f->event_id_len, c->id, 1) == -1 ||
+	    put_cell(b, f->source, f->source_len, c->source, 1) == -1 ||
+	    put_cell(b, f->payload, f->payload_len, c->payload, 0) == -1 ||
+	    buf_putc(b, '\n') == -1 ? -1 : 0;
 }
 
 /* A whole number value (seq) into *v; -1 when it is something else. */
@@ -332,6 +447,25 @@ read_seq(struct json_reader *r, struct buf *tmp, long long *v)
 	errno = 0;
 	*v = strtoll(tmp->data, &end, 10);
 	return errno || *end || *v < 1 ? -1 : 0;
+}
+
+static int
+read_member(struct tail *t, struct json_reader *r, struct ev_spans *s,
+    size_t f)
+{
+	int rc;
+
+	if (f == F_RECEIVED && json_peek(r) == JSON_NULL) {
+		s->received_null = 1;
+		s->seen |= 1u << f;
+		return json_skip(r);
+	}
+	s->off[f] = t->ev.len;
+	rc = f == F_PAYLOAD ? json_copy(r, &t->ev) :
+	    json_read_string(r, &t->ev);
+	s->len[f] = t->ev.len - s->off[f];
+	s->seen |= 1u << f;
+	return rc;
 }
 
 /* The members of one event into t->ev; -1 when one is missing or bad. */
@@ -357,19 +491,31 @@ read_event(struct tail *t, struct json_reader *r, struct ev_spans *s)
 				return -1;
 			continue;
 		}
-		if (f == NFIELD) {
-			rc = json_skip(r);
-		} else {
-			s->off[f] = t->ev.len;
-			rc = f == F_PAYLOAD ? json_copy(r, &t->ev) :
-			    json_read_string(r, &t->ev);
-			s->len[f] = t->ev.len - s->off[f];
-			s->seen |= 1u << f;
-		}
+		rc = f == NFIELD ? json_skip(r) : read_member(t, r, s, f);
 		if (rc < 0)
 			return -1;
 	}
-	return rc < 0 || s->seen != (1u << NFIELD) - 1 || s->seq == 0 ? -1 : 0;
+	/* received_at may be missing: an aggd older than 1.2. */
+	return rc < 0 || (s->seen | 1u << F_RECEIVED) != (1u << NFIELD) - 1 ||
+	    s->seq == 0 ? -1 : 0;
+}
+
+static void
+spans_fields(const struct tail *t, const struct ev_spans *s,
+    struct event_fields *f)
+{
+	const char *d = t->ev.data;
+
+	f->topic = d + s->off[F_TOPIC];
+	f->topic_len = s->len[F_TOPIC];
+	f->event_id = d + s->off[F_EVENT_ID];
+	f->event_id_len = s->len[F_EVENT_ID];
+	f->timestamp = d + s->off[F_TIMESTAMP];
+	f->timestamp_len = s->len[F_TIMESTAMP];
+	f->source = d + s->off[F_SOURCE];
+	f->source_len = s->len[F_SOURCE];
+	f->payload = d + s->off[F_PAYLOAD];
+	f->payload_len = s->len[F_PAYLOAD];
 }
 
 /* Writes the event of s into t->out (NDJSON or a table row). */
@@ -377,27 +523,51 @@ static int
 emit_event(struct tail *t, const struct ev_spans *s)
 {
 	struct event_fields f;
-	const char *d = t->ev.data;
+	struct event_stored at = { s->seq, -1 };
+	int64_t ms;
 
-	f.topic = d + s->off[F_TOPIC];
-	f.topic_len = s->len[F_TOPIC];
-	f.event_id = d + s->off[F_EVENT_ID];
-	f.event_id_len = s->len[F_EVENT_ID];
-	f.timestamp = d + s->off[F_TIMESTAMP];
-	f.timestamp_len = s->len[F_TIMESTAMP];
-	f.source = d + s->off[F_SOURCE];
-	f.source_len = s->len[F_SOURCE];
-	f.payload = d + s->off[F_PAYLOAD];
-	f.payload_len = s->len[F_PAYLOAD];
+	spans_fields(t, s, &f);
 	if (t->o->table)
 		return table_row(t, &f, s->seq);
-	return event_write_json(&t->out, &f, s->seq) == -1 ||
+	if ((s->seen & 1u << F_RECEIVED) && !s->received_null &&
+	    rfc3339_parse(t->ev.data + s->off[F_RECEIVED], s->len[F_RECEIVED],
+	    &ms) == 0)
+		at.received_ms = ms;
+	return event_write_json(&t->out, &f, &at) == -1 ||
 	    buf_putc(&t->out, '\n') == -1 ? -1 : 0;
 }
 
-/* The "events" array: each event after the cursor goes to t->out. */
+/* The first page widens the table's columns to its values. */
+static void
+measure_event(struct tail *t, const struct ev_spans *s)
+{
+	struct event_fields f;
+	struct table *c = &t->cols;
+	char seq[24];
+
+	spans_fields(t, s, &f);
+	widen(&c->seq, snprintf(seq, sizeof(seq), "%lld", s->seq), 3);
+	widen(&c->time, columns(f.timestamp, f.timestamp_len), 4);
+	widen(&c->topic, columns(f.topic, f.topic_len), 5);
+	widen(&c->id, columns(f.event_id, f.event_id_len), 8);
+	widen(&c->source, columns(f.source, f.source_len), 6);
+	widen(&c->payload, columns(f.payload, f.payload_len), 7);
+}
+
+/* 1 when the event goes out: after the cursor, and still wanted. */
 static int
-read_events(struct tail *t, struct json_reader *r)
+wanted(const struct tail *t, const struct ev_spans *s)
+{
+	return s->seq > t->cursor && (t->want < 0 || t->printed < t->want);
+}
+
+/*
+ * The "events" array: each event after the cursor goes to t->out; while
+ * scanning, only the first seq and the count are kept.  measure: a first
+ * pass over the first page of a table, which sizes its columns.
+ */
+static int
+read_events(struct tail *t, struct json_reader *r, int measure)
 {
 	struct ev_spans s;
 	int rc;
@@ -407,9 +577,17 @@ read_events(struct tail *t, struct json_reader *r)
 	while ((rc = json_array_next(r)) == 1) {
 		if (read_event(t, r, &s) == -1)
 			return -1;
-		if (s.seq <= t->cursor ||
-		    (t->o->count >= 0 && t->printed >= t->o->count))
+		if (t->scanning) {
+			if (t->page_count++ == 0)
+				t->first_seq = s.seq;
 			continue;
+		}
+		if (!wanted(t, &s))
+			continue;
+		if (measure) {
+			measure_event(t, &s);
+			continue;
+		}
 		if (emit_event(t, &s) == -1)
 			return -1;
 		t->cursor = s.seq;
@@ -423,7 +601,7 @@ read_events(struct tail *t, struct json_reader *r)
  * when "next" is a cursor (the page was full: more may follow at once).
  */
 static int
-read_page(struct tail *t, int *more)
+read_page(struct tail *t, int measure, int *more)
 {
 	struct json_reader r;
 	const char *name;
@@ -440,7 +618,7 @@ read_page(struct tail *t, int *more)
 	for (t->tmp.len = 0; (rc = json_object_next(&r, &t->tmp, &name,
 	    &nlen)) == 1; t->tmp.len = 0) {
 		if (nlen == 6 && memcmp(name, "events", 6) == 0) {
-			if (read_events(t, &r) == -1)
+			if (read_events(t, &r, measure) == -1)
 				return -1;
 			events = 1;
 		} else if (nlen == 4 && memcmp(name, "next", 4) == 0) {
@@ -452,6 +630,21 @@ read_page(struct tail *t, int *more)
 			return -1;
 	}
 	return rc < 0 || json_end(&r) < 0 || !events ? -1 : 0;
+}
+
+/* The table's first page: columns sized, header written. */
+static int
+table_start(struct tail *t)
+{
+	int more;
+
+	if (t->header)
+		return 0;
+	t->header = 1;
+	if (read_page(t, 1, &more) == -1)
+		return -1;
+	table_fit(t);
+	return table_header(t);
 }
 
 /* Flushes t->out to stdout: 0, 1 when the reader has gone, -1 on error. */
@@ -504,39 +697,104 @@ retry(struct tail *t, long status, const char *err, long *backoff)
 	return 0;
 }
 
+/*
+ * GET t->url until it answers 200 (retrying in follow mode); 1 when it
+ * did, 0 when stopped, -1 after saying why not.
+ */
+static int
+get_page(struct tail *t)
+{
+	char err[CURL_ERROR_SIZE + 64];
+	long status, backoff = 0;
+
+	for (;;) {
+		if (got_signal || (status = fetch(t, err, sizeof(err))) == 0)
+			return 0;
+		if (status == 200)
+			return 1;
+		if (status > 0)
+			client_error_message(&t->body, status, err, sizeof(err));
+		if (retry(t, status, err, &backoff) == -1)
+			return -1;
+	}
+}
+
+static int
+malformed(const struct tail *t)
+{
+	fprintf(stderr, "aggevents: GET %s: malformed answer (or out of "
+	    "memory)\n", t->url);
+	return -1;
+}
+
+/*
+ * Where to start when n events before the end are asked for: walks back
+ * from the end, a page at a time, and puts the cursor before the n-th
+ * newest (n = 0: at the end).  0, or -1 / 1 as get_page.
+ */
+static int
+find_start(struct tail *t, long long n)
+{
+	long long before = LLONG_MAX, left = n ? n : 1;
+	int more, rc;
+
+	t->scanning = 1;
+	while (left > 0) {
+		build_url(t, before, left < PAGE_MAX ? left : PAGE_MAX);
+		if ((rc = get_page(t)) != 1)
+			return rc == 0 ? 1 : -1;
+		t->page_count = 0;
+		if (read_page(t, 0, &more) == -1)
+			return malformed(t);
+		if (t->page_count == 0)
+			break;
+		left -= t->page_count;
+		before = t->first_seq;
+		if (n == 0)
+			t->cursor = t->first_seq;	/* the newest */
+	}
+	if (n > 0 && before != LLONG_MAX)
+		t->cursor = before - 1;
+	t->scanning = 0;
+	return 0;
+}
+
 /* Pages (and follows) until done; the exit status. */
 static int
 run(struct tail *t)
 {
-	char err[CURL_ERROR_SIZE + 64];
-	long status, backoff = 0;
-	int more, rc, header = 0;
+	int more, rc;
 
-	while (!got_signal && (t->o->count < 0 || t->printed < t->o->count)) {
-		build_url(t);
-		if ((status = fetch(t, err, sizeof(err))) == 0)
-			return 0;
-		if (status != 200) {
-			if (status > 0)
-				client_error_message(&t->body, status, err,
-				    sizeof(err));
-			if (retry(t, status, err, &backoff) == -1)
-				return 1;
-			continue;
-		}
-		backoff = 0;
-		/* The table's header comes with the first good answer. */
-		if (t->o->table && !header && (header = 1, table_header(t)) == -1)
-			return 1;
-		if (read_page(t, &more) == -1) {
-			fprintf(stderr, "aggevents: GET %s: malformed answer "
-			    "(or out of memory)\n", t->url);
+	while (!got_signal && (t->want < 0 || t->printed < t->want)) {
+		build_url(t, 0, t->want >= 0 && t->want - t->printed <
+		    t->o->batch ? t->want - t->printed : t->o->batch);
+		if ((rc = get_page(t)) != 1)
+			return rc == 0 ? 0 : 1;
+		if ((t->o->table && table_start(t) == -1) ||
+		    read_page(t, 0, &more) == -1) {
+			(void)malformed(t);
 			return 1;
 		}
 		if ((rc = flush_out(t)) != 0)
 			return rc == 1 ? 0 : 1;
 		if (!more && !t->o->follow)
 			break;
+	}
+	return 0;
+}
+
+/* -i: the one event, or exit 1 when it is not stored. */
+static int
+look_up(struct tail *t)
+{
+	int rc;
+
+	if ((rc = run(t)) != 0)
+		return rc;
+	if (t->printed == 0) {
+		fprintf(stderr, "aggevents: %s/%s: not stored\n", t->o->topic,
+		    t->o->event_id);
+		return 1;
 	}
 	return 0;
 }
@@ -577,31 +835,43 @@ setup_signals(int follow)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
+/* An escaped query value of s into *q (NULL stays NULL); -1 on failure. */
+static int
+escape(struct tail *t, const char *s, char **q)
+{
+	if (s == NULL)
+		return 0;
+	if ((*q = curl_easy_escape(t->curl, s, 0)) == NULL)
+		return -1;
+	return strlen(*q) > 900 ? -1 : 0;
+}
+
 static int
 tail_init(struct tail *t, const struct opts *o)
 {
 	memset(t, 0, sizeof(*t));
 	t->o = o;
-	t->cursor = o->after;
+	t->cursor = o->after > 0 ? o->after : 0;
+	t->want = o->count;
 	t->width = o->table ? terminal_width() : 0;
 	buf_init(&t->body);
 	buf_init(&t->out);
 	buf_init(&t->tmp);
 	buf_init(&t->ev);
-	if (client_base_url(client_publish_url(o->url), t->base,
-	    sizeof(t->base)) == -1) {
+	if (client_url(o->url, "", t->base, sizeof(t->base)) == -1) {
 		fprintf(stderr, "aggevents: URL too long\n");
 		return -1;
 	}
 	if ((t->curl = curl_easy_init()) == NULL ||
-	    (t->headers = client_headers(client_token(o->token), NULL)) == NULL ||
-	    (o->topic && (t->topic_q = curl_easy_escape(t->curl, o->topic,
-	    0)) == NULL)) {
+	    (t->headers = client_headers(client_token(o->token), NULL)) == NULL) {
 		fprintf(stderr, "aggevents: cannot start libcurl\n");
 		return -1;
 	}
-	if (t->topic_q && strlen(t->topic_q) > 2048) {
-		fprintf(stderr, "aggevents: topic too long\n");
+	if (escape(t, o->topic, &t->topic_q) == -1 ||
+	    escape(t, o->event_id, &t->id_q) == -1 ||
+	    escape(t, o->since, &t->since_q) == -1 ||
+	    escape(t, o->until, &t->until_q) == -1) {
+		fprintf(stderr, "aggevents: topic or id too long\n");
 		return -1;
 	}
 	return 0;
@@ -611,6 +881,9 @@ static void
 tail_free(struct tail *t)
 {
 	curl_free(t->topic_q);
+	curl_free(t->id_q);
+	curl_free(t->since_q);
+	curl_free(t->until_q);
 	curl_slist_free_all(t->headers);
 	if (t->curl)
 		curl_easy_cleanup(t->curl);
@@ -618,6 +891,25 @@ tail_free(struct tail *t)
 	buf_free(&t->out);
 	buf_free(&t->tmp);
 	buf_free(&t->ev);
+}
+
+/*
+ * Where the run starts (see the top of this file); then, with -f, -n
+ * counted the backlog only.  The exit status, or -1 to go on.
+ */
+static int
+start(struct tail *t)
+{
+	const struct opts *o = t->o;
+	int rc = 0;
+
+	if (o->after < 0 && o->since == NULL && (o->count >= 0 || o->follow))
+		rc = find_start(t, o->count >= 0 ? o->count : 0);
+	if (rc != 0)
+		return rc == 1 ? 0 : 1;
+	if (o->follow)
+		t->want = -1;
+	return -1;
 }
 
 int
@@ -640,7 +932,8 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (tail_init(&t, &o) == 0)
-		rc = run(&t);
+		rc = o.event_id ? look_up(&t) : (rc = start(&t)) >= 0 ? rc :
+		    run(&t);
 	tail_free(&t);
 	curl_global_cleanup();
 	return rc;

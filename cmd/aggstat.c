@@ -16,46 +16,42 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
+#include "cli.h"
 #include "client.h"
 #include "json.h"
+#include "rfc3339.h"
+#include "vocab.h"
 
 #define STAT_TIMEOUT	30		/* seconds for the whole request */
-#define URL_MAX		4096
+#define PATH_MAX_LEN	4096
 
 enum format { FMT_TEXT, FMT_JSON, FMT_PROM };
 
 struct opts {
 	const char	*url;		/* -u, else AGGREGATOR_URL */
-	const char	*token;		/* -T, else AGG_TOKEN */
+	const char	*token;		/* -k, else AGG_TOKEN */
 	const char	*topic;		/* -t */
 	const char	*output;	/* -o */
+	int		 watch;		/* -w: seconds, 0 once */
 	enum format	 format;
 };
 
-/* The three per-topic figures, as /stats names them in by_topic. */
-static const char *const topic_keys[] = { "received", "unique", "duplicates" };
-
 static const char usage_text[] =
-"usage: aggstat [-jp] [-o file] [-t topic] [-u url] [-T token]\n"
+"usage: aggstat [-jp] [-w seconds] [-o file] [-t topic] [-u url] [-k token]\n"
 "  -j, --json              the JSON as served\n"
 "  -p, --prometheus        Prometheus text exposition\n"
 "  -o, --output FILE       write FILE atomically instead of standard output\n"
 "  -t, --topic TOPIC       only the figures of TOPIC\n"
-"  -u, --url URL           service URL (AGGREGATOR_URL; "
+"  -w, --watch SECONDS     show the figures anew every SECONDS, in place\n"
+"  -u, --url URL           aggd's URL (AGGREGATOR_URL; "
     CLIENT_DEFAULT_URL ")\n"
-"  -T, --token TOKEN       bearer token (AGG_TOKEN)\n"
+"  -k, --token TOKEN       bearer token (AGG_TOKEN)\n"
 "  -h, --help              this text\n"
 "  -V, --version           print the version\n";
-
-static void
-usage(int status)
-{
-	fputs(usage_text, status ? stderr : stdout);
-	exit(status);
-}
 
 static void
 parse_args(int argc, char **argv, struct opts *o)
@@ -65,8 +61,9 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "prometheus", no_argument, NULL, 'p' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "topic", required_argument, NULL, 't' },
+		{ "watch", required_argument, NULL, 'w' },
 		{ "url", required_argument, NULL, 'u' },
-		{ "token", required_argument, NULL, 'T' },
+		{ "token", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -74,46 +71,49 @@ parse_args(int argc, char **argv, struct opts *o)
 	int ch;
 
 	memset(o, 0, sizeof(*o));
-	argv[0] = "aggstat";	/* getopt's messages name argv[0] */
-	while ((ch = getopt_long(argc, argv, "jpo:t:u:T:hV", longopts,
+	opterr = 0;
+	/* T: the letter of 1.1 for the token. */
+	while ((ch = getopt_long(argc, argv, ":jpo:t:w:u:k:hVT:", longopts,
 	    NULL)) != -1)
 		switch (ch) {
 		case 'j': o->format = FMT_JSON; break;
 		case 'p': o->format = FMT_PROM; break;
 		case 'o': o->output = optarg; break;
 		case 't': o->topic = optarg; break;
+		case 'w': o->watch = (int)cli_number("aggstat", "-w", optarg, 1,
+		    86400); break;
 		case 'u': o->url = optarg; break;
-		case 'T': o->token = optarg; break;
-		case 'h': usage(0); break;
+		case 'T': cli_old_letter("aggstat", ch, "-k (--token)");
+			/* FALLTHROUGH */
+		case 'k': o->token = optarg; break;
+		case 'h': fputs(usage_text, stdout); exit(0);
 		case 'V': printf("aggstat %s\n", AGG_VERSION); exit(0);
-		default: usage(2);
+		default: cli_bad_option("aggstat", argv, ch, longopts);
 		}
-	if (optind != argc) {
-		fprintf(stderr, "aggstat: unexpected argument: %s\n",
+	if (optind != argc)
+		cli_usage_error("aggstat", "unexpected argument: %s",
 		    argv[optind]);
-		usage(2);
-	}
-	if ((o->topic && *o->topic == '\0') || (o->output && *o->output == '\0')) {
-		fprintf(stderr, "aggstat: empty %s\n", o->topic && !*o->topic ?
-		    "topic" : "output file name");
-		usage(2);
-	}
+	if (o->topic && *o->topic == '\0')
+		cli_usage_error("aggstat", "-t: empty topic");
+	if (o->output && *o->output == '\0')
+		cli_usage_error("aggstat", "-o: empty file name");
+	if (o->watch && o->output)
+		cli_usage_error("aggstat", "-w shows the figures in place; -o"
+		    " writes a file once");
 }
 
 /* GET /stats into body; 0, or -1 after saying why. */
 static int
 fetch_stats(const struct opts *o, struct buf *body)
 {
-	char base[URL_MAX], url[URL_MAX + 8], err[CURL_ERROR_SIZE + 64];
+	char url[CLIENT_URL_MAX], err[CURL_ERROR_SIZE + 64];
 	CURL *c;
 	long status;
 
-	if (client_base_url(client_publish_url(o->url), base,
-	    sizeof(base)) == -1) {
+	if (client_url(o->url, "/stats", url, sizeof(url)) == -1) {
 		fprintf(stderr, "aggstat: URL too long\n");
 		return -1;
 	}
-	snprintf(url, sizeof(url), "%s/stats", base);
 	if ((c = curl_easy_init()) == NULL) {
 		fprintf(stderr, "aggstat: cannot start libcurl\n");
 		return -1;
@@ -143,9 +143,46 @@ get_count(struct json_object *obj, const char *key, uint64_t *out)
 	return 0;
 }
 
+/*
+ * The figures of the whole store or of one topic, as /stats names them:
+ * the three counters, then the rate and the last arrival, which an aggd
+ * older than 1.2 does not send.
+ */
+struct figures {
+	uint64_t	 count[3];
+	double		 rate;		/* events/s over the last minute */
+	const char	*last;		/* RFC 3339, or NULL: none */
+	int		 has_rate;
+};
+
+static const char *const count_keys[3] = { VOCAB_RECEIVED, VOCAB_UNIQUE,
+	VOCAB_DUPLICATES };
+
+static int
+get_figures(struct json_object *obj, struct figures *f)
+{
+	struct json_object *v;
+	size_t k;
+
+	memset(f, 0, sizeof(*f));
+	for (k = 0; k < 3; k++)
+		if (get_count(obj, count_keys[k], &f->count[k]) == -1)
+			return -1;
+	if (json_object_object_get_ex(obj, VOCAB_RATE, &v) &&
+	    (json_object_is_type(v, json_type_double) ||
+	    json_object_is_type(v, json_type_int))) {
+		f->rate = json_object_get_double(v);
+		f->has_rate = 1;
+	}
+	if (json_object_object_get_ex(obj, VOCAB_LAST, &v) &&
+	    json_object_is_type(v, json_type_string))
+		f->last = json_object_get_string(v);
+	return 0;
+}
+
 /* The by_topic entry of topic, or NULL. */
 static struct json_object *
-topic_figures(struct json_object *stats, const char *topic)
+topic_object(struct json_object *stats, const char *topic)
 {
 	struct json_object *by, *t;
 
@@ -181,22 +218,35 @@ topic_name(struct json_object *stats, size_t i)
 	return json_object_get_string(t);
 }
 
+/* "PREFIXkey value" lines of f. */
+static int
+text_figures(struct buf *out, const char *prefix, const struct figures *f)
+{
+	size_t k;
+
+	for (k = 0; k < 3; k++)
+		if (buf_printf(out, "%s%s %llu\n", prefix, count_keys[k],
+		    (unsigned long long)f->count[k]) == -1)
+			return -1;
+	return (f->has_rate && buf_printf(out, "%s" VOCAB_RATE " %.2f\n",
+	    prefix, f->rate) == -1) ||
+	    buf_printf(out, "%s" VOCAB_LAST " %s\n", prefix,
+	    f->last ? f->last : "none") == -1 ? -1 : 0;
+}
+
 /* received unique_processed ... topic.NAME.received ... */
 static int
 format_text(struct json_object *stats, struct buf *out)
 {
-	static const char *const keys[] = { "received", "unique_processed",
-	    "duplicate_dropped" };
 	struct json_object *t;
+	struct figures f;
 	const char *name;
+	char prefix[300];
 	uint64_t v;
-	size_t i, k, n = topic_count(stats);
+	size_t i, n = topic_count(stats);
 
-	for (k = 0; k < 3; k++)
-		if (get_count(stats, keys[k], &v) == -1 ||
-		    buf_printf(out, "%s %llu\n", keys[k],
-		    (unsigned long long)v) == -1)
-			return -1;
+	if (get_figures(stats, &f) == -1 || text_figures(out, "", &f) == -1)
+		return -1;
 	if (buf_printf(out, "topics %zu\n", n) == -1 ||
 	    (get_count(stats, "uptime_seconds", &v) == 0 &&
 	    buf_printf(out, "uptime_seconds %llu\n",
@@ -205,38 +255,39 @@ format_text(struct json_object *stats, struct buf *out)
 	for (i = 0; i < n; i++) {
 		if ((name = topic_name(stats, i)) == NULL)
 			return -1;
-		if ((t = topic_figures(stats, name)) == NULL)
+		if ((t = topic_object(stats, name)) == NULL)
 			continue;
-		for (k = 0; k < 3; k++)
-			if (get_count(t, topic_keys[k], &v) == -1 ||
-			    buf_printf(out, "topic.%s.%s %llu\n", name,
-			    topic_keys[k], (unsigned long long)v) == -1)
-				return -1;
+		snprintf(prefix, sizeof(prefix), "topic.%s.", name);
+		if (get_figures(t, &f) == -1 ||
+		    text_figures(out, prefix, &f) == -1)
+			return -1;
 	}
 	return 0;
 }
 
-/* -t: received N, unique N, duplicates N (or one JSON object). */
+/* -t: one topic's figures as lines (or one JSON object). */
 static int
-format_topic(struct json_object *t, const char *topic, enum format f,
+format_topic(struct json_object *t, const char *topic, enum format fmt,
     struct buf *out)
 {
-	uint64_t v;
+	struct figures f;
 	size_t k;
 
-	if (f == FMT_JSON && (buf_puts(out, "{\"topic\":") == -1 ||
-	    json_write_string(out, topic, strlen(topic)) == -1))
+	if (get_figures(t, &f) == -1)
 		return -1;
-	for (k = 0; k < 3; k++) {
-		if (get_count(t, topic_keys[k], &v) == -1)
+	if (fmt != FMT_JSON)
+		return text_figures(out, "", &f);
+	if (buf_puts(out, "{\"topic\":") == -1 ||
+	    json_write_string(out, topic, strlen(topic)) == -1)
+		return -1;
+	for (k = 0; k < 3; k++)
+		if (buf_printf(out, ",\"%s\":%llu", count_keys[k],
+		    (unsigned long long)f.count[k]) == -1)
 			return -1;
-		if ((f == FMT_JSON ? buf_printf(out, ",\"%s\":%llu",
-		    topic_keys[k], (unsigned long long)v) :
-		    buf_printf(out, "%s %llu\n", topic_keys[k],
-		    (unsigned long long)v)) == -1)
-			return -1;
-	}
-	return f == FMT_JSON ? buf_puts(out, "}\n") : 0;
+	return (f.has_rate && buf_printf(out, ",\"" VOCAB_RATE "\":%.2f",
+	    f.rate) == -1) || buf_puts(out, ",\"" VOCAB_LAST "\":") == -1 ||
+	    (f.last ? json_write_string(out, f.last, strlen(f.last)) :
+	    buf_puts(out, "null")) == -1 || buf_puts(out, "}\n") == -1 ? -1 : 0;
 }
 
 /* A label value with \\, \" and \n escaped, as the exposition format asks. */
@@ -259,36 +310,63 @@ prom_head(struct buf *out, const char *name, const char *type,
 	    name, type);
 }
 
+/* The Unix time of f's last arrival, or -1 when none (or unreadable). */
+static long long
+last_seconds(const struct figures *f)
+{
+	int64_t ms;
+
+	return f->last && rfc3339_parse(f->last, strlen(f->last), &ms) == 0 ?
+	    ms / 1000 : -1;
+}
+
+/* The per-topic families, in the order of prom_family's k. */
+static const char *const topic_metric[4] = {
+	"agg_topic_events_received_total", "agg_topic_events_unique_total",
+	"agg_topic_events_duplicate_total",
+	"agg_topic_last_event_timestamp_seconds" };
+static const char *const topic_help[4] = {
+	"Events of the topic in accepted publish requests, duplicates"
+	" included.", "Unique events of the topic stored.",
+	"Events of the topic dropped as duplicates.",
+	"When the topic's last event arrived (Unix time)." };
+
+/* Figure k of f as a sample of metric name with the label, if any. */
+static int
+prom_sample(struct buf *out, const char *name, const char *topic,
+    const struct figures *f, size_t k)
+{
+	long long v = k < 3 ? (long long)f->count[k] : last_seconds(f);
+
+	if (v < 0)
+		return 0;	/* no event yet: no sample */
+	return buf_puts(out, name) == -1 || (topic && (buf_puts(out,
+	    "{topic=\"") == -1 || prom_label(out, topic) == -1 ||
+	    buf_puts(out, "\"}") == -1)) ||
+	    buf_printf(out, " %lld\n", v) == -1 ? -1 : 0;
+}
+
 /* One per-topic family: every topic (or only the one asked for). */
 static int
 prom_topic_family(struct json_object *stats, const char *only, size_t k,
     struct buf *out)
 {
-	static const char *const names[] = {
-	    "agg_topic_events_received_total",
-	    "agg_topic_events_unique_total",
-	    "agg_topic_events_duplicate_total" };
-	static const char *const helps[] = {
-	    "Events of the topic in accepted publish requests.",
-	    "Unique events of the topic stored.",
-	    "Duplicate events of the topic dropped." };
 	struct json_object *t;
+	struct figures f;
 	const char *name;
-	uint64_t v;
 	size_t i, n = topic_count(stats);
 
-	if (prom_head(out, names[k], "counter", helps[k]) == -1)
+	if (prom_head(out, topic_metric[k], k < 3 ? "counter" : "gauge",
+	    topic_help[k]) == -1)
 		return -1;
 	for (i = 0; i < n; i++) {
 		if ((name = topic_name(stats, i)) == NULL)
 			return -1;
 		if ((only && strcmp(name, only) != 0) ||
-		    (t = topic_figures(stats, name)) == NULL)
+		    (t = topic_object(stats, name)) == NULL)
 			continue;
-		if (get_count(t, topic_keys[k], &v) == -1 ||
-		    buf_printf(out, "%s{topic=\"", names[k]) == -1 ||
-		    prom_label(out, name) == -1 ||
-		    buf_printf(out, "\"} %llu\n", (unsigned long long)v) == -1)
+		if (get_figures(t, &f) == -1 ||
+		    prom_sample(out, topic_metric[k], name, &f, k) == -1)
 			return -1;
 	}
 	return 0;
@@ -298,21 +376,20 @@ prom_topic_family(struct json_object *stats, const char *only, size_t k,
 static int
 format_prom(struct json_object *stats, const char *only, struct buf *out)
 {
-	static const char *const keys[] = { "received", "unique_processed",
-	    "duplicate_dropped" };
-	static const char *const names[] = { "agg_events_received_total",
-	    "agg_events_unique_total", "agg_events_duplicate_total" };
-	static const char *const helps[] = {
-	    "Events in accepted publish requests, duplicates included.",
-	    "Unique events stored.", "Duplicate events dropped." };
+	static const char *const names[4] = { METRIC_RECEIVED, METRIC_UNIQUE,
+	    METRIC_DUPLICATES, METRIC_LAST };
+	static const char *const helps[4] = { METRIC_RECEIVED_HELP,
+	    METRIC_UNIQUE_HELP, METRIC_DUPLICATES_HELP, METRIC_LAST_HELP };
+	struct figures f;
 	uint64_t v;
 	size_t k;
 
-	for (k = 0; !only && k < 3; k++)
-		if (get_count(stats, keys[k], &v) == -1 ||
-		    prom_head(out, names[k], "counter", helps[k]) == -1 ||
-		    buf_printf(out, "%s %llu\n", names[k],
-		    (unsigned long long)v) == -1)
+	if (get_figures(stats, &f) == -1)
+		return -1;
+	for (k = 0; !only && k < 4; k++)
+		if (prom_head(out, names[k], k < 3 ? "counter" : "gauge",
+		    helps[k]) == -1 || prom_sample(out, names[k], NULL, &f, k) ==
+		    -1)
 			return -1;
 	if (!only && (prom_head(out, "agg_topics", "gauge",
 	    "Topics with at least one event.") == -1 ||
@@ -324,7 +401,7 @@ format_prom(struct json_object *stats, const char *only, struct buf *out)
 	    buf_printf(out, "agg_uptime_seconds %llu\n",
 	    (unsigned long long)v) == -1))
 		return -1;
-	for (k = 0; k < 3; k++)
+	for (k = 0; k < 4; k++)
 		if (prom_topic_family(stats, only, k, out) == -1)
 			return -1;
 	return 0;
@@ -353,7 +430,7 @@ format_stats(const struct opts *o, const struct buf *body, struct buf *out)
 		    "object\n");
 		goto done;
 	}
-	if (o->topic && (t = topic_figures(stats, o->topic)) == NULL) {
+	if (o->topic && (t = topic_object(stats, o->topic)) == NULL) {
 		fprintf(stderr, "aggstat: %s: no such topic\n", o->topic);
 		goto done;
 	}
@@ -396,7 +473,7 @@ write_all(int fd, const char *p, size_t len)
 static int
 sync_dir(const char *path)
 {
-	char dir[URL_MAX];
+	char dir[PATH_MAX_LEN];
 	const char *slash = strrchr(path, '/');
 	int fd, rc;
 
@@ -420,7 +497,7 @@ sync_dir(const char *path)
 static int
 write_file(const char *path, const struct buf *data)
 {
-	char tmp[URL_MAX];
+	char tmp[PATH_MAX_LEN];
 	const char *slash = strrchr(path, '/');
 	int fd, len, saved;
 	mode_t mask;
@@ -469,12 +546,48 @@ write_stdout(const struct buf *data)
 	return 0;
 }
 
+/* Once: the figures to standard output or the file; the exit status. */
+static int
+show_once(const struct opts *o, struct buf *body, struct buf *out)
+{
+	out->len = 0;
+	if (fetch_stats(o, body) == -1 || buf_cstr(body) == -1 ||
+	    format_stats(o, body, out) == -1 || buf_cstr(out) == -1)
+		return 1;
+	return (o->output ? write_file(o->output, out) :
+	    write_stdout(out)) == 0 ? 0 : 1;
+}
+
+/*
+ * -w: like watch(1), the screen cleared and the figures shown anew every
+ * o->watch seconds, under a line that says when; an error is shown in
+ * their place and the next round tries again.  Ends with SIGINT.
+ */
+static _Noreturn void
+show_every(const struct opts *o, struct buf *body, struct buf *out)
+{
+	char when[32];
+	time_t now;
+	struct tm tm;
+
+	for (;;) {
+		now = time(NULL);
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S",
+		    localtime_r(&now, &tm));
+		printf("\033[H\033[2J" "every %d s: aggstat %s\n\n", o->watch,
+		    when);
+		fflush(stdout);
+		(void)show_once(o, body, out);
+		sleep((unsigned)o->watch);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
 	struct opts o;
 	struct buf body, out;
-	int rc = 1;
+	int rc;
 
 	parse_args(argc, argv, &o);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -483,10 +596,9 @@ main(int argc, char **argv)
 	}
 	buf_init(&body);
 	buf_init(&out);
-	if (fetch_stats(&o, &body) == 0 && buf_cstr(&body) == 0 &&
-	    format_stats(&o, &body, &out) == 0 && buf_cstr(&out) == 0)
-		rc = (o.output ? write_file(o.output, &out) :
-		    write_stdout(&out)) == 0 ? 0 : 1;
+	if (o.watch)
+		show_every(&o, &body, &out);
+	rc = show_once(&o, &body, &out);
 	buf_free(&body);
 	buf_free(&out);
 	curl_global_cleanup();

@@ -7,8 +7,9 @@
 #include "client.h"
 #include "http.h"
 
-const char *
-client_publish_url(const char *flag)
+/* The URL given: the flag, else AGGREGATOR_URL, else the default. */
+static const char *
+given_url(const char *flag)
 {
 	const char *v;
 
@@ -19,23 +20,48 @@ client_publish_url(const char *flag)
 	return CLIENT_DEFAULT_URL;
 }
 
+/* Paths of aggd that a URL given to any tool may end in. */
+static const char *const known_paths[] = {
+	"/publish", "/events", "/stats", "/topics", "/healthz", "/metrics",
+};
+
+/* Length of url without trailing slashes. */
+static size_t
+trim_slashes(const char *url, size_t len)
+{
+	while (len > 0 && url[len - 1] == '/')
+		len--;
+	return len;
+}
+
 int
 client_base_url(const char *url, char *out, size_t outsz)
 {
-	size_t len = strlen(url);
-	static const char suffix[] = "/publish";
+	size_t len = trim_slashes(url, strlen(url)), i, n;
 
-	while (len > 0 && url[len - 1] == '/')
-		len--;
-	if (len >= sizeof(suffix) - 1 &&
-	    memcmp(url + len - (sizeof(suffix) - 1), suffix, sizeof(suffix) - 1) == 0)
-		len -= sizeof(suffix) - 1;
-	while (len > 0 && url[len - 1] == '/')
-		len--;
+	for (i = 0; i < sizeof(known_paths) / sizeof(known_paths[0]); i++) {
+		n = strlen(known_paths[i]);
+		if (len >= n && memcmp(url + len - n, known_paths[i], n) == 0) {
+			len = trim_slashes(url, len - n);
+			break;
+		}
+	}
 	if (len + 1 > outsz)
 		return -1;
 	memcpy(out, url, len);
 	out[len] = '\0';
+	return 0;
+}
+
+int
+client_url(const char *flag, const char *path, char *out, size_t outsz)
+{
+	size_t len;
+
+	if (client_base_url(given_url(flag), out, outsz) == -1 ||
+	    (len = strlen(out)) + strlen(path) + 1 > outsz)
+		return -1;
+	memcpy(out + len, path, strlen(path) + 1);
 	return 0;
 }
 

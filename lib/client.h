@@ -12,10 +12,19 @@
 
 #define CLIENT_DEFAULT_URL	"http://localhost:8080/publish"
 
-/* The publish URL: the flag, else AGGREGATOR_URL, else the default. */
-const char	*client_publish_url(const char *flag);
-/* The service's base URL: publish URL without "/publish" (and "/"). */
-int		 client_base_url(const char *publish_url, char *out, size_t outsz);
+/*
+ * The service's base URL: url without trailing slashes and without a path
+ * of aggd's it ends in ("/publish", "/stats", ...), so that every tool
+ * takes the base or any of those.  -1 when it does not fit in out.
+ */
+int		 client_base_url(const char *url, char *out, size_t outsz);
+/*
+ * The base URL of the flag (else AGGREGATOR_URL, else the default) with
+ * path ("/publish", or "" for the base) appended; -1 when it does not fit.
+ */
+int		 client_url(const char *flag, const char *path, char *out,
+		    size_t outsz);
+#define CLIENT_URL_MAX	4096
 /* The token: the flag, else AGG_TOKEN; NULL when unset or empty. */
 const char	*client_token(const char *flag);
 

@@ -30,6 +30,7 @@
 
 #include "array.h"
 #include "event.h"
+#include "rfc3339.h"
 #include "json.h"
 
 /* The five members, in the order they are checked for "missing". */
@@ -48,6 +49,7 @@ struct ctx {
 	int			 nomem;		/* out of memory (or of 32 bits) */
 	const char		*first_field;	/* the first violation, */
 	const char		*first_msg;	/* for event_parse_line */
+	int			 ndjson;	/* JSON lines sent as one JSON text */
 };
 
 void
@@ -85,7 +87,7 @@ ctx_init(struct ctx *c, struct event_batch *b, const char *s, size_t len)
 	c->b = b;
 	json_reader_init(&c->r, s, len);
 	c->line = 0;
-	c->nomem = 0;
+	c->nomem = c->ndjson = 0;
 	c->first_field = c->first_msg = NULL;
 }
 
@@ -412,16 +414,32 @@ finish(struct ctx *c, int rc)
 		snprintf(b->syntax, sizeof(b->syntax), "line %ld: %s",
 		    c->line, c->r.err);
 	else
-		snprintf(b->syntax, sizeof(b->syntax), "%s", c->r.err);
+		snprintf(b->syntax, sizeof(b->syntax), "%s%s", c->r.err,
+		    c->ndjson ? "; it looks like NDJSON: send it with"
+		    " Content-Type: application/x-ndjson" : "");
 	b->syntax_line = c->line;
 	return EVENT_SYNTAX;
+}
+
+/*
+ * After a whole first value, p[0..end) is more of them, one a line: what
+ * curl --data-binary @file.ndjson sends without the NDJSON content type.
+ */
+static int
+looks_like_ndjson(const char *p, const char *end)
+{
+	int newline = 0;
+
+	for (; p < end && strchr(" \t\r\n", *p); p++)
+		newline |= *p == '\n';
+	return newline && p < end && *p == '{';
 }
 
 int
 event_parse_json(struct event_batch *b, const char *body, size_t len)
 {
 	struct ctx c;
-	int rc;
+	int rc, ndjson;
 
 	event_batch_reset(b);
 	if (blank(body, len)) {
@@ -433,8 +451,13 @@ event_parse_json(struct event_batch *b, const char *body, size_t len)
 		rc = parse_array(&c);
 	else
 		rc = parse_event(&c, 0, 1);
-	if (rc == 0 && json_end(&c.r) < 0)
+	/* A whole value read: json_end can only find data after it. */
+	ndjson = rc == 0 && c.r.status == 0 && looks_like_ndjson(c.r.p,
+	    body + len);
+	if (rc == 0 && json_end(&c.r) < 0) {
+		c.ndjson = ndjson;
 		rc = -1;
+	}
 	return finish(&c, rc);
 }
 
@@ -525,9 +548,17 @@ event_fields(const struct event_batch *b, size_t i, struct event_fields *f)
 }
 
 int
-event_write_json(struct buf *out, const struct event_fields *f, int64_t seq)
+event_write_json(struct buf *out, const struct event_fields *f,
+    const struct event_stored *st)
 {
 	size_t mark = out->len;
+	char at[RFC3339_MS_LEN + 2] = "null";
+
+	if (st && st->received_ms >= 0) {
+		at[0] = '"';
+		rfc3339_format(st->received_ms, at + 1);
+		strcat(at, "\"");
+	}
 
 	if (buf_puts(out, "{\"topic\":") == -1 ||
 	    json_write_string(out, f->topic, f->topic_len) == -1 ||
@@ -539,7 +570,8 @@ event_write_json(struct buf *out, const struct event_fields *f, int64_t seq)
 	    json_write_string(out, f->source, f->source_len) == -1 ||
 	    buf_puts(out, ",\"payload\":") == -1 ||
 	    buf_append(out, f->payload, f->payload_len) == -1 ||
-	    (seq >= 0 && buf_printf(out, ",\"seq\":%" PRId64, seq) == -1) ||
+	    (st && buf_printf(out, ",\"seq\":%" PRId64 ",\"received_at\":%s",
+	    st->seq, at) == -1) ||
 	    buf_putc(out, '}') == -1) {
 		out->len = mark;
 		return -1;
@@ -547,68 +579,8 @@ event_write_json(struct buf *out, const struct event_fields *f, int64_t seq)
 	return 0;
 }
 
-/* n decimal digits at s into *v; 0 if one is not a digit. */
-static int
-digits(const char *s, size_t n, int *v)
-{
-	size_t i;
-
-	for (*v = 0, i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-		*v = *v * 10 + (s[i] - '0');
-	}
-	return 1;
-}
-
-static int
-month_days(int y, int m)
-{
-	static const int days[12] = {
-		31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
-	};
-	int leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
-
-	return m == 2 && leap ? 29 : days[m - 1];
-}
-
-/* "Z", "z" or "+HH:MM" / "-HH:MM" filling s[0..n) exactly. */
-static int
-valid_offset(const char *s, size_t n)
-{
-	int h, m;
-
-	if (n == 1)
-		return s[0] == 'Z' || s[0] == 'z';
-	return n == 6 && (s[0] == '+' || s[0] == '-') && s[3] == ':' &&
-	    digits(s + 1, 2, &h) && digits(s + 4, 2, &m) && h <= 23 && m <= 59;
-}
-
-/*
- * YYYY-MM-DDTHH:MM:SS[.F+](Z|+HH:MM), a real date.  No leap second: POSIX
- * time, which every publisher's clock runs on, has no 23:59:60.
- */
 int
 event_valid_timestamp(const char *s, size_t len)
 {
-	int y, mo, d, h, mi, sec;
-	size_t i = 19, f;
-
-	if (len < 20 || s[4] != '-' || s[7] != '-' || s[13] != ':' ||
-	    s[16] != ':' || (s[10] != 'T' && s[10] != 't'))
-		return 0;
-	if (!digits(s, 4, &y) || !digits(s + 5, 2, &mo) ||
-	    !digits(s + 8, 2, &d) || !digits(s + 11, 2, &h) ||
-	    !digits(s + 14, 2, &mi) || !digits(s + 17, 2, &sec))
-		return 0;
-	if (mo < 1 || mo > 12 || d < 1 || d > month_days(y, mo) || h > 23 ||
-	    mi > 59 || sec > 59)
-		return 0;
-	if (s[i] == '.') {
-		for (f = ++i; i < len && s[i] >= '0' && s[i] <= '9'; i++)
-			;
-		if (i == f)
-			return 0;
-	}
-	return valid_offset(s + i, len - i);
+	return rfc3339_parse(s, len, NULL) == 0;
 }

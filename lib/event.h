@@ -8,7 +8,7 @@
  * all in one arena owned by the batch; events refer to it by offset, so the
  * arena may move while it grows.
  *
- * Rules (../shared/CONTRACT.md): topic, event_id, source: strings of 1-255
+ * Rules (agg(7), aggd(8)): topic, event_id, source: strings of 1-255
  * bytes of valid UTF-8 without control characters (U+0000-U+001F,
  * U+007F-U+009F); timestamp: an RFC 3339 date-time that is a real calendar
  * date and time; payload: a JSON object.  A second occurrence of one of
@@ -56,7 +56,7 @@ struct event_batch {
 	struct event_error *err;	/* at most EVENT_MAX_ERRORS */
 	size_t		 nerr;
 	size_t		 nbad;		/* violations in all, listed or not */
-	char		 syntax[160];	/* the 400 message: one sentence */
+	char		 syntax[256];	/* the 400 message: one sentence */
 	long		 syntax_line;	/* NDJSON line of it, 0 otherwise */
 };
 
@@ -92,12 +92,20 @@ int	event_parse_line(struct event_batch *, const char *line, size_t len);
 
 void	event_fields(const struct event_batch *, size_t i, struct event_fields *);
 
+/* What the store adds to an event: its arrival number and time. */
+struct event_stored {
+	int64_t		 seq;
+	int64_t		 received_ms;	/* ms since 1970; -1 unknown (1.1) */
+};
+
 /*
  * Appends one event as a JSON object with members in the order topic,
- * event_id, timestamp, source, payload, then "seq" when seq >= 0.  The
- * payload must already be canonical JSON and is copied as it is.
+ * event_id, timestamp, source, payload, then, when st is not NULL, "seq"
+ * and "received_at" (RFC 3339, UTC, milliseconds; null when unknown).
+ * The payload must already be canonical JSON and is copied as it is.
  */
-int	event_write_json(struct buf *, const struct event_fields *, int64_t seq);
+int	event_write_json(struct buf *, const struct event_fields *,
+	    const struct event_stored *st);
 
 /* RFC 3339 date-time check (exposed for tests): 1 valid, 0 not. */
 int	event_valid_timestamp(const char *s, size_t len);

@@ -1,8 +1,11 @@
 /*
  * log.c - one-line diagnostics on standard error.
  *
- * The program name is set once by main before any thread starts and only
- * read afterwards; besides it, only log_exit's flag is process-wide.
+ * The program name, and whether lines get a time, are set once by main
+ * before any thread starts and only read afterwards; besides them, only
+ * log_exit's flag is process-wide.  Lines carry the time (UTC, after the
+ * name) unless standard error is the systemd journal, which stamps them
+ * itself: systemd names the stream it gives a service in JOURNAL_STREAM.
  * Each message is formatted into one buffer and written with one write(2)
  * so that lines from different threads never interleave.
  */
@@ -11,11 +14,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "rfc3339.h"
 
 static const char *log_prog = "agg";
+static int log_stamp;
+
+/* Standard error is the stream systemd gave the service: dev:inode. */
+static int
+stderr_is_journal(void)
+{
+	const char *v = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	return v && sscanf(v, "%llu:%llu", &dev, &ino) == 2 &&
+	    fstat(STDERR_FILENO, &st) == 0 &&
+	    (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
 
 void
 log_init(const char *progname)
@@ -23,15 +44,23 @@ log_init(const char *progname)
 	const char *slash = strrchr(progname, '/');
 
 	log_prog = slash ? slash + 1 : progname;
+	log_stamp = !stderr_is_journal();
 }
 
 static void
 log_vemit(int with_errno, int saved_errno, const char *fmt, va_list ap)
 {
-	char line[1024];
+	char line[1024], at[RFC3339_MS_LEN] = "";
+	struct timespec ts;
 	int n, m;
 
-	n = snprintf(line, sizeof(line), "%s: ", log_prog);
+	if (log_stamp) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		rfc3339_format((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
+		    at);
+	}
+	n = snprintf(line, sizeof(line), "%s: %s%s", log_prog, at,
+	    log_stamp ? " " : "");
 	m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	if (m > 0)
 		n += m;

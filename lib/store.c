@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "array.h"
 #include "store_int.h"
@@ -47,7 +48,8 @@ static int
 prepare_inserts(struct store *s)
 {
 	static const char head[] = "INSERT INTO events(seq, topic_id, fp,"
-	    " event_id, ts, source, payload) VALUES ", row[] = "(?,?,?,?,?,?,?)";
+	    " event_id, ts, source, payload, received_at) VALUES ",
+	    row[] = "(?,?,?,?,?,?,?,?)";
 	char sql[sizeof(head) + PENDING_MAX * sizeof(row)];
 	size_t len, i, rows;
 
@@ -76,7 +78,7 @@ store_prepare(struct store *s)
 	    prepare(s, &s->ins_topic, "INSERT INTO topics(id, name) VALUES (?,?)")
 	    == -1 ||
 	    prepare(s, &s->upd_topic, "UPDATE topics SET received = received + ?,"
-	    " uniq = uniq + ?, dups = dups + ? WHERE id = ?") == -1 ||
+	    " uniq = uniq + ?, dups = dups + ?, last_at = ? WHERE id = ?") == -1 ||
 	    prepare(s, &s->ins_run, store_ins_run_sql) == -1 ||
 	    prepare(s, &s->set_indexed, "UPDATE meta SET value = ?"
 	    " WHERE name = 'indexed'") == -1 ||
@@ -216,8 +218,8 @@ topics_load(struct store *s, uint64_t *uniq)
 	size_t len;
 
 	*uniq = 0;
-	if (sqlite3_prepare_v2(s->db, "SELECT id, name, received, uniq, dups"
-	    " FROM topics ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db, "SELECT id, name, received, uniq, dups,"
+	    " last_at FROM topics ORDER BY id", -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	if (tindex_rebuild(s, 64) == -1)
 		goto fail;
@@ -232,6 +234,9 @@ topics_load(struct store *s, uint64_t *uniq)
 		t->total.received = (uint64_t)sqlite3_column_int64(st, 2);
 		t->total.unique = (uint64_t)sqlite3_column_int64(st, 3);
 		t->total.duplicates = (uint64_t)sqlite3_column_int64(st, 4);
+		t->total.last_ms = (uint64_t)sqlite3_column_int64(st, 5);
+		if (t->total.last_ms > s->last_ms)
+			s->last_ms = t->total.last_ms;
 		*uniq += t->total.unique;
 	}
 	sqlite3_finalize(st);
@@ -426,6 +431,7 @@ bind_row(sqlite3_stmt *st, int col, uint64_t seq, const struct pending *p)
 	    SQLITE_STATIC);
 	sqlite3_bind_text(st, col + 7, f->payload, (int)f->payload_len,
 	    SQLITE_STATIC);
+	sqlite3_bind_int64(st, col + 8, (int64_t)p->received_ms);
 }
 
 /* Inserts the pending rows, the largest statement that fits first. */
@@ -442,7 +448,7 @@ flush_pending(struct store *s)
 			;
 		rows = (size_t)1 << k;
 		for (i = 0; i < rows; i++)
-			bind_row(s->ins_events[k], 7 * (int)i, seq + done + i,
+			bind_row(s->ins_events[k], 8 * (int)i, seq + done + i,
 			    &s->pending[done + i]);
 		if ((rc = step_done(s->ins_events[k])) != 0)
 			return rc;
@@ -463,7 +469,8 @@ insert_event(struct store *s, const struct event_fields *f, int64_t topic_id,
 		return SQLITE_FULL;
 	if (s->npending == PENDING_MAX && (rc = flush_pending(s)) != 0)
 		return rc;
-	s->pending[s->npending++] = (struct pending){ *f, topic_id, fp };
+	s->pending[s->npending++] = (struct pending){ *f, topic_id, fp,
+	    s->commit_ms };
 	s->next_seq++;
 	if (tail_add(s, topic_id, seq, fp) == -1 ||
 	    fpset_add(&s->set, fp, seq) == -1)
@@ -492,6 +499,7 @@ apply_event(struct store *s, const struct event_fields *f,
 		return rc;
 	t->delta.received++;
 	res->received++;
+	res->last_ms = s->commit_ms;
 	if (dup) {
 		t->delta.duplicates++;
 		res->duplicates++;
@@ -514,7 +522,8 @@ flush_topics(struct store *s)
 		sqlite3_bind_int64(s->upd_topic, 1, (int64_t)t->delta.received);
 		sqlite3_bind_int64(s->upd_topic, 2, (int64_t)t->delta.unique);
 		sqlite3_bind_int64(s->upd_topic, 3, (int64_t)t->delta.duplicates);
-		sqlite3_bind_int64(s->upd_topic, 4, t->id);
+		sqlite3_bind_int64(s->upd_topic, 4, (int64_t)s->commit_ms);
+		sqlite3_bind_int64(s->upd_topic, 5, t->id);
 		if ((rc = step_done(s->upd_topic)) != 0)
 			return rc;
 	}
@@ -607,6 +616,7 @@ end_transaction(struct store *s, const struct mark *rollback_to)
 			t->total.received += t->delta.received;
 			t->total.unique += t->delta.unique;
 			t->total.duplicates += t->delta.duplicates;
+			t->total.last_ms = s->commit_ms;
 		}
 		memset(&t->delta, 0, sizeof(t->delta));
 		t->touched = 0;
@@ -616,6 +626,22 @@ end_transaction(struct store *s, const struct mark *rollback_to)
 		s->ntouched = 0;
 	if (s->indexed == s->next_seq - 1)
 		s->ntail = 0;
+}
+
+/*
+ * The received_at of a commit's events: the wall clock, but never before
+ * the last commit's, so that received_at grows with seq and a time range
+ * is a range of seqs (store_seq_at), even when the clock is set back.
+ */
+static uint64_t
+received_now(const struct store *s)
+{
+	struct timespec ts;
+	uint64_t ms;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return ms > s->last_ms ? ms : s->last_ms;
 }
 
 int
@@ -634,7 +660,9 @@ store_commit(struct store *s, struct event_batch *const *b, size_t n,
 	 * them.  Only no room for the frames themselves (SQLITE_FULL) leaves
 	 * no commit frame behind.
 	 */
+	pthread_mutex_lock(&s->set_mu);
 	s->ntouched = 0;
+	s->commit_ms = received_now(s);
 	if (touched_reserve(s, b, n) == -1)
 		rc = SQLITE_NOMEM;
 	else if ((rc = step_done(s->begin)) == 0 &&
@@ -643,15 +671,37 @@ store_commit(struct store *s, struct event_batch *const *b, size_t n,
 		unknown = rc != SQLITE_FULL;
 	if (rc == 0) {
 		end_transaction(s, NULL);
+		pthread_mutex_unlock(&s->set_mu);
+		s->last_ms = s->commit_ms;
 		store_catch_up(s);
 		return 0;
 	}
 	snprintf(err, errsz, "store: %s", rc == SQLITE_NOMEM ? "out of memory" :
 	    sqlite3_errstr(rc));
 	end_transaction(s, &before);
+	pthread_mutex_unlock(&s->set_mu);
 	if (unknown)
 		return STORE_IOERR;
 	return rc == SQLITE_FULL ? STORE_FULL : STORE_ERROR;
+}
+
+size_t
+store_candidates(struct store *s, const char *topic, size_t topic_len,
+    const char *event_id, size_t event_id_len, uint64_t *seq, size_t max)
+{
+	struct event_fields f = { .topic = topic, .topic_len = topic_len,
+	    .event_id = event_id, .event_id_len = event_id_len };
+	size_t pos = FPSET_START, n = 0;
+	uint64_t fp;
+
+	if (topic_len > EVENT_FIELD_MAX || event_id_len > EVENT_FIELD_MAX)
+		return 0;
+	fp = fingerprint(s, &f);
+	pthread_mutex_lock(&s->set_mu);
+	while (n < max && (seq[n] = fpset_next(&s->set, fp, &pos)) != 0)
+		n++;
+	pthread_mutex_unlock(&s->set_mu);
+	return n;
 }
 
 int

@@ -27,6 +27,7 @@ struct store_reader;
 
 struct store_counts {
 	uint64_t	received, unique, duplicates;
+	uint64_t	last_ms;	/* when the last arrived (ms since 1970), 0 none */
 };
 
 struct store	*store_open(const char *path, char *err, size_t errsz);
@@ -86,12 +87,22 @@ uint64_t	 store_last_seq(const struct store *);
 /* Topics committed: the largest topic id. */
 size_t		 store_topics(const struct store *);
 
+/*
+ * A consistent copy of the store at path in dest, taken while aggd runs
+ * (store_backup.c); *events: how many it holds.  0, or -1 with err set.
+ */
+int		 store_backup(const char *path, const char *dest,
+		    uint64_t *events, char *err, size_t errsz);
+/* The store at path replaced by the backup, while no aggd runs on it. */
+int		 store_restore(const char *backup, const char *path,
+		    uint64_t *events, char *err, size_t errsz);
+
 struct store_reader *store_reader_open(const char *path, char *err, size_t errsz);
 void		 store_reader_close(struct store_reader *);
 
 typedef int	 store_name_fn(int64_t topic_id, const char *name, void *arg);
-typedef int	 store_event_fn(const struct event_fields *, int64_t seq,
-		    void *arg);
+typedef int	 store_event_fn(const struct event_fields *,
+		    const struct event_stored *, void *arg);
 
 /*
  * Calls fn with each topic's id and name, in name order, until fn returns
@@ -104,13 +115,41 @@ int		 store_read_topics(struct store_reader *, store_name_fn *,
 int		 store_topic_id(struct store_reader *, const char *topic,
 		    int64_t *id);
 
+/* Which events a read takes: seqs in (after, before), limit of them. */
+struct store_range {
+	int64_t		 after;
+	int64_t		 before;	/* the caller's bound on what it shows */
+	int		 limit;
+	int		 from_end;	/* the newest limit of them, not the oldest */
+};
+
 /*
- * Calls fn for up to limit events of a topic (topic_id 0: of all topics)
- * with seq > after, in seq order, until fn returns 1 (the page ends there)
- * or -1 (the read fails).  Returns 0 or -1.
+ * Calls fn for the events of a topic (topic_id 0: of all topics) in the
+ * range, in seq order, until fn returns 1 (the page ends there) or -1
+ * (the read fails).  Returns 0 or -1.
  */
 int		 store_read_events(struct store_reader *, int64_t topic_id,
-		    int64_t after, int limit, store_event_fn *, void *arg);
+		    const struct store_range *, store_event_fn *, void *arg);
+
+/* Calls fn for event seq, if it is stored.  0 or -1. */
+int		 store_read_seq(struct store_reader *, int64_t seq,
+		    store_event_fn *, void *arg);
+
+/*
+ * Sets *seq to the first event that arrived at or after ms (since 1970),
+ * or to one past the last event when none did.  0 or -1.
+ */
+int		 store_seq_at(struct store_reader *, int64_t ms, int64_t *seq);
+
+/*
+ * Candidates for the event (topic, event_id): up to max seqs into seq,
+ * their number returned.  A candidate may be another event (the caller
+ * compares the stored identity) or not yet durable.  May wait for a
+ * commit in progress.
+ */
+size_t		 store_candidates(struct store *, const char *topic,
+		    size_t topic_len, const char *event_id, size_t event_id_len,
+		    uint64_t *seq, size_t max);
 
 const char	*store_reader_error(struct store_reader *);
 

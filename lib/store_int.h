@@ -5,6 +5,7 @@
 #ifndef AGG_STORE_INT_H
 #define AGG_STORE_INT_H
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,6 +38,7 @@ struct pending {
 	struct event_fields f;		/* points into the caller's batch */
 	int64_t		 topic_id;
 	uint64_t	 fp;
+	uint64_t	 received_ms;
 };
 
 struct store {
@@ -49,7 +51,10 @@ struct store {
 	int		 ckpt_ready;	/* see store_checkpoint */
 	struct siphash_key key;
 	struct fpset	 set;
+	pthread_mutex_t	 set_mu;	/* the writer's while it commits */
 	uint64_t	 next_seq;
+	uint64_t	 last_ms;	/* received_at of the last commit */
+	uint64_t	 commit_ms;	/* of the open transaction's events */
 	uint64_t	 indexed;	/* topic_runs hold every seq <= this */
 	struct topic	*topics;	/* index i has id i + 1 */
 	size_t		 ntopics, topics_cap;
@@ -74,6 +79,8 @@ int	 store_load(struct store *);
 
 /* store_open.c: syncs the folder that holds path. */
 int	 store_sync_parent(char *path);
+/* Makes the folders path is in, each synced into its parent. */
+int	 store_mkdirs(const char *path, char *err, size_t errsz);
 
 /* store_wal.c */
 int	 store_wal_setup(struct store *);

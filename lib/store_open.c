@@ -70,8 +70,8 @@ mkdir_synced(char *dir)
 	return store_sync_parent(dir);
 }
 
-static int
-mkdirs(const char *path, char *err, size_t errsz)
+int
+store_mkdirs(const char *path, char *err, size_t errsz)
 {
 	char dir[PATH_MAX];
 	char *p;
@@ -120,10 +120,12 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value BLOB);"
     "CREATE TABLE IF NOT EXISTS topics(id INTEGER PRIMARY KEY,"
     " name TEXT NOT NULL UNIQUE, received INTEGER NOT NULL DEFAULT 0,"
-    " uniq INTEGER NOT NULL DEFAULT 0, dups INTEGER NOT NULL DEFAULT 0);"
+    " uniq INTEGER NOT NULL DEFAULT 0, dups INTEGER NOT NULL DEFAULT 0,"
+    " last_at INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS events(seq INTEGER PRIMARY KEY,"
     " topic_id INTEGER NOT NULL, fp INTEGER NOT NULL, event_id TEXT NOT NULL,"
-    " ts TEXT NOT NULL, source TEXT NOT NULL, payload TEXT NOT NULL);"
+    " ts TEXT NOT NULL, source TEXT NOT NULL, payload TEXT NOT NULL,"
+    " received_at INTEGER);"
     "CREATE TABLE IF NOT EXISTS topic_runs(topic_id INTEGER NOT NULL,"
     " last_seq INTEGER NOT NULL, entries BLOB NOT NULL,"
     " PRIMARY KEY(topic_id, last_seq)) WITHOUT ROWID;"
@@ -183,6 +185,54 @@ runs_convert(struct store *s, const char *rows_sql)
 	    " (SELECT coalesce(max(seq), 0) FROM events) WHERE name = 'indexed'",
 	    NULL, NULL, NULL) != SQLITE_OK)
 		return -1;
+	return 0;
+}
+
+/*
+ * Columns that 1.2 added, to a store made before: ALTER TABLE ADD COLUMN
+ * changes only the schema, not the rows.  Events stored before have no
+ * received_at (NULL: /events says null).
+ */
+static const struct {
+	const char	*table, *column, *add;
+} new_columns[] = {
+	{ "events", "received_at", "ALTER TABLE events ADD COLUMN received_at"
+	    " INTEGER" },
+	{ "topics", "last_at", "ALTER TABLE topics ADD COLUMN last_at INTEGER"
+	    " NOT NULL DEFAULT 0" },
+};
+
+static int
+has_column(struct store *s, const char *table, const char *column)
+{
+	sqlite3_stmt *st;
+	int rc, found = 0;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM pragma_table_info(?)"
+	    " WHERE name = ?", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, column, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		found = 1;
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? found : -1;
+}
+
+static int
+add_columns(struct store *s)
+{
+	size_t i;
+	int has;
+
+	for (i = 0; i < sizeof(new_columns) / sizeof(new_columns[0]); i++) {
+		if ((has = has_column(s, new_columns[i].table,
+		    new_columns[i].column)) == -1)
+			return -1;
+		if (!has && sqlite3_exec(s->db, new_columns[i].add, NULL, NULL,
+		    NULL) != SQLITE_OK)
+			return -1;
+	}
 	return 0;
 }
 
@@ -256,7 +306,8 @@ store_setup(struct store *s)
 	    sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return -1;
 	if (sqlite3_exec(s->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK ||
-	    store_migrate(s) == -1 || store_key(s) == -1 ||
+	    add_columns(s) == -1 || store_migrate(s) == -1 ||
+	    store_key(s) == -1 ||
 	    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
@@ -274,7 +325,9 @@ store_open(const char *path, char *err, size_t errsz)
 		return NULL;
 	}
 	s->dbfd = s->walfd = -1;
-	if (mkdirs(path, err, errsz) == -1 || store_lock(s, path, err, errsz) == -1)
+	pthread_mutex_init(&s->set_mu, NULL);
+	if (store_mkdirs(path, err, errsz) == -1 ||
+	    store_lock(s, path, err, errsz) == -1)
 		goto fail;
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
@@ -329,6 +382,7 @@ store_close(struct store *s)
 	if (s->walfd != -1)
 		close(s->walfd);
 	fpset_free(&s->set);
+	pthread_mutex_destroy(&s->set_mu);
 	for (i = 0; i < s->ntopics; i++)
 		free(s->topics[i].name);
 	free(s->topics);

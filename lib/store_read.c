@@ -5,10 +5,13 @@
  * own read transaction, from one committed snapshot, and no read waits
  * for the writer's commit or fsync.  Counters are not read here: a
  * snapshot may hold commits not yet durable, which readers must not
- * count (see ingest_readable in aggd).
+ * count (see ingest_readable in aggd); the caller bounds every read by
+ * the seq it may show (store_range.before).
  *
  * A topic's events come from its runs (runs.h) up to meta.indexed and
- * from a scan of the few events after it (see store.c).
+ * from a scan of the few events after it (see store.c).  A page of the
+ * newest events is read forward too, from the lowest seq among them,
+ * which is found first: no page is held in memory to be turned round.
  */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -20,42 +23,63 @@
 
 struct store_reader {
 	sqlite3		*db;
-	sqlite3_stmt	*topics, *topic_one, *page_all, *runs;
+	sqlite3_stmt	*topics, *topic_one, *page_all, *runs, *runs_back;
 	sqlite3_stmt	*begin, *end, *indexed, *page_tail, *one;
+	sqlite3_stmt	*low_all, *tail_back, *seq_probe, *seq_last;
 };
+
+#define EVENT_COLS "e.seq, t.name, e.event_id, e.ts, e.source, e.payload," \
+	" e.received_at FROM events e JOIN topics t ON t.id = e.topic_id"
 
 static const char *const reader_sql[] = {
 	"SELECT id, name FROM topics ORDER BY name",
 	"SELECT id FROM topics WHERE name = ?",
-	"SELECT e.seq, t.name, e.event_id, e.ts, e.source, e.payload"
-	" FROM events e JOIN topics t ON t.id = e.topic_id"
-	" WHERE e.seq > ? ORDER BY e.seq LIMIT ?",
+	"SELECT " EVENT_COLS " WHERE e.seq > ? AND e.seq < ? ORDER BY e.seq"
+	" LIMIT ?",
 	"SELECT entries FROM topic_runs WHERE topic_id = ? AND last_seq > ?"
 	" ORDER BY last_seq",
+	"SELECT entries FROM topic_runs WHERE topic_id = ? AND last_seq > ?"
+	" ORDER BY last_seq DESC",
 	"BEGIN",
 	"COMMIT",
 	"SELECT value FROM meta WHERE name = 'indexed'",
-	"SELECT e.seq, t.name, e.event_id, e.ts, e.source, e.payload"
-	" FROM events e JOIN topics t ON t.id = e.topic_id"
-	" WHERE e.topic_id = ? AND e.seq > ? ORDER BY e.seq LIMIT ?",
-	"SELECT e.seq, t.name, e.event_id, e.ts, e.source, e.payload"
-	" FROM events e JOIN topics t ON t.id = e.topic_id WHERE e.seq = ?",
+	"SELECT " EVENT_COLS " WHERE e.topic_id = ? AND e.seq > ? AND"
+	" e.seq < ? ORDER BY e.seq LIMIT ?",
+	"SELECT " EVENT_COLS " WHERE e.seq = ?",
+	"SELECT min(seq), count(*) FROM (SELECT seq FROM events WHERE seq > ?"
+	" AND seq < ? ORDER BY seq DESC LIMIT ?)",
+	"SELECT min(seq), count(*) FROM (SELECT seq FROM events WHERE"
+	" topic_id = ? AND seq > ? AND seq < ? ORDER BY seq DESC LIMIT ?)",
+	"SELECT seq, coalesce(received_at, 0) FROM events WHERE seq >= ?"
+	" ORDER BY seq LIMIT 1",
+	"SELECT coalesce(max(seq), 0) FROM events",
 };
+
+#define NSTMT	(sizeof(reader_sql) / sizeof(reader_sql[0]))
+
+static sqlite3_stmt **
+stmt_slot(struct store_reader *r, size_t i)
+{
+	sqlite3_stmt **slots[NSTMT] = {
+		&r->topics, &r->topic_one, &r->page_all, &r->runs,
+		&r->runs_back, &r->begin, &r->end, &r->indexed, &r->page_tail,
+		&r->one, &r->low_all, &r->tail_back, &r->seq_probe,
+		&r->seq_last,
+	};
+
+	return slots[i];
+}
 
 struct store_reader *
 store_reader_open(const char *path, char *err, size_t errsz)
 {
 	struct store_reader *r;
-	sqlite3_stmt **st[9];
 	size_t i;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
 		snprintf(err, errsz, "out of memory");
 		return NULL;
 	}
-	st[0] = &r->topics, st[1] = &r->topic_one, st[2] = &r->page_all;
-	st[3] = &r->runs, st[4] = &r->begin, st[5] = &r->end;
-	st[6] = &r->indexed, st[7] = &r->page_tail, st[8] = &r->one;
 	if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
 		goto fail;
@@ -63,9 +87,9 @@ store_reader_open(const char *path, char *err, size_t errsz)
 	if (sqlite3_exec(r->db, "PRAGMA query_only=1; PRAGMA cache_size=-4096",
 	    NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
-	for (i = 0; i < sizeof(st) / sizeof(st[0]); i++)
+	for (i = 0; i < NSTMT; i++)
 		if (sqlite3_prepare_v3(r->db, reader_sql[i], -1,
-		    SQLITE_PREPARE_PERSISTENT, st[i], NULL) != SQLITE_OK)
+		    SQLITE_PREPARE_PERSISTENT, stmt_slot(r, i), NULL) != SQLITE_OK)
 			goto fail;
 	return r;
 fail:
@@ -78,17 +102,12 @@ fail:
 void
 store_reader_close(struct store_reader *r)
 {
+	size_t i;
+
 	if (r == NULL)
 		return;
-	sqlite3_finalize(r->topics);
-	sqlite3_finalize(r->topic_one);
-	sqlite3_finalize(r->page_all);
-	sqlite3_finalize(r->runs);
-	sqlite3_finalize(r->one);
-	sqlite3_finalize(r->page_tail);
-	sqlite3_finalize(r->indexed);
-	sqlite3_finalize(r->begin);
-	sqlite3_finalize(r->end);
+	for (i = 0; i < NSTMT; i++)
+		sqlite3_finalize(*stmt_slot(r, i));
 	sqlite3_close(r->db);
 	free(r);
 }
@@ -114,21 +133,6 @@ store_read_topics(struct store_reader *r, store_name_fn *fn, void *arg)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-static void
-fields_of(sqlite3_stmt *st, struct event_fields *f)
-{
-#define COL(i, p, l) do {						\
-	f->p = (const char *)sqlite3_column_text(st, i);		\
-	f->l = (size_t)sqlite3_column_bytes(st, i);			\
-} while (0)
-	COL(1, topic, topic_len);
-	COL(2, event_id, event_id_len);
-	COL(3, timestamp, timestamp_len);
-	COL(4, source, source_len);
-	COL(5, payload, payload_len);
-#undef COL
-}
-
 int
 store_topic_id(struct store_reader *r, const char *topic, int64_t *id)
 {
@@ -148,27 +152,48 @@ fn_status(int r)
 	return r == 0 ? SQLITE_DONE : r > 0 ? SQLITE_OK : SQLITE_ABORT;
 }
 
-/*
- * Steps a page query bound to (id,) after, limit, passing rows to fn and
- * counting them in *n: SQLITE_DONE, SQLITE_OK when fn ended the page,
- * SQLITE_ABORT when it failed, or an error.
- */
+/* The row of an event query (EVENT_COLS) to fn. */
 static int
-page_run(sqlite3_stmt *page, int64_t id, int64_t after, int limit,
-    store_event_fn *fn, void *arg, int *n)
+row_to_fn(sqlite3_stmt *st, store_event_fn *fn, void *arg)
 {
 	struct event_fields f;
+	struct event_stored at;
+
+#define COL(i, p, l) do {						\
+	f.p = (const char *)sqlite3_column_text(st, i);			\
+	f.l = (size_t)sqlite3_column_bytes(st, i);			\
+} while (0)
+	COL(1, topic, topic_len);
+	COL(2, event_id, event_id_len);
+	COL(3, timestamp, timestamp_len);
+	COL(4, source, source_len);
+	COL(5, payload, payload_len);
+#undef COL
+	at.seq = sqlite3_column_int64(st, 0);
+	at.received_ms = sqlite3_column_type(st, 6) == SQLITE_NULL ? -1 :
+	    sqlite3_column_int64(st, 6);
+	return fn_status(fn(&f, &at, arg));
+}
+
+/*
+ * Steps a page query bound to ([id,] after, before, limit), passing rows
+ * to fn and counting them in *n: SQLITE_DONE, SQLITE_OK when fn ended the
+ * page, SQLITE_ABORT when it failed, or an error.
+ */
+static int
+page_run(sqlite3_stmt *page, int64_t id, const struct store_range *q,
+    int limit, store_event_fn *fn, void *arg, int *n)
+{
 	int rc, col = 1;
 
 	if (id != 0)
 		sqlite3_bind_int64(page, col++, id);
-	sqlite3_bind_int64(page, col++, after);
+	sqlite3_bind_int64(page, col++, q->after);
+	sqlite3_bind_int64(page, col++, q->before);
 	sqlite3_bind_int(page, col, limit);
 	while ((rc = sqlite3_step(page)) == SQLITE_ROW) {
-		fields_of(page, &f);
 		++*n;
-		if ((rc = fn_status(fn(&f, sqlite3_column_int64(page, 0),
-		    arg))) != SQLITE_DONE)
+		if ((rc = row_to_fn(page, fn, arg)) != SQLITE_DONE)
 			break;
 	}
 	sqlite3_reset(page);
@@ -180,31 +205,31 @@ static int
 one_event(struct store_reader *r, uint64_t seq, store_event_fn *fn, void *arg,
     int *n)
 {
-	struct event_fields f;
 	int rc;
 
 	sqlite3_bind_int64(r->one, 1, (int64_t)seq);
 	if ((rc = sqlite3_step(r->one)) == SQLITE_ROW) {
-		fields_of(r->one, &f);
 		++*n;
-		rc = fn_status(fn(&f, (int64_t)seq, arg));
+		rc = row_to_fn(r->one, fn, arg);
 	}
 	sqlite3_reset(r->one);
 	return rc;
 }
 
-/* The events of one run after after, up to limit in all; like page_run. */
+/* The events of one run within the range, up to limit in all. */
 static int
 run_events(struct store_reader *r, const void *blob, size_t len,
-    int64_t after, int limit, store_event_fn *fn, void *arg, int *n)
+    const struct store_range *q, store_event_fn *fn, void *arg, int *n)
 {
 	uint64_t seq, fp;
 	size_t i;
 	int rc = SQLITE_DONE;
 
-	for (i = 0; i < len && *n < limit && rc == SQLITE_DONE; i++) {
+	for (i = 0; i < len && *n < q->limit && rc == SQLITE_DONE; i++) {
 		run_entry(blob, i, &seq, &fp);
-		if (seq > (uint64_t)after)
+		if (seq >= (uint64_t)q->before)
+			return SQLITE_OK;	/* nothing further is in range */
+		if (seq > (uint64_t)q->after)
 			rc = one_event(r, seq, fn, arg, n);
 	}
 	return rc;
@@ -212,58 +237,224 @@ run_events(struct store_reader *r, const void *blob, size_t len,
 
 /* Like page_run, from the topic's runs. */
 static int
-runs_page(struct store_reader *r, int64_t id, int64_t after, int limit,
+runs_page(struct store_reader *r, int64_t id, const struct store_range *q,
     store_event_fn *fn, void *arg, int *n)
 {
 	int rc = SQLITE_DONE;
 
 	sqlite3_bind_int64(r->runs, 1, id);
-	sqlite3_bind_int64(r->runs, 2, after);
-	while (rc == SQLITE_DONE && *n < limit &&
+	sqlite3_bind_int64(r->runs, 2, q->after);
+	while (rc == SQLITE_DONE && *n < q->limit &&
 	    (rc = sqlite3_step(r->runs)) == SQLITE_ROW)
 		rc = run_events(r, sqlite3_column_blob(r->runs, 0),
-		    (size_t)sqlite3_column_bytes(r->runs, 0) / RUN_ENTRY, after,
-		    limit, fn, arg, n);
+		    (size_t)sqlite3_column_bytes(r->runs, 0) / RUN_ENTRY, q, fn,
+		    arg, n);
 	sqlite3_reset(r->runs);
 	return rc;
 }
 
+static int
+read_indexed(struct store_reader *r, int64_t *indexed)
+{
+	int rc;
+
+	if ((rc = sqlite3_step(r->indexed)) == SQLITE_ROW)
+		*indexed = sqlite3_column_int64(r->indexed, 0);
+	sqlite3_reset(r->indexed);
+	return rc == SQLITE_ROW ? SQLITE_DONE : rc;
+}
+
 /* A topic's page: from its runs as far as they go, then the rest. */
 static int
-topic_page(struct store_reader *r, int64_t id, int64_t after, int limit,
+topic_page(struct store_reader *r, int64_t id, const struct store_range *q,
     store_event_fn *fn, void *arg)
 {
+	struct store_range tail = *q;
 	int64_t indexed = 0;
 	int rc, n = 0;
 
-	if ((rc = sqlite3_step(r->indexed)) == SQLITE_ROW)
-		indexed = sqlite3_column_int64(r->indexed, 0);
-	sqlite3_reset(r->indexed);
-	if (rc != SQLITE_ROW)
+	if ((rc = read_indexed(r, &indexed)) != SQLITE_DONE)
 		return rc;
-	rc = SQLITE_DONE;
-	if (after < indexed)
-		rc = runs_page(r, id, after, limit, fn, arg, &n);
-	if (rc == SQLITE_DONE && n < limit)
-		rc = page_run(r->page_tail, id, after > indexed ? after : indexed,
-		    limit - n, fn, arg, &n);
+	if (q->after < indexed)
+		rc = runs_page(r, id, q, fn, arg, &n);
+	if (rc == SQLITE_DONE && n < q->limit) {
+		tail.after = q->after > indexed ? q->after : indexed;
+		rc = page_run(r->page_tail, id, &tail, q->limit - n, fn, arg,
+		    &n);
+	}
 	return rc;
 }
 
+/*
+ * Of a run's entries within (after, before), newest first: counts them
+ * in *n up to limit and keeps the lowest seq in *low.
+ */
+static void
+run_back(const void *blob, size_t len, const struct store_range *q,
+    int *n, int64_t *low)
+{
+	uint64_t seq, fp;
+	size_t i;
+
+	for (i = len; i-- > 0 && *n < q->limit; ) {
+		run_entry(blob, i, &seq, &fp);
+		if (seq <= (uint64_t)q->after)
+			return;
+		if (seq < (uint64_t)q->before) {
+			*low = (int64_t)seq;
+			++*n;
+		}
+	}
+}
+
+/*
+ * *low: the lowest seq among the newest q->limit events of topic id (0:
+ * of all) within the range; q->before when there are none.
+ */
+static int
+newest_low(struct store_reader *r, int64_t id, const struct store_range *q,
+    int64_t *low)
+{
+	sqlite3_stmt *st = id ? r->tail_back : r->low_all;
+	int64_t indexed = 0;
+	int rc, col = 1, n = 0;
+
+	*low = q->before;
+	if (id && (rc = read_indexed(r, &indexed)) != SQLITE_DONE)
+		return rc;
+	if (id)
+		sqlite3_bind_int64(st, col++, id);
+	sqlite3_bind_int64(st, col++, q->after > indexed ? q->after : indexed);
+	sqlite3_bind_int64(st, col++, q->before);
+	sqlite3_bind_int(st, col, q->limit);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW &&
+	    (n = sqlite3_column_int(st, 1)) > 0)
+		*low = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return rc;
+	if (id == 0 || n >= q->limit || indexed <= q->after)
+		return SQLITE_DONE;
+	sqlite3_bind_int64(r->runs_back, 1, id);
+	sqlite3_bind_int64(r->runs_back, 2, q->after);
+	while (n < q->limit && (rc = sqlite3_step(r->runs_back)) == SQLITE_ROW)
+		run_back(sqlite3_column_blob(r->runs_back, 0),
+		    (size_t)sqlite3_column_bytes(r->runs_back, 0) / RUN_ENTRY, q,
+		    &n, low);
+	sqlite3_reset(r->runs_back);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_DONE : rc;
+}
+
+static int
+read_range(struct store_reader *r, int64_t topic_id,
+    const struct store_range *range, store_event_fn *fn, void *arg)
+{
+	struct store_range q = *range;
+	int64_t low;
+	int rc, n = 0;
+
+	if (q.from_end) {
+		if ((rc = newest_low(r, topic_id, &q, &low)) != SQLITE_DONE)
+			return rc;
+		q.after = low - 1;
+	}
+	if (q.after + 1 >= q.before)
+		return SQLITE_DONE;
+	return topic_id ? topic_page(r, topic_id, &q, fn, arg) :
+	    page_run(r->page_all, 0, &q, q.limit, fn, arg, &n);
+}
+
+static int
+begin_read(struct store_reader *r)
+{
+	int rc = sqlite3_step(r->begin);
+
+	sqlite3_reset(r->begin);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static void
+end_read(struct store_reader *r)
+{
+	(void)sqlite3_step(r->end);
+	sqlite3_reset(r->end);
+}
+
 int
-store_read_events(struct store_reader *r, int64_t topic_id, int64_t after,
-    int limit, store_event_fn *fn, void *arg)
+store_read_events(struct store_reader *r, int64_t topic_id,
+    const struct store_range *q, store_event_fn *fn, void *arg)
+{
+	int rc;
+
+	if (begin_read(r) == -1)
+		return -1;
+	rc = read_range(r, topic_id, q, fn, arg);
+	end_read(r);
+	return rc != SQLITE_DONE && rc != SQLITE_OK ? -1 : 0;
+}
+
+int
+store_read_seq(struct store_reader *r, int64_t seq, store_event_fn *fn,
+    void *arg)
 {
 	int rc, n = 0;
 
-	if (sqlite3_step(r->begin) != SQLITE_DONE) {
-		sqlite3_reset(r->begin);
+	if (begin_read(r) == -1)
 		return -1;
-	}
-	sqlite3_reset(r->begin);
-	rc = topic_id ? topic_page(r, topic_id, after, limit, fn, arg) :
-	    page_run(r->page_all, 0, after, limit, fn, arg, &n);
-	(void)sqlite3_step(r->end);
-	sqlite3_reset(r->end);
+	rc = one_event(r, (uint64_t)seq, fn, arg, &n);
+	end_read(r);
 	return rc != SQLITE_DONE && rc != SQLITE_OK ? -1 : 0;
+}
+
+/* The first event at or after seq: its seq and received_at; 0 none. */
+static int
+probe(struct store_reader *r, int64_t seq, int64_t *at, int64_t *ms)
+{
+	int rc;
+
+	sqlite3_bind_int64(r->seq_probe, 1, seq);
+	if ((rc = sqlite3_step(r->seq_probe)) == SQLITE_ROW) {
+		*at = sqlite3_column_int64(r->seq_probe, 0);
+		*ms = sqlite3_column_int64(r->seq_probe, 1);
+	}
+	sqlite3_reset(r->seq_probe);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+/*
+ * received_at grows with seq (store.c), so "the first event at or after x
+ * arrived at or after ms (or there is none)" holds from some x on: found
+ * by bisection over seqs, a few dozen probes of the table's B-tree
+ * however many events it holds, and gaps in seq are no matter.
+ */
+int
+store_seq_at(struct store_reader *r, int64_t ms, int64_t *seq)
+{
+	int64_t lo = 1, hi, mid, at = 0, got = 0;
+	int rc = -1, found;
+
+	if (begin_read(r) == -1)
+		return -1;
+	if (sqlite3_step(r->seq_last) != SQLITE_ROW)
+		goto done;
+	hi = sqlite3_column_int64(r->seq_last, 0) + 1;
+	*seq = hi;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if ((found = probe(r, mid, &at, &got)) == -1)
+			goto done;
+		if (!found || got >= ms)
+			hi = mid;
+		else
+			lo = at + 1;	/* every x up to at fails too */
+	}
+	if ((found = probe(r, lo, &at, &got)) == -1)
+		goto done;
+	if (found)
+		*seq = at;
+	rc = 0;
+done:
+	sqlite3_reset(r->seq_last);
+	end_read(r);
+	return rc;
 }

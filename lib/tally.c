@@ -18,13 +18,16 @@ void
 tally_free(struct tally *t)
 {
 	free(t->topic);
+	free(t->rate);
 	tally_init(t);
 }
 
 int
 tally_reserve(struct tally *t, size_t n)
 {
-	return array_grow(&t->topic, &t->cap, n, sizeof(*t->topic), 16);
+	return array_grow(&t->topic, &t->cap, n, sizeof(*t->topic), 16) == -1 ||
+	    array_grow(&t->rate, &t->rate_cap, n, sizeof(*t->rate), 16) == -1 ?
+	    -1 : 0;
 }
 
 int
@@ -41,7 +44,42 @@ tally_set(struct tally *t, int64_t id, const struct store_counts *c)
 	t->sum.received += c->received - was->received;
 	t->sum.unique += c->unique - was->unique;
 	t->sum.duplicates += c->duplicates - was->duplicates;
+	if (c->last_ms > t->sum.last_ms)
+		t->sum.last_ms = c->last_ms;
 	*was = *c;
+	return 0;
+}
+
+static void
+rate_add(struct tally_rate *r, uint64_t n, uint64_t now_ms)
+{
+	uint64_t minute = now_ms / 60000;
+
+	if (r->minute != minute) {
+		r->prev = r->minute + 1 == minute ? r->cur : 0;
+		r->cur = 0;
+		r->minute = minute;
+	}
+	r->cur += n;
+}
+
+double
+tally_rate(const struct tally *t, int64_t id, uint64_t now_ms)
+{
+	const struct tally_rate *r;
+	uint64_t minute = now_ms / 60000;
+	double left = 1 - (double)(now_ms % 60000) / 60000;
+
+	if (id == 0)
+		r = &t->sum_rate;
+	else if (id > 0 && (size_t)id <= t->n)
+		r = &t->rate[id - 1];
+	else
+		return 0;
+	if (r->minute == minute)
+		return ((double)r->prev * left + (double)r->cur) / 60;
+	if (r->minute + 1 == minute)
+		return (double)r->cur * left / 60;
 	return 0;
 }
 
@@ -57,13 +95,20 @@ tally_get(const struct tally *t, int64_t id, struct store_counts *c)
 }
 
 int
-tally_apply(struct tally *t, const struct tally_changes *ch)
+tally_apply(struct tally *t, const struct tally_changes *ch, uint64_t now_ms)
 {
+	struct store_counts was;
+	uint64_t n;
 	size_t i;
 
-	for (i = 0; i < ch->n; i++)
+	for (i = 0; i < ch->n; i++) {
+		tally_get(t, ch->v[i].id, &was);
 		if (tally_set(t, ch->v[i].id, &ch->v[i].counts) == -1)
 			return -1;
+		n = ch->v[i].counts.received - was.received;
+		rate_add(&t->rate[ch->v[i].id - 1], n, now_ms);
+		rate_add(&t->sum_rate, n, now_ms);
+	}
 	return 0;
 }
 

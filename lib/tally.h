@@ -15,10 +15,22 @@
 
 #include "store.h"
 
+/*
+ * Events received per minute: this minute's and the last one's, from
+ * which tally_rate reads a rate over the last 60 s (the previous minute
+ * weighted by how much of it is still within those 60 s).
+ */
+struct tally_rate {
+	uint64_t	 minute;	/* monotonic ms / 60000 of cur */
+	uint64_t	 cur, prev;
+};
+
 struct tally {
 	struct store_counts *topic;	/* id i at index i - 1 */
-	size_t		 n, cap;
-	struct store_counts sum;
+	struct tally_rate *rate;	/* likewise */
+	size_t		 n, cap, rate_cap;
+	struct store_counts sum;	/* last_ms: the latest of all */
+	struct tally_rate sum_rate;
 };
 
 struct tally_change {
@@ -42,8 +54,15 @@ int	tally_reserve(struct tally *, size_t n);
 int	tally_set(struct tally *, int64_t id, const struct store_counts *c);
 /* Topic id's counts; id 0: the sum.  Zero for ids not set. */
 void	tally_get(const struct tally *, int64_t id, struct store_counts *);
-/* Sets every topic that changes lists, in order.  -1 when out of memory. */
-int	tally_apply(struct tally *, const struct tally_changes *);
+/*
+ * Sets every topic that changes lists, in order, and counts what they
+ * received at now_ms (a monotonic clock) in the rates.  -1 when out of
+ * memory.
+ */
+int	tally_apply(struct tally *, const struct tally_changes *,
+	    uint64_t now_ms);
+/* Events per second that topic id (0: all) received over the last 60 s. */
+double	tally_rate(const struct tally *, int64_t id, uint64_t now_ms);
 
 /* Makes room for more changes, so that as many tally_note cannot fail. */
 int	tally_changes_reserve(struct tally_changes *, size_t more);

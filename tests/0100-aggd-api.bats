@@ -279,7 +279,7 @@ $(event t 2)"
 }
 
 @test "a body's head is judged first where it decides alone: 401 over -b, and instead of 100 Continue" {
-	AGG_TOKEN=s3cret start_aggd -b 1000
+	AGG_TOKEN=s3cret start_aggd --max-body 1000
 	big=$(head -c 5000 /dev/zero | tr '\0' x)
 	run publish "$big"
 	[ "$(last_code)" = 401 ]
@@ -316,4 +316,61 @@ $(event t 2)"
 	[ "$(last_code)" = 401 ]
 	run publish "$(event t 1)" -H 'Authorization: Bearer flag'
 	[ "$(last_code)" = 200 ]
+}
+
+@test "GET / lists the endpoints" {
+	start_aggd
+	run get "$AGGD_URL/"
+	[ "$(last_code)" = 200 ]
+	[ "$(jq -c '[.service, .version, (.endpoints | index("POST /publish") != null)]' <<<"$output")" = '["aggd","1.2.0",true]' ]
+}
+
+@test "an NDJSON body sent as JSON: 400 that says to set the NDJSON type" {
+	start_aggd
+	printf '%s\n%s\n' "$(event t 1)" "$(event t 2)" >"$TMP/two.ndjson"
+	run curl -s --data-binary @"$TMP/two.ndjson" "$AGGD_URL/publish"
+	[[ "$(jq -r .error <<<"$output")" == *"unexpected data after the value; it looks like NDJSON: send it with Content-Type: application/x-ndjson" ]]
+	# other trailing data is not taken for NDJSON
+	run publish "$(event t 1) x"
+	[ "$(last_code)" = 400 ]
+	[[ "$(jq -r .error <<<"$output")" != *NDJSON* ]]
+	# and with the type it goes in
+	run publish_ndjson "$(cat "$TMP/two.ndjson")"
+	[ "$(jq -c . <<<"$output")" = '{"accepted":2,"unique":2,"duplicates":0}' ]
+}
+
+@test "GET /events: received_at on every event, growing with seq; before= gives the newest" {
+	start_aggd
+	for i in 1 2 3 4 5; do publish "[$(event t "a$i"),$(event u "b$i")]" >/dev/null; done
+	run get "$AGGD_URL/events"
+	jq -e '[.events[].received_at | test("^20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$")] | all' <<<"$output"
+	jq -e '[.events[].received_at] | . == sort' <<<"$output"
+	[ "$(get "$AGGD_URL/events?before=8&limit=3" | jq -c '[.events[].seq]')" = '[5,6,7]' ]
+	[ "$(get "$AGGD_URL/events?before=8&limit=3&topic=t" | jq -c '[.events[].seq]')" = '[3,5,7]' ]
+	[ "$(get "$AGGD_URL/events?before=99&limit=2&topic=u" | jq -c '[.events[].seq]')" = '[8,10]' ]
+	[ "$(get "$AGGD_URL/events?before=1" | jq -c '.count')" = 0 ]
+	[ "$(get "$AGGD_URL/events?before=4&after=1&limit=9" | jq -c '[.events[].seq]')" = '[2,3]' ]
+}
+
+@test "GET /events parameters: a NUL is 400; digits past the maximum count as it" {
+	start_aggd
+	publish "[$(event t 1),$(event t 2)]" >/dev/null
+	for q in 'limit=2%00garbage' 'topic=t%00x' 'after=0%00'; do
+		run get "$AGGD_URL/events?$q"
+		[ "$(last_code)" = 400 ] || { echo "$q: $(last_code)"; false; }
+	done
+	for q in 'limit=99999999999999999999' 'limit=999999999999999999999999999999' \
+	    'wait=0&limit=10001'; do
+		run get "$AGGD_URL/events?$q"
+		[ "$(last_code)" = 200 ] || { echo "$q: $(last_code)"; false; }
+		[ "$(jq .count <<<"$output")" = 2 ]
+	done
+	run get "$AGGD_URL/events?after=999999999999999999999999999"
+	[ "$(jq -c '[.count,.next]' <<<"$output")" = '[0,null]' ]
+	# a wait far past the maximum is the maximum (60 s), not an error
+	curl -s "$AGGD_URL/events?after=2&wait=99999999999999999999999" >"$TMP/lp" &
+	poller=$!
+	wait_metric agg_http_long_polls ">=" 1
+	kill "$poller"
+	wait "$poller" || true
 }

@@ -262,7 +262,7 @@ whole_replies() {
 	replies=$(sed -n 's/^replies=\([0-9]*\) .*/\1/p' <<<"$r")
 	[[ $r == *" rest=0 "* ]]
 	[[ $r == *" statuses=200"* ]]
-	[ "$(grep -c '"seq":1000}],"next":null}' "$TMP/out")" -ge 1 ]
+	[ "$(grep -c '"seq":1000,"received_at":"[^"]*"}],"next":null}' "$TMP/out")" -ge 1 ]
 }
 
 @test "SIGTERM: a reply still going out is sent whole, then the connection closes at once" {
@@ -298,9 +298,6 @@ whole_replies() {
 }
 
 @test "operator errors: one clear line and exit 1" {
-	run "$AGG_BIN/aggd" -l nonsense -d "$AGGD_DB"
-	[ "$status" = 1 ]
-	[[ "$output" == "aggd: listen address nonsense"* ]]
 	start_aggd
 	run "$AGG_BIN/aggd" -l "127.0.0.1:$AGGD_PORT" -d "$TMP/other.db"
 	[ "$status" = 1 ]
@@ -324,13 +321,13 @@ whole_replies() {
 @test "a low descriptor limit: fewer connections that really fit, or a clear refusal" {
 	run timeout 5 bash -c "ulimit -n 64; exec '$AGG_BIN/aggd' -l 127.0.0.1:0 -d '$AGGD_DB'"
 	[ "$status" = 1 ]
-	[ "$output" = "aggd: the descriptor limit of 64 leaves no room for connections (aggd keeps 64 for itself)" ]
+	[ "$(untimed <<<"$output")" = "aggd: the descriptor limit of 64 leaves no room for connections (aggd keeps 64 for itself)" ]
 	[ "${AGG_VALGRIND:-}" != 1 ] || skip "valgrind needs descriptors of its own"
 	mkdir "$TMP/lowfd"
 	printf '#!/bin/sh\nulimit -n 80\nexec "%s/aggd" "$@"\n' "$AGG_BIN" >"$TMP/lowfd/aggd"
 	chmod +x "$TMP/lowfd/aggd"
 	AGG_BIN=$TMP/lowfd start_aggd
-	grep -qx 'aggd: only 16 connections: the descriptor limit is 80' "$TMP/aggd.log"
+	untimed <"$TMP/aggd.log" | grep -qx 'aggd: only 16 connections: the descriptor limit is 80'
 	# 16 connections that hold a half-sent request, then one more: a 503
 	for i in $(seq 16); do
 		exec {s}<>"/dev/tcp/127.0.0.1/$AGGD_PORT"
@@ -345,7 +342,7 @@ whole_replies() {
 	"$AGG_BIN/aggd" -l :0 -d "$AGGD_DB" </dev/null 2>"$TMP/aggd.log" &
 	AGGD_PID=$!
 	for i in $(seq 100); do
-		port=$(sed -n 's/^aggd: listening on \[::\]:\([0-9]*\)$/\1/p' "$TMP/aggd.log")
+		port=$(untimed <"$TMP/aggd.log" | sed -n 's/^aggd: listening on \[::\]:\([0-9]*\), .*/\1/p')
 		[ -n "$port" ] && curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break
 		sleep 0.05
 	done
@@ -368,7 +365,7 @@ whole_replies() {
 	run "$AGG_BIN/aggd" -l 127.0.0.1:0 -d "$TMP/ro/dedup.db"
 	chattr -i "$TMP/ro/dedup.db" 2>/dev/null || true
 	[ "$status" = 1 ]
-	[[ "$output" == "aggd: store $TMP/ro/dedup.db: "* ]]
+	[[ "$(untimed <<<"$output")" == "aggd: store $TMP/ro/dedup.db: "* ]]
 }
 
 @test "parent folders of the store are created; --help and --version; bad usage exits 2" {
@@ -382,17 +379,68 @@ whole_replies() {
 	[[ "$output" == "aggd "[0-9]* ]]
 	run "$AGG_BIN/aggd" --bogus
 	[ "$status" = 2 ]
-	[ "${lines[0]}" = "aggd: unrecognized option '--bogus'" ]
+	[ "$output" = "aggd: unknown option --bogus; try 'aggd --help'" ]
 	# a size past 2^40 is refused, also when its suffix would wrap it
 	for b in 1099511627777 17592186044417M 1073741825K; do
-		run "$AGG_BIN/aggd" -b "$b"
+		run "$AGG_BIN/aggd" --max-body "$b"
 		[ "$status" = 2 ]
-		[ "${lines[0]}" = "aggd: --max-body: not a whole number from 1 to 2^40: $b" ]
+		[ "$output" = "aggd: --max-body: not a whole number from 1 to 2^40: $b; try 'aggd --help'" ]
 	done
-	run "$AGG_BIN/aggd" -q 0
+	run "$AGG_BIN/aggd" --queue 0
 	[ "$status" = 2 ]
 	run "$AGG_BIN/aggd" extra
 	[ "$status" = 2 ]
+}
+
+@test "a bad listen address is bad usage: one line, exit 2, nothing started" {
+	for addr in 127.0.0.1:99999 127.0.0.1:65536 127.0.0.1:-1 127.0.0.1:8x \
+	    nonsense 127.0.0.1: '[::1:80' no.such.host.invalid:80; do
+		run "$AGG_BIN/aggd" -l "$addr" -d "$AGGD_DB"
+		echo "$addr: $status $output"
+		[ "$status" = 2 ]
+		[ "${#lines[@]}" = 1 ]
+		[[ $output == "aggd: listen address $addr: "*"; try 'aggd --help'" ]]
+	done
+	[ ! -e "$AGGD_DB" ]
+	AGG_LISTEN=127.0.0.1:70000 run "$AGG_BIN/aggd" -d "$AGGD_DB"
+	[ "$status" = 2 ]
+	[ "$output" = "aggd: listen address 127.0.0.1:70000: the port must be a number from 0 to 65535; try 'aggd --help'" ]
+}
+
+@test "the letters of 1.1 still work, each with a warning" {
+	start_aggd -t secret -r -q 100 -c 50 -b 1M
+	for l in "-t is -k (--token) now" "-r is --relaxed now" \
+	    "-q is --queue now" "-c is --max-conns now" "-b is --max-body now"; do
+		grep -qF "aggd: $l; -${l:1:1} goes away in agg 2.0" "$TMP/aggd.log"
+	done
+	# and they took effect
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "$AGGD_URL/stats")" = 401 ]
+	[ "$(curl -s -H 'Authorization: Bearer secret' "$AGGD_URL/metrics" |
+	    awk '$1 == "agg_ingest_queue_capacity" {print $2}')" = 100 ]
+}
+
+@test "the start line names the address, the store and its events; lines carry the time" {
+	start_aggd
+	publish "[$(event t 1),$(event t 2)]" >/dev/null
+	stop_aggd
+	start_aggd
+	grep -Eq "^aggd: 20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-9:]{8}\.[0-9]{3}Z listening on 127.0.0.1:$AGGD_PORT, store $AGGD_DB with 2 events\$" "$TMP/aggd.log"
+	stop_aggd
+	# no time when standard error is systemd's journal, which adds its own
+	: >"$TMP/journal"
+	JOURNAL_STREAM=$(stat -c '%d:%i' "$TMP/journal") timeout 5 "$AGG_BIN/aggd" \
+	    -x -l 127.0.0.1:0 -d "$AGGD_DB" </dev/null 2>"$TMP/journal" || true
+	head -n 1 "$TMP/journal"
+	grep -Eq "^aggd: listening on 127.0.0.1:[0-9]+, store $AGGD_DB with 2 events\$" "$TMP/journal"
+}
+
+@test "a non-loopback address without a token is warned about" {
+	"$AGG_BIN/aggd" -x -l 0.0.0.0:0 -d "$AGGD_DB" </dev/null 2>"$TMP/log" || true
+	untimed <"$TMP/log" | grep -Eq "^aggd: warning: 0.0.0.0:[0-9]+ is reachable from other hosts and no token is set"
+	"$AGG_BIN/aggd" -x -l 0.0.0.0:0 -k s -d "$AGGD_DB" </dev/null 2>"$TMP/log" || true
+	! grep -q warning "$TMP/log"
+	"$AGG_BIN/aggd" -x -l 127.0.0.1:0 -d "$AGGD_DB" </dev/null 2>"$TMP/log" || true
+	! grep -q warning "$TMP/log"
 }
 
 @test "DEDUP_DB_PATH and AGG_LISTEN are honoured, flags override them" {

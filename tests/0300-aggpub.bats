@@ -10,6 +10,11 @@ counts() {
 	get "$AGGD_URL/stats" | jq -c '[.received,.unique_processed,.duplicate_dropped]'
 }
 
+# wait_received_n N: until /stats shows at least N events received
+wait_received_n() {
+	wait_received $(($1 - 1))
+}
+
 # Waits (up to 60 s) until /stats shows more than $1 events received.
 wait_received() {
 	local i
@@ -33,26 +38,27 @@ wait_received() {
 @test "exact counts for other sizes, shares, batches and concurrency" {
 	start_aggd
 	# Each run has its own seed, so the runs share no event.
-	aggpub -q -n 1000 -d 0 -s 11
+	aggpub -q -n 1000 -D 0 -s 11
 	[ "$(counts)" = '[1000,1000,0]' ]
-	aggpub -q -n 3000 -d 0.5 -s 12 -b 7 -c 3
+	aggpub -q -n 3000 -D 0.5 -s 12 -b 7 -c 3
 	[ "$(counts)" = '[4000,2500,1500]' ]
-	aggpub -q -n 1001 -d 20% -s 13 -b 1000 -c 1	# round(200.2) = 200
+	aggpub -q -n 1001 -D 20% -s 13 -b 1000 -c 1	# round(200.2) = 200
 	[ "$(counts)" = '[5001,3301,1700]' ]
-	aggpub -q -n 7 -d 0.99 -s 14	# capped at N - 1: one original
+	aggpub -q -n 7 -D 0.99 -s 14	# capped at N - 1: one original
 	[ "$(counts)" = '[5008,3302,1706]' ]
 	run aggpub -n 0
 	[ "$status" -eq 0 ]
 	[ "$(counts)" = '[5008,3302,1706]' ]
 }
 
-@test "NDJSON on a pipe without URL: reproducible, exact share, spread, valid events" {
-	unset AGGREGATOR_URL
-	aggpub -n 2000 >"$TMP/a" 2>"$TMP/err"
+@test "-o -: NDJSON on standard output, reproducible, exact share, spread, valid events" {
+	aggpub -o - -n 2000 >"$TMP/a" 2>"$TMP/err"
 	grep -q 'wrote 2000 events: 1600 unique, 400 duplicates' "$TMP/err"
-	aggpub -q -n 2000 -b 7 -c 1 >"$TMP/b"
+	aggpub -q -o - -n 2000 -b 7 -c 1 >"$TMP/b"
 	cmp "$TMP/a" "$TMP/b"			# same seed: same bytes
-	aggpub -q -n 2000 -s 2 >"$TMP/c"
+	aggpub -q -o "$TMP/file" -n 2000
+	cmp "$TMP/a" "$TMP/file"		# -o FILE: the same, in the file
+	aggpub -q -o - -n 2000 -s 2 >"$TMP/c"
 	! cmp -s "$TMP/a" "$TMP/c"		# another seed: other events
 	[ "$(wc -l <"$TMP/a")" = 2000 ]
 	# Duplicates are byte-identical lines: 1600 distinct lines, 1600 ids.
@@ -67,7 +73,35 @@ wait_received() {
 	# Re-sends follow their originals, inside batches of 100 and across.
 	awk '{ if ($0 in seen) { if (int(seen[$0] / 100) == int(NR / 100)) i++; else x++ }
 	    else seen[$0] = NR } END { print i, x; exit !(i > 0 && x > 0 && i + x == 400) }' "$TMP/a"
-	[ "$(aggpub -q -n 50 -T 3 | jq -r .topic | sort -u | tr '\n' ' ')" = "orders payments shipments " ]
+	[ "$(aggpub -q -o - -n 50 -T 3 | jq -r .topic | sort -u | tr '\n' ' ')" = "orders payments shipments " ]
+}
+
+@test "aggpub sends by default, whatever its standard output is: a file, a pipe, a cron job's" {
+	start_aggd
+	aggpub -n 500 >"$TMP/pub.log" 2>&1
+	grep -q 'sent 500 events: 400 unique, 100 duplicates' "$TMP/pub.log"
+	[ "$(counts)" = '[500,400,100]' ]
+	aggpub -q -n 500 | cat >"$TMP/out"
+	[ ! -s "$TMP/out" ]			# nothing on standard output
+	[ "$(counts)" = '[1000,400,600]' ]
+	# -o FILE that cannot be written: exit 1, one line, nothing sent
+	run aggpub -o "$TMP/no/such/dir/x" -n 10
+	[ "$status" -eq 1 ]
+	[ "$output" = "aggpub: $TMP/no/such/dir/x: No such file or directory" ]
+	[ "$(counts)" = '[1000,400,600]' ]
+}
+
+@test "aggpub takes aggd's base URL or any of its paths, as every tool does" {
+	start_aggd
+	for u in "$AGGD_URL" "$AGGD_URL/" "$AGGD_URL/publish" "$AGGD_URL/stats" \
+	    "$AGGD_URL/events/"; do
+		run aggpub -q -n 10 -s 7 -u "$u"
+		[ "$status" -eq 0 ] || { echo "$u: $output"; false; }
+	done
+	[ "$(counts)" = '[50,8,42]' ]
+	AGGREGATOR_URL=$AGGD_URL run aggpub -q -n 10 -s 7
+	[ "$status" -eq 0 ]
+	[ "$(counts)" = '[60,8,52]' ]
 }
 
 @test "a second default send adds only duplicates" {
@@ -119,7 +153,7 @@ wait_received() {
 }
 
 @test "503 with Retry-After is retried after the delay; counts stay exact" {
-	start_aggd -q 10	# a tiny ingest queue: concurrent batches overflow it
+	start_aggd --queue 10	# a tiny ingest queue: concurrent batches overflow it
 	SECONDS=0
 	run aggpub -n 400 -b 50 -c 4
 	[ "$status" -eq 0 ]
@@ -130,7 +164,7 @@ wait_received() {
 }
 
 @test "4xx is permanent: a wrong token fails at once with aggd's message" {
-	start_aggd -t secret
+	start_aggd -k secret
 	SECONDS=0
 	AGG_TOKEN=wrong run aggpub -n 500
 	[ "$status" -eq 1 ]
@@ -138,7 +172,7 @@ wait_received() {
 	[[ $output != *retrying* ]]
 	[ "$SECONDS" -lt 3 ]
 	[ "$(get -H 'Authorization: Bearer secret' "$AGGD_URL/stats" | jq .received)" = 0 ]
-	AGG_TOKEN=wrong aggpub -q -n 500 -t secret	# the flag wins
+	AGG_TOKEN=wrong aggpub -q -n 500 -k secret	# the flag wins
 	[ "$(get -H 'Authorization: Bearer secret' "$AGGD_URL/stats" | jq .received)" = 500 ]
 }
 
@@ -166,11 +200,39 @@ wait_received() {
 	done
 }
 
-@test "nobody listening: retries -r times with backoff, then exit 1" {
+@test "nobody listening: says aggd may not be running, retries -r times, then exit 1" {
 	run aggpub -n 10 -r 2 -u http://127.0.0.1:1/publish
 	[ "$status" -eq 1 ]
-	[[ $output == *"; retrying"* ]]
-	[[ $output == *"gave up after 3 tries"* ]]
+	[ "${lines[0]}" = "aggpub: POST http://127.0.0.1:1/publish: connection refused: is aggd running at http://127.0.0.1:1? retrying for up to 1 s" ]
+	[ "${lines[1]}" = "aggpub: POST http://127.0.0.1:1/publish: connection refused; gave up after 3 tries" ]
+	# the default: 60 re-sends, up to 114 s
+	run timeout 1 aggpub -n 10 -u http://127.0.0.1:1
+	[[ ${lines[0]} == *"retrying for up to 114 s" ]]
+}
+
+@test "SIGINT or SIGTERM: the summary of what was acknowledged, exit 1" {
+	start_aggd
+	aggpub -n 5000000 -b 10 -c 1 >"$TMP/out" 2>&1 &
+	pub=$!
+	wait_received_n 500
+	kill -INT "$pub"
+	rc=0
+	wait "$pub" || rc=$?
+	cat "$TMP/out"
+	[ "$rc" = 1 ]
+	grep -Eq '^aggpub: interrupted; sent [0-9]+ events: [0-9]+ unique, [0-9]+ duplicates' "$TMP/out"
+	# what it says was acknowledged is what aggd has
+	sent=$(sed -n 's/^aggpub: interrupted; sent \([0-9]*\) events.*/\1/p' "$TMP/out")
+	[ "$sent" -ge 500 ]
+	[ "$sent" -le "$(get "$AGGD_URL/stats" | jq .received)" ]
+}
+
+@test "on a terminal: one progress line with the share and the time left" {
+	start_aggd
+	script -qfec "aggpub -n 200000 -b 100 -c 1 -u $AGGD_URL" "$TMP/tty" >/dev/null
+	# the line is redrawn in place: carriage returns, no new lines
+	grep -aq $'\raggpub: [0-9]*/200000 events ([0-9]*%), 0 retries, [0-9]* events/s, [0-9]* s left' "$TMP/tty"
+	grep -aq 'sent 200000 events: 160000 unique' "$TMP/tty"
 }
 
 @test "a malformed URL, or one of another protocol, fails at once without retries" {
@@ -186,14 +248,13 @@ wait_received() {
 }
 
 @test "the reader closing standard output early: exit 0, no message" {
-	unset AGGREGATOR_URL
-	run bash -c 'aggpub -n 100000 | head -c 1 >/dev/null; echo "${PIPESTATUS[0]}"'
+	run bash -c 'aggpub -o - -n 100000 | head -c 1 >/dev/null; echo "${PIPESTATUS[0]}"'
 	[ "$output" = 0 ]
 }
 
 @test "a 1500-byte token: aggpub, aggstat and aggevents send it whole" {
 	tok=$(head -c 1500 /dev/zero | tr '\0' k)
-	start_aggd -t "$tok"
+	start_aggd -k "$tok"
 	AGG_TOKEN=$tok run aggpub -q -n 10
 	[ "$status" -eq 0 ]
 	AGG_TOKEN=$tok run aggstat -j
@@ -205,8 +266,7 @@ wait_received() {
 }
 
 @test "aggpub | aggd -x loads a store end to end" {
-	unset AGGREGATOR_URL
-	aggpub -q -n 2000 | aggd -x -l 127.0.0.1:0 -d "$AGGD_DB" 2>"$TMP/x.log"
+	aggpub -q -o - -n 2000 | aggd -x -l 127.0.0.1:0 -d "$AGGD_DB" 2>"$TMP/x.log"
 	start_aggd
 	[ "$(counts)" = '[2000,1600,400]' ]
 	[ "$(get "$AGGD_URL/events?limit=1" | jq .total)" = 1600 ]
@@ -214,7 +274,7 @@ wait_received() {
 
 @test "aggpub - and files: bad lines reported with their number, good ones stored" {
 	start_aggd
-	AGGREGATOR_URL= aggpub -q -n 3 -d 0 -s 5 >"$TMP/good"
+	aggpub -q -o - -n 3 -D 0 -s 5 >"$TMP/good"
 	{
 		sed -n 1p "$TMP/good"
 		echo 'not json'
@@ -235,12 +295,12 @@ wait_received() {
 	[[ $output == *"aggpub: $TMP/missing: No such file or directory"* ]]
 	[ "$(counts)" = '[6,3,3]' ]
 	# The events come back as they were sent.
-	[ "$(get "$AGGD_URL/events" | jq -c '.events[] | del(.seq)')" = "$(cat "$TMP/good")" ]
+	[ "$(get "$AGGD_URL/events" | jq -c '.events[] | del(.seq, .received_at)')" = "$(cat "$TMP/good")" ]
 }
 
 @test "tail -F | aggpub -: a partial batch leaves when the input pauses" {
 	start_aggd
-	AGGREGATOR_URL= aggpub -q -n 8 -d 0 >"$TMP/events"
+	aggpub -q -o - -n 8 -D 0 >"$TMP/events"
 	: >"$TMP/app.ndjson"
 	mkfifo "$TMP/pipe"
 	tail -n +1 -F "$TMP/app.ndjson" >"$TMP/pipe" 2>/dev/null &
@@ -257,30 +317,40 @@ wait_received() {
 	wait "$pub"		# end of input: exits 0
 }
 
-@test "bad usage exits 2 with usage on stderr; --help and --version exit 0" {
-	for args in "-x" "--bogus" "-n" "-n abc" "-n -1" "-d 1" "-d -0.1" "-d 100%" \
-	    "-d -0" "-d 0x.8" "-d 2e-1" \
-	    "-b 0" "-c 0" "-T 0" "-r x" "-n 5 -" "-s 3 file"; do
-		run -2 aggpub $args
-		[[ $output == "aggpub: "* ]]
-		[[ $output == *"usage: aggpub"* ]]
+@test "bad usage: one line that says what and where to look, exit 2; --help and --version exit 0" {
+	for args in "-x" "--bogus" "-n" "-n abc" "-n -1" "-D 1" "-D -0.1" "-D 100%" \
+	    "-D -0" "-D 0x.8" "-D 2e-1" \
+	    "-b 0" "-c 0" "-T 0" "-r x" "-n 5 -" "-s 3 file" "-o - file" "-o ''"; do
+		eval "run -2 aggpub $args"
+		echo "$args: $output"
+		[ "${#lines[@]}" = 1 ]
+		[[ $output == "aggpub: "*"; try 'aggpub --help'" ]]
 	done
-	aggpub -x 2>&1 >/dev/null | grep -q '^usage: aggpub'
-	# getopt's words, under the tool's name whatever the path
-	run -2 "$AGG_BIN/aggpub" -x
-	[ "${lines[0]}" = "aggpub: invalid option -- 'x'" ]
-	run -2 aggpub --quiet=1
-	[ "${lines[0]}" = "aggpub: option '--quiet' doesn't allow an argument" ]
-	run -2 aggpub --co 3
-	[[ "${lines[0]}" == "aggpub: option '--co' is ambiguous"* ]]
 	[ -z "$(aggpub -x 2>/dev/null)" ]
+	run -2 "$AGG_BIN/aggpub" -x
+	[ "$output" = "aggpub: unknown option -x; try 'aggpub --help'" ]
+	run -2 aggpub --quiet=1
+	[ "$output" = "aggpub: option --quiet takes no value; try 'aggpub --help'" ]
+	run -2 aggpub --co 3
+	[ "$output" = "aggpub: option --co is ambiguous: --count, --concurrency; try 'aggpub --help'" ]
+	run -2 aggpub -n
+	[ "$output" = "aggpub: option -n needs a value; try 'aggpub --help'" ]
 	run aggpub --help
 	[ "$status" -eq 0 ]
-	for o in -n --count -d --duplicates -T --topics -s --seed -b --batch \
-	    -c --concurrency -r --retries -u --url -t --token -q --quiet \
-	    -h --help -V --version; do
+	for o in -n --count -D --duplicates -T --topics -s --seed -b --batch \
+	    -c --concurrency -r --retries -u --url -k --token -o --output \
+	    -q --quiet -h --help -V --version; do
 		[[ $output == *" $o"[\ ,]* ]]
 	done
 	run aggpub -V
-	[ "$output" = "aggpub 1.1.0" ]
+	[ "$output" = "aggpub 1.2.0" ]
+}
+
+@test "the letters of 1.1: -d and -t still work, with a warning" {
+	start_aggd -k secret
+	run aggpub -n 10 -d 0 -t secret
+	[ "$status" -eq 0 ]
+	[[ ${lines[0]} == "aggpub: -d is -D (--duplicates) now; -d goes away in agg 2.0" ]]
+	[[ ${lines[1]} == "aggpub: -t is -k (--token) now; -t goes away in agg 2.0" ]]
+	[[ $output == *"sent 10 events: 10 unique, 0 duplicates"* ]]
 }

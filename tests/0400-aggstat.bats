@@ -20,31 +20,30 @@ dead_port() {
 @test "aggstat: --help lists every option, -V prints the version" {
 	run aggstat --help
 	[ "$status" -eq 0 ]
-	for f in -j --json -p --prometheus -o --output -t --topic -u --url \
-	    -T --token -h --help -V --version; do
+	for f in -j --json -p --prometheus -o --output -t --topic -w --watch \
+	    -u --url -k --token -h --help -V --version; do
 		[[ "$output" == *"$f"* ]] || { echo "missing $f"; false; }
 	done
 	run aggstat -h
 	[ "$status" -eq 0 ]
 	run aggstat -V
 	[ "$status" -eq 0 ]
-	[ "$output" = "aggstat 1.1.0" ]
+	[ "$output" = "aggstat 1.2.0" ]
 	run aggstat --version
-	[ "$output" = "aggstat 1.1.0" ]
+	[ "$output" = "aggstat 1.2.0" ]
 }
 
-@test "aggstat: bad usage exits 2" {
-	run aggstat -x
-	[ "$status" -eq 2 ]
-	[[ "$output" == *usage:* ]]
+@test "aggstat: bad usage: one line, exit 2" {
 	run "$AGG_BIN/aggstat" -x
-	[ "${lines[0]}" = "aggstat: invalid option -- 'x'" ]
-	run aggstat extra
 	[ "$status" -eq 2 ]
-	run aggstat -t ''
-	[ "$status" -eq 2 ]
-	run aggstat -o
-	[ "$status" -eq 2 ]
+	[ "$output" = "aggstat: unknown option -x; try 'aggstat --help'" ]
+	for args in extra "-t ''" -o "-w 0" "-w x" "-w 2 -o f"; do
+		eval "run aggstat $args"
+		echo "$args: $output"
+		[ "$status" -eq 2 ]
+		[ "${#lines[@]}" = 1 ]
+		[[ $output == *"; try 'aggstat --help'" ]]
+	done
 }
 
 @test "aggstat: key value lines by default" {
@@ -55,13 +54,17 @@ dead_port() {
 	[ "${lines[0]}" = "received 4" ]
 	[ "${lines[1]}" = "unique_processed 3" ]
 	[ "${lines[2]}" = "duplicate_dropped 1" ]
-	[ "${lines[3]}" = "topics 2" ]
-	[[ "${lines[4]}" =~ ^uptime_seconds\ [0-9]+$ ]]
-	[[ "$output" == *$'\ntopic.orders.received 3\ntopic.orders.unique 2\ntopic.orders.duplicates 1'* ]]
-	[[ "$output" == *$'\ntopic.we"ird\\ one.unique 1'* ]]
+	[[ "${lines[3]}" =~ ^events_per_second\ [0-9]+\.[0-9]{2}$ ]]
+	[[ "${lines[4]}" =~ ^last_event_at\ 20[0-9-]{8}T[0-9:]{8}\.[0-9]{3}Z$ ]]
+	[ "${lines[5]}" = "topics 2" ]
+	[[ "${lines[6]}" =~ ^uptime_seconds\ [0-9]+$ ]]
+	[[ "$output" == *$'\ntopic.orders.received 3\ntopic.orders.unique_processed 2\ntopic.orders.duplicate_dropped 1\ntopic.orders.events_per_second '* ]]
+	[[ "$output" == *$'\ntopic.we"ird\\ one.unique_processed 1'* ]]
 	# awk: the value is always the last field
 	[ "$(aggstat | awk '$1 == "unique_processed" { print $NF }')" = 3 ]
-	[ "$(aggstat | awk '/^topic\./ { s += $NF } END { print s }')" = 8 ]
+	[ "$(aggstat | awk '/^topic\..*(received|unique_processed|duplicate_dropped) / { s += $NF } END { print s }')" = 8 ]
+	# the last minute's rate: 4 events received in it
+	[ "$(aggstat -j | jq '.events_per_second * 60 | round')" = 4 ]
 }
 
 @test "aggstat: an empty store" {
@@ -69,8 +72,10 @@ dead_port() {
 	run aggstat
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = "received 0" ]
-	[ "${lines[3]}" = "topics 0" ]
-	[ "${#lines[@]}" -eq 5 ]
+	[ "${lines[3]}" = "events_per_second 0.00" ]
+	[ "${lines[4]}" = "last_event_at none" ]
+	[ "${lines[5]}" = "topics 0" ]
+	[ "${#lines[@]}" -eq 7 ]
 }
 
 @test "aggstat: -j prints the JSON as served" {
@@ -81,7 +86,7 @@ dead_port() {
 	[ "${#lines[@]}" -eq 1 ]
 	echo "$output" | jq -e '.received == 4 and .unique_processed == 3 and
 	    .duplicate_dropped == 1 and (.topics | length) == 2 and
-	    .by_topic.orders.duplicates == 1'
+	    .by_topic.orders.duplicate_dropped == 1'
 	# byte for byte what curl gets, but for the uptime
 	diff <(aggstat --json | sed 's/"uptime_seconds":[0-9]*//') \
 	    <(get "$AGGD_URL/stats" | sed 's/"uptime_seconds":[0-9]*//')
@@ -92,10 +97,10 @@ dead_port() {
 	seed
 	run aggstat -t orders
 	[ "$status" -eq 0 ]
-	[ "$output" = $'received 3\nunique 2\nduplicates 1' ]
+	[[ "$output" == $'received 3\nunique_processed 2\nduplicate_dropped 1\nevents_per_second '*$'\nlast_event_at 20'* ]]
 	run aggstat --topic 'we"ird\ one' -j
 	[ "$status" -eq 0 ]
-	[ "$output" = '{"topic":"we\"ird\\ one","received":1,"unique":1,"duplicates":0}' ]
+	[[ "$output" == '{"topic":"we\"ird\\ one","received":1,"unique_processed":1,"duplicate_dropped":0,"events_per_second":'*',"last_event_at":"20'* ]]
 	echo "$output" | jq -e '.topic == "we\"ird\\ one"'
 }
 
@@ -136,8 +141,12 @@ check_prom() {
 	grep -qx 'agg_topic_events_duplicate_total{topic="orders"} 1' "$TMP/out"
 	# label values escape \ and "
 	grep -qxF 'agg_topic_events_unique_total{topic="we\"ird\\ one"} 1' "$TMP/out"
-	# the totals agree with aggd's own /metrics
+	# the totals agree with aggd's own /metrics, and so do the words
 	get "$AGGD_URL/metrics" | grep -qx 'agg_events_received_total 4'
+	for m in agg_events_received_total agg_events_unique_total \
+	    agg_events_duplicate_total agg_last_event_timestamp_seconds; do
+		[ "$(grep "^# HELP $m " "$TMP/out")" = "$(get "$AGGD_URL/metrics" | grep "^# HELP $m ")" ]
+	done
 }
 
 @test "aggstat: -p -t TOPIC prints only that topic's series" {
@@ -145,7 +154,8 @@ check_prom() {
 	seed
 	aggstat --prometheus -t orders >"$TMP/out"
 	check_prom "$TMP/out"
-	[ "$(grep -vc '^#' "$TMP/out")" -eq 3 ]
+	[ "$(grep -vc '^#' "$TMP/out")" -eq 4 ]
+	grep -Eqx 'agg_topic_last_event_timestamp_seconds\{topic="orders"\} [0-9]{10}' "$TMP/out"
 	grep -qx 'agg_topic_events_unique_total{topic="orders"} 2' "$TMP/out"
 	! grep -q 'agg_events_received_total' "$TMP/out"
 }
@@ -234,7 +244,7 @@ check_prom() {
 }
 
 @test "aggstat: 401 without the token, fine with AGG_TOKEN, -T or --token" {
-	start_aggd -t s3cret
+	start_aggd -k s3cret
 	run aggstat
 	[ "$status" -eq 1 ]
 	[[ "$output" == "aggstat: GET $AGGD_URL/stats: 401 "* ]]
@@ -244,9 +254,36 @@ check_prom() {
 	AGG_TOKEN=s3cret run aggstat
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = "received 0" ]
-	run aggstat -T s3cret
+	run aggstat -k s3cret
 	[ "$status" -eq 0 ]
 	AGG_TOKEN=wrong run aggstat --token s3cret -p
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"agg_events_received_total 0"* ]]
+}
+
+@test "aggstat -w: the figures anew, in place, every N seconds" {
+	start_aggd
+	seed
+	script -qfec "timeout 3 aggstat -w 1 -u $AGGD_URL" "$TMP/tty" >/dev/null || true
+	# each round clears the screen and shows the lines
+	[ "$(grep -ac $'\033\\[H\033\\[2J' "$TMP/tty")" -ge 2 ]
+	grep -aq '^received 4' "$TMP/tty"
+	grep -aq 'every 1 s: aggstat 20' "$TMP/tty"
+}
+
+@test "aggstat takes aggd's base URL or any of its paths" {
+	start_aggd
+	seed
+	for u in "$AGGD_URL" "$AGGD_URL/" "$AGGD_URL/publish" "$AGGD_URL/stats" \
+	    "$AGGD_URL/events"; do
+		[ "$(aggstat -j -u "$u" | jq .received)" = 4 ] || { echo "$u"; false; }
+	done
+}
+
+@test "aggstat: -T, the letter of 1.1 for the token, still works with a warning" {
+	start_aggd -k s
+	run aggstat -T s
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "aggstat: -T is -k (--token) now; -T goes away in agg 2.0" ]
+	[ "${lines[1]}" = "received 0" ]
 }

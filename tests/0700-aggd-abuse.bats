@@ -207,7 +207,7 @@ read_by_aggd() {
 }
 
 @test "past --max-conns: a whole 503 that curl reads to its end" {
-	start_aggd -c 1
+	start_aggd --max-conns 1
 	exec {sock}<>"/dev/tcp/127.0.0.1/$AGGD_PORT"
 	printf 'GET /heal' >&"$sock"	# holds the only connection, and not idle
 	read_by_aggd
@@ -221,7 +221,7 @@ read_by_aggd() {
 }
 
 @test "past --max-conns: a lingering or idle connection makes room, a lone CR stays idle" {
-	start_aggd -c 2
+	start_aggd --max-conns 2
 	# two clients that asked to close, read their replies and keep their
 	# sockets open: aggd lingers on both, and a third is still served
 	for i in 1 2; do
@@ -232,7 +232,7 @@ read_by_aggd() {
 	done
 	[ "$(curl -s -o /dev/null -w '%{http_code}' "$AGGD_URL/healthz")" = 200 ]
 	stop_aggd
-	start_aggd -c 1
+	start_aggd --max-conns 1
 	# a CR whose LF has not come yet is an empty line's start: still idle
 	exec {s}<>"/dev/tcp/127.0.0.1/$AGGD_PORT"
 	printf '\r' >&"$s"

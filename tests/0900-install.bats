@@ -42,8 +42,8 @@ install_into() {	# install_into DESTDIR [MAKEARGS]: quietly, output on failure
 	local d=$TMP/root b
 	install_into "$d" PREFIX=/usr
 	b=$d/usr/bin
-	unset AGGREGATOR_URL AGG_TOKEN	# no URL: aggpub writes NDJSON
-	"$b/aggpub" -n 500 -d 0.2 | "$b/aggd" -x -l 127.0.0.1:0 -d "$TMP/inst.db" \
+	unset AGGREGATOR_URL AGG_TOKEN
+	"$b/aggpub" -o - -n 500 -D 0.2 | "$b/aggd" -x -l 127.0.0.1:0 -d "$TMP/inst.db" \
 	    2>"$TMP/load.log"
 	AGG_BIN=$b start_aggd -d "$TMP/inst.db"
 	run "$b/aggstat" -j -u "$AGGD_URL"
@@ -71,4 +71,17 @@ install_into() {	# install_into DESTDIR [MAKEARGS]: quietly, output on failure
 	grep -qx 'ExecStart=/usr/bin/aggd $AGGD_FLAGS' "$d/usr/lib/systemd/system/aggd.service"
 	grep -qx 'StateDirectory=agg' "$d/usr/lib/systemd/system/aggd.service"
 	[ -f "$d/usr/share/doc/agg/crontab.example" ]
+}
+
+@test "make uninstall takes away what install and install-contrib put in place" {
+	local d=$TMP/root
+	install_into "$d" PREFIX=/usr
+	make -C "$ROOT" --no-print-directory install-contrib DESTDIR="$d" PREFIX=/usr \
+	    >"$TMP/make.log" 2>&1 || { cat "$TMP/make.log"; return 1; }
+	[ "$(find "$d" -type f | wc -l)" -ge 11 ]
+	echo keep >"$d/usr/bin/other"		# not ours: stays
+	make -C "$ROOT" --no-print-directory uninstall DESTDIR="$d" PREFIX=/usr \
+	    >"$TMP/make.log" 2>&1 || { cat "$TMP/make.log"; return 1; }
+	find "$d" -type f
+	[ "$(find "$d" -type f)" = "$d/usr/bin/other" ]
 }

@@ -15,6 +15,7 @@
 # aggabuse ARGS          tests/tools/aggabuse.c, built once per file
 # wait_metric NAME OP N  until aggd's /metrics shows NAME OP (>= or <=) N
 # wait_log TEXT          until aggd's log has a line containing TEXT
+# untimed                aggd's log lines on stdin without their time
 # Tests wait for states (these), never for a time: the machine may be busy.
 # AGG_BIN selects the binaries (tests/run sets it); AGG_VALGRIND=1 runs
 # aggd under valgrind.
@@ -50,7 +51,8 @@ start_aggd() {
 	fi
 	AGGD_PID=$!
 	for i in $(seq 1 200); do
-		AGGD_PORT=$(sed -n 's/^aggd: listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$log")
+		AGGD_PORT=$(untimed <"$log" |
+		    sed -n 's/^aggd: listening on 127.0.0.1:\([0-9]*\), store .*/\1/p')
 		[ -n "$AGGD_PORT" ] && break
 		kill -0 "$AGGD_PID" 2>/dev/null || { cat "$log" >&2; return 1; }
 		sleep 0.05
@@ -167,4 +169,8 @@ wait_log() {
 	echo "aggd's log never said: $1" >&2
 	cat "$TMP/aggd.log" >&2
 	return 1
+}
+
+untimed() {
+	sed -E 's/^(aggd: )[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z /\1/'
 }

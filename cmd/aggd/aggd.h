@@ -26,6 +26,7 @@ struct aggd_config {
 	const char	*listen;
 	const char	*db_path;
 	const char	*token;		/* NULL: no auth */
+	const char	*backup, *restore;	/* a copy to make, then exit */
 	int		 relaxed;
 	int		 exit_on_eof;
 	size_t		 queue;
@@ -40,6 +41,7 @@ struct aggd {
 	struct ev_loop	*loop;
 	struct httpd	*httpd;
 	struct ingest	*ingest;
+	struct store	*store;		/* for store_candidates only */
 	struct store_reader *reader;
 	struct feed	*feed;
 	struct waiter	*waiters;	/* parked GET /events?wait= */

@@ -6,6 +6,7 @@
  * does) or SQL (the store does).  A publish is answered from
  * api_job_done, after the commit that holds its events.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,14 +14,22 @@
 
 #include "aggd.h"
 #include "json.h"
+#include "rfc3339.h"
+#include "vocab.h"
 #include "log.h"
 
-struct waiter {				/* a parked GET /events?wait= */
+/* A GET /events query; parked while it waits for news (wait=). */
+struct waiter {
 	struct waiter	*next;
 	struct httpd_req *req;
 	char		 topic[EVENT_FIELD_MAX + 1];
-	int		 has_topic;
-	int64_t		 after;
+	char		 event_id[EVENT_FIELD_MAX + 1];
+	size_t		 event_id_len;
+	int		 has_topic, has_event_id;
+	int64_t		 after;		/* since= raised it already */
+	int64_t		 before;	/* INT64_MAX: none */
+	int		 newest;	/* before= given: the newest below it */
+	int64_t		 until_ms;	/* -1: none */
 	int		 limit;
 	uint64_t	 deadline;
 };
@@ -162,7 +171,7 @@ static void
 api_publish(struct aggd *d, struct httpd_req *r)
 {
 	const struct http_request *hr = httpd_request(r);
-	struct store_counts none = { 0, 0, 0 };
+	struct store_counts none = { 0, 0, 0, 0 };
 	struct ingest_job *j;
 	const char *body;
 	size_t len;
@@ -216,7 +225,7 @@ api_job_done(struct ingest_job *j, void *arg)
 
 struct page {
 	struct aggd	*d;
-	uint64_t	 readable;	/* ingest_readable */
+	const struct waiter *w;
 	int		 count;
 	int64_t		 last;
 	int		 fail;
@@ -229,21 +238,80 @@ struct page {
  * cannot make one reply, and the memory behind it, grow without bound.
  */
 static int
-page_event(const struct event_fields *f, int64_t seq, void *arg)
+page_event(const struct event_fields *f, const struct event_stored *at,
+    void *arg)
 {
 	struct page *p = arg;
 
-	if ((uint64_t)seq > p->readable)
-		return 1;	/* committed, not yet durable: not shown */
 	if ((p->count && buf_putc(&p->d->body, ',') == -1) ||
-	    event_write_json(&p->d->body, f, seq) == -1) {
+	    event_write_json(&p->d->body, f, at) == -1) {
 		p->fail = 1;
 		return -1;
 	}
 	p->count++;
-	p->last = seq;
+	p->last = at->seq;
 	p->full = p->d->body.len >= AGGD_PAGE_BYTES;
 	return p->full;
+}
+
+/* The event asked for by identity: a candidate is it only if it matches. */
+static int
+identity_event(const struct event_fields *f, const struct event_stored *at,
+    void *arg)
+{
+	struct page *p = arg;
+	const struct waiter *w = p->w;
+
+	if (f->event_id_len != w->event_id_len ||
+	    memcmp(f->event_id, w->event_id, w->event_id_len) != 0 ||
+	    f->topic_len != strlen(w->topic) ||
+	    memcmp(f->topic, w->topic, f->topic_len) != 0)
+		return 0;
+	return page_event(f, at, arg);
+}
+
+#define MAX_CANDIDATES	16
+
+static int
+read_identity(struct aggd *d, struct page *p, const struct store_range *q)
+{
+	const struct waiter *w = p->w;
+	uint64_t seq[MAX_CANDIDATES];
+	size_t n, i;
+
+	n = store_candidates(d->store, w->topic, strlen(w->topic), w->event_id,
+	    w->event_id_len, seq, MAX_CANDIDATES);
+	for (i = 0; i < n && p->count == 0; i++)
+		if ((int64_t)seq[i] > q->after && (int64_t)seq[i] < q->before &&
+		    store_read_seq(d->reader, (int64_t)seq[i], identity_event,
+		    p) == -1)
+			return -1;
+	return 0;
+}
+
+/*
+ * The seqs a query may show: (after, before), no further than what is
+ * readable (durable), and before until= when it has one.
+ */
+static int
+page_range(struct aggd *d, const struct waiter *w, uint64_t readable,
+    struct store_range *q)
+{
+	int64_t until;
+
+	q->after = w->after;
+	q->before = (uint64_t)w->before > readable ? (int64_t)readable + 1 :
+	    w->before;
+	q->limit = w->limit;
+	q->from_end = w->newest;
+	/* Events still to come may arrive before until: asked anew. */
+	if (w->until_ms >= 0) {
+		if (store_seq_at(d->reader, w->until_ms, &until) == -1)
+			return -1;
+		if (until < q->before)
+			q->before = until;
+	}
+	return 0;
 }
 
 /*
@@ -255,8 +323,10 @@ page_event(const struct event_fields *f, int64_t seq, void *arg)
 static int
 events_page(struct aggd *d, const struct waiter *w)
 {
-	struct page p = { d, 0, 0, 0, 0, 0 };
+	struct page p = { d, w, 0, 0, 0, 0 };
 	struct store_counts c;
+	struct store_range q;
+	uint64_t readable;
 	int64_t id = 0;
 	size_t mark;
 	char head[64];
@@ -265,7 +335,7 @@ events_page(struct aggd *d, const struct waiter *w)
 	if (w->has_topic && (missing = store_topic_id(d->reader, w->topic,
 	    &id)) == -1)
 		return -1;
-	p.readable = ingest_readable(d->ingest, missing ? -1 : id, &c);
+	readable = ingest_readable(d->ingest, missing ? -1 : id, &c);
 	d->body.len = 0;
 	if (buf_puts(&d->body, "{\"topic\":") == -1 ||
 	    (w->has_topic ? json_write_string(&d->body, w->topic,
@@ -275,8 +345,10 @@ events_page(struct aggd *d, const struct waiter *w)
 	mark = d->body.len;
 	if (buf_puts(&d->body, ",\"events\":[") == -1)
 		return -1;
-	if (!missing && (store_read_events(d->reader, id, w->after, w->limit,
-	    page_event, &p) == -1 || p.fail))
+	if (!missing && (page_range(d, w, readable, &q) == -1 ||
+	    (w->has_event_id ? read_identity(d, &p, &q) :
+	    store_read_events(d->reader, id, &q, page_event, &p)) == -1 ||
+	    p.fail))
 		return -1;
 	/* count is known only now: write it and total in front. */
 	n = snprintf(head, sizeof(head), "%llu,\"count\":%d",
@@ -292,22 +364,87 @@ events_page(struct aggd *d, const struct waiter *w)
 	return p.count;
 }
 
-/* A whole-number parameter: 0 absent, 1 set, -1 malformed or < min. */
+/*
+ * A parameter's decoded value into v[0..sz), NUL-terminated: 0 absent, 1
+ * set, -1 malformed (a bad escape, too long, or a NUL in it, which would
+ * cut the value short for whatever reads it as a string).
+ */
+static int
+query_text(const struct http_request *hr, const char *name, char *v,
+    size_t sz, size_t *len)
+{
+	int rc = http_query_param(hr->query, hr->query_len, name, v, sz, len);
+
+	return rc == 1 && memchr(v, '\0', *len) != NULL ? -1 : rc;
+}
+
+/*
+ * A whole-number parameter: 0 absent, 1 set, -1 malformed or < min.  All
+ * digits and above max (however many) counts as max.
+ */
 static int
 query_number(const struct http_request *hr, const char *name, long long min,
-    long long *out)
+    long long max, long long *out)
 {
-	char v[24], *end;
+	char v[256];
+	size_t len, i;
+	int rc;
+
+	if ((rc = query_text(hr, name, v, sizeof(v), &len)) != 1)
+		return rc;
+	if (len == 0)
+		return -1;
+	for (*out = 0, i = 0; i < len; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return -1;
+		if (*out <= max)
+			*out = *out > (LLONG_MAX - (v[i] - '0')) / 10 ? max :
+			    *out * 10 + (v[i] - '0');
+	}
+	if (*out > max)
+		*out = max;
+	return *out < min ? -1 : 1;
+}
+
+/* A time parameter in ms since 1970: 0 absent, 1 set, -1 malformed. */
+static int
+query_time(const struct http_request *hr, const char *name, int64_t *ms)
+{
+	char v[64];
 	size_t len;
 	int rc;
 
-	rc = http_query_param(hr->query, hr->query_len, name, v, sizeof(v), &len);
-	if (rc != 1)
+	if ((rc = query_text(hr, name, v, sizeof(v), &len)) != 1)
 		return rc;
-	if (len == 0 || v[0] < '0' || v[0] > '9')
-		return -1;
-	*out = strtoll(v, &end, 10);
-	return *end || *out < min ? -1 : 1;
+	return rfc3339_parse(v, len, ms) == 0 ? 1 : -1;
+}
+
+/* topic= and event_id=: NULL, or why not. */
+static const char *
+query_identity(const struct http_request *hr, struct waiter *w)
+{
+	static const char rule[] = " must be 1 to 255 bytes of UTF-8 without"
+	    " control characters";
+	static char why[80];
+	size_t len;
+	int rc;
+
+	rc = query_text(hr, "topic", w->topic, sizeof(w->topic), &len);
+	if (rc == -1 || (rc == 1 && event_text_problem(w->topic, len))) {
+		snprintf(why, sizeof(why), "topic%s", rule);
+		return why;
+	}
+	w->has_topic = rc == 1;
+	rc = query_text(hr, "event_id", w->event_id, sizeof(w->event_id),
+	    &w->event_id_len);
+	if (rc == -1 || (rc == 1 && event_text_problem(w->event_id,
+	    w->event_id_len))) {
+		snprintf(why, sizeof(why), "event_id%s", rule);
+		return why;
+	}
+	w->has_event_id = rc == 1;
+	return w->has_event_id && !w->has_topic ? "event_id needs a topic" :
+	    NULL;
 }
 
 /* Query parameters of /events; -1 after answering 400. */
@@ -315,31 +452,45 @@ static int
 events_query(struct aggd *d, struct httpd_req *r, struct waiter *w, int *wait)
 {
 	const struct http_request *hr = httpd_request(r);
-	long long after = 0, limit = AGGD_PAGE_DEFAULT, secs = 0;
-	const char *bad = NULL;
-	size_t len;
-	int rc;
+	long long after = 0, before = LLONG_MAX, limit = AGGD_PAGE_DEFAULT;
+	long long secs = 0;
+	int64_t since = -1, since_seq;
+	const char *bad;
 
 	memset(w, 0, sizeof(*w));
-	rc = http_query_param(hr->query, hr->query_len, "topic", w->topic,
-	    sizeof(w->topic), &len);
-	if (rc == -1 || (rc == 1 && event_text_problem(w->topic, len)))
-		bad = "topic must be 1 to 255 bytes of UTF-8 without control"
-		    " characters";
-	else if (query_number(hr, "after", 0, &after) == -1)
+	w->until_ms = -1;
+	if ((bad = query_identity(hr, w)) != NULL)
+		;
+	else if (query_number(hr, "after", 0, LLONG_MAX, &after) == -1)
 		bad = "after must be a whole number from 0";
-	else if (query_number(hr, "limit", 1, &limit) == -1)
+	else if ((w->newest = query_number(hr, "before", 1, LLONG_MAX,
+	    &before)) == -1)
+		bad = "before must be a whole number from 1";
+	else if (query_number(hr, "limit", 1, AGGD_PAGE_MAX, &limit) == -1)
 		bad = "limit must be a whole number from 1";
-	else if (query_number(hr, "wait", 0, &secs) == -1)
+	else if (query_number(hr, "wait", 0, AGGD_WAIT_MAX, &secs) == -1)
 		bad = "wait must be a whole number of seconds from 0";
+	else if (query_time(hr, "since", &since) == -1)
+		bad = "since must be an RFC 3339 date-time";
+	else if (query_time(hr, "until", &w->until_ms) == -1)
+		bad = "until must be an RFC 3339 date-time";
 	if (bad) {
 		reply_error(d, r, 400, bad, NULL);
 		return -1;
 	}
-	w->has_topic = rc == 1;
+	/* Events arrive in seq order: since= is a lower seq, once found. */
+	if (since >= 0) {
+		if (store_seq_at(d->reader, since, &since_seq) == -1) {
+			reply_error(d, r, 500, "cannot read the store", NULL);
+			return -1;
+		}
+		if (since_seq - 1 > after)
+			after = since_seq - 1;
+	}
 	w->after = after;
-	w->limit = limit > AGGD_PAGE_MAX ? AGGD_PAGE_MAX : (int)limit;
-	*wait = secs > AGGD_WAIT_MAX ? AGGD_WAIT_MAX : (int)secs;
+	w->before = before;
+	w->limit = (int)limit;
+	*wait = (int)secs;
 	return 0;
 }
 
@@ -429,48 +580,68 @@ api_shutdown(struct aggd *d)
 
 struct stats_out {
 	const struct tally *counts;
+	uint64_t	 now;		/* monotonic ms, for the rates */
 	struct buf	 names;		/* "a","b" */
 	struct buf	 by_topic;	/* "a":{...},"b":{...} */
 };
+
+/*
+ * The figures of a topic (id 0: of all): the counters, the events
+ * received per second over the last minute, and when the last arrived.
+ */
+static int
+stats_figures(struct buf *b, const struct tally *t, int64_t id, uint64_t now)
+{
+	struct store_counts c;
+	char at[RFC3339_MS_LEN + 2] = "null";
+
+	tally_get(t, id, &c);
+	if (c.last_ms > 0) {
+		at[0] = '"';
+		rfc3339_format((int64_t)c.last_ms, at + 1);
+		strcat(at, "\"");
+	}
+	return buf_printf(b, "\"" VOCAB_RECEIVED "\":%llu,\"" VOCAB_UNIQUE
+	    "\":%llu,\"" VOCAB_DUPLICATES "\":%llu,\"" VOCAB_RATE "\":%.2f,\""
+	    VOCAB_LAST "\":%s", (unsigned long long)c.received,
+	    (unsigned long long)c.unique, (unsigned long long)c.duplicates,
+	    tally_rate(t, id, now), at);
+}
 
 /* Topics not yet in counts were created by a commit not yet durable. */
 static int
 stats_topic(int64_t id, const char *name, void *arg)
 {
 	struct stats_out *o = arg;
-	struct store_counts c;
 	size_t len = strlen(name);
 
 	if ((size_t)id > o->counts->n)
 		return 0;
-	tally_get(o->counts, id, &c);
 	return (o->names.len && (buf_putc(&o->names, ',') == -1 ||
 	    buf_putc(&o->by_topic, ',') == -1)) ||
 	    json_write_string(&o->names, name, len) == -1 ||
 	    json_write_string(&o->by_topic, name, len) == -1 ||
-	    buf_printf(&o->by_topic, ":{\"received\":%llu,\"unique\":%llu,"
-	    "\"duplicates\":%llu}", (unsigned long long)c.received,
-	    (unsigned long long)c.unique,
-	    (unsigned long long)c.duplicates) == -1 ? -1 : 0;
+	    buf_puts(&o->by_topic, ":{") == -1 ||
+	    stats_figures(&o->by_topic, o->counts, id, o->now) == -1 ||
+	    buf_putc(&o->by_topic, '}') == -1 ? -1 : 0;
 }
 
 static void
 api_stats(struct aggd *d, struct httpd_req *r)
 {
 	struct tally counts;
-	struct stats_out o = { &counts, { NULL, 0, 0 }, { NULL, 0, 0 } };
+	struct stats_out o = { &counts, ev_clock_ms(), { NULL, 0, 0 },
+	    { NULL, 0, 0 } };
 	struct buf *b = &d->body;
 	int fail;
 
 	b->len = 0;
 	fail = ingest_readable_all(d->ingest, &counts) == -1 ||
 	    store_read_topics(d->reader, stats_topic, &o) == -1 ||
-	    buf_printf(b, "{\"received\":%llu,\"unique_processed\":%llu,"
-	    "\"duplicate_dropped\":%llu,\"topics\":[%.*s],\"uptime_seconds\":"
+	    buf_putc(b, '{') == -1 ||
+	    stats_figures(b, &counts, 0, o.now) == -1 ||
+	    buf_printf(b, ",\"topics\":[%.*s],\"uptime_seconds\":"
 	    "%llu,\"by_topic\":{%.*s}}\n",
-	    (unsigned long long)counts.sum.received,
-	    (unsigned long long)counts.sum.unique,
-	    (unsigned long long)counts.sum.duplicates,
 	    (int)o.names.len, o.names.data ? o.names.data : "",
 	    (unsigned long long)((ev_now(d->loop) - d->started) / 1000),
 	    (int)o.by_topic.len, o.by_topic.data ? o.by_topic.data : "") == -1;
@@ -535,12 +706,14 @@ api_metrics(struct aggd *d, struct httpd_req *r)
 	ingest_get_stats(d->ingest, &st);
 	(void)ingest_readable(d->ingest, 0, &t);
 	b->len = 0;
-	if (metric(b, "agg_events_received_total", "counter", "Events in"
-	    " accepted publish requests.", t.received) == -1 ||
-	    metric(b, "agg_events_unique_total", "counter", "Events stored"
-	    " (first of their identity).", t.unique) == -1 ||
-	    metric(b, "agg_events_duplicate_total", "counter", "Events dropped"
-	    " as duplicates.", t.duplicates) == -1 ||
+	if (metric(b, METRIC_RECEIVED, "counter", METRIC_RECEIVED_HELP,
+	    t.received) == -1 ||
+	    metric(b, METRIC_UNIQUE, "counter", METRIC_UNIQUE_HELP,
+	    t.unique) == -1 ||
+	    metric(b, METRIC_DUPLICATES, "counter", METRIC_DUPLICATES_HELP,
+	    t.duplicates) == -1 ||
+	    metric(b, METRIC_LAST, "gauge", METRIC_LAST_HELP,
+	    t.last_ms / 1000) == -1 ||
 	    metric(b, "agg_ingest_queue_depth", "gauge", "Events queued or"
 	    " being committed.", st.depth) == -1 ||
 	    metric(b, "agg_ingest_queue_capacity", "gauge", "Events the queue"
@@ -565,7 +738,23 @@ api_metrics(struct aggd *d, struct httpd_req *r)
 	    b->data, b->len);
 }
 
+/* What a person who opens aggd's address in a browser or curl sees. */
+static void
+api_root(struct aggd *d, struct httpd_req *r)
+{
+	d->body.len = 0;
+	if (buf_puts(&d->body, "{\"service\":\"aggd\",\"version\":\""
+	    AGG_VERSION "\",\"endpoints\":[\"POST /publish\","
+	    "\"GET /events\",\"GET /stats\",\"GET /healthz\","
+	    "\"GET /metrics\"],\"manual\":\"man aggd\"}\n") == -1) {
+		reply_error(d, r, 500, "out of memory", NULL);
+		return;
+	}
+	reply_json(d, r, 200, NULL);
+}
+
 static const struct route routes[] = {
+	{ "/", "GET", "Allow: GET, HEAD\r\n", api_root },
 	{ "/publish", "POST", "Allow: POST\r\n", api_publish },
 	{ "/events", "GET", "Allow: GET, HEAD\r\n", api_events },
 	{ "/stats", "GET", "Allow: GET, HEAD\r\n", api_stats },

@@ -138,7 +138,7 @@ finish(struct ingest *in, struct group *g)
 	uint64_t one = 1;
 
 	record_commit(in, g);
-	if (tally_apply(&in->readable, &g->changes) == -1)
+	if (tally_apply(&in->readable, &g->changes, ev_clock_ms()) == -1)
 		fatalx("out of memory");
 	tally_changes_free(&g->changes);
 	in->st.depth -= g->events;
@@ -520,16 +520,19 @@ ingest_readable_all(struct ingest *in, struct tally *copy)
 	tally_init(copy);
 	for (;;) {
 		pthread_mutex_lock(&in->mu);
-		if ((n = in->readable.n) <= copy->cap)
+		if ((n = in->readable.n) <= copy->cap && n <= copy->rate_cap)
 			break;
 		pthread_mutex_unlock(&in->mu);
 		if (tally_reserve(copy, n) == -1)
 			return -1;
 	}
 	copy->sum = in->readable.sum;
+	copy->sum_rate = in->readable.sum_rate;
 	copy->n = n;
-	if (n > 0)
+	if (n > 0) {
 		memcpy(copy->topic, in->readable.topic, n * sizeof(*copy->topic));
+		memcpy(copy->rate, in->readable.rate, n * sizeof(*copy->rate));
+	}
 	pthread_mutex_unlock(&in->mu);
 	return 0;
 }

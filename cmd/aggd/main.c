@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,107 +22,8 @@
 #include <unistd.h>
 
 #include "aggd.h"
+#include "cli.h"
 #include "log.h"
-
-static const char usage_text[] =
-"usage: aggd [-rx] [-l addr:port] [-d path] [-t token] [-b bytes] [-q events]\n"
-"            [-c conns]\n"
-"  -l, --listen ADDR:PORT   listen address (AGG_LISTEN; 127.0.0.1:8080)\n"
-"  -d, --db PATH            store file (DEDUP_DB_PATH; data/dedup.db)\n"
-"  -t, --token TOKEN        require Authorization: Bearer TOKEN (AGG_TOKEN)\n"
-"  -r, --relaxed            do not fsync each commit: faster, but a power\n"
-"                           loss may lose the last acknowledged events\n"
-"  -x, --exit-on-eof        exit once standard input is stored\n"
-"  -b, --max-body BYTES     largest request body (16777216); K, M suffixes\n"
-"  -q, --queue EVENTS       ingest queue size before 503 (65536)\n"
-"  -c, --max-conns N        open connections (10000)\n"
-"  -h, --help               this text\n"
-"  -V, --version            print the version\n";
-
-static void
-usage(int status)
-{
-	fputs(usage_text, status ? stderr : stdout);
-	exit(status);
-}
-
-static size_t
-size_arg(const char *name, const char *s)
-{
-	char *end;
-	unsigned long long v;
-	int shift = 0;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (*end == 'K' || *end == 'k')
-		shift = 10, end++;
-	else if (*end == 'M' || *end == 'm')
-		shift = 20, end++;
-	if (v > (1ULL << 40) >> shift)
-		v = 0;		/* over the bound, before shifting it away */
-	v <<= shift;
-	if (errno || *s < '0' || *s > '9' || *end || v == 0) {
-		fprintf(stderr, "aggd: %s: not a whole number from 1 to 2^40: %s\n",
-		    name, s);
-		usage(2);
-	}
-	return (size_t)v;
-}
-
-static void
-parse_args(int argc, char **argv, struct aggd_config *c)
-{
-	static const struct option opts[] = {
-		{ "listen", required_argument, NULL, 'l' },
-		{ "db", required_argument, NULL, 'd' },
-		{ "token", required_argument, NULL, 't' },
-		{ "relaxed", no_argument, NULL, 'r' },
-		{ "exit-on-eof", no_argument, NULL, 'x' },
-		{ "max-body", required_argument, NULL, 'b' },
-		{ "queue", required_argument, NULL, 'q' },
-		{ "max-conns", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int ch;
-
-	argv[0] = "aggd";	/* getopt's messages name argv[0] */
-	while ((ch = getopt_long(argc, argv, "l:d:t:rxb:q:c:hV", opts, NULL)) != -1)
-		switch (ch) {
-		case 'l': c->listen = optarg; break;
-		case 'd': c->db_path = optarg; break;
-		case 't': c->token = optarg; break;
-		case 'r': c->relaxed = 1; break;
-		case 'x': c->exit_on_eof = 1; break;
-		case 'b': c->http.max_body = size_arg("--max-body", optarg); break;
-		case 'q': c->queue = size_arg("--queue", optarg); break;
-		case 'c': c->http.max_conns = size_arg("--max-conns", optarg); break;
-		case 'h': usage(0); break;
-		case 'V': printf("aggd %s\n", AGG_VERSION); exit(0);
-		default: usage(2);
-		}
-	if (optind != argc) {
-		fprintf(stderr, "aggd: unexpected argument: %s\n", argv[optind]);
-		usage(2);
-	}
-	if (c->token && *c->token == '\0')
-		c->token = NULL;
-}
-
-static void
-config_defaults(struct aggd_config *c)
-{
-	const char *v;
-
-	memset(c, 0, sizeof(*c));
-	httpd_config_defaults(&c->http);
-	c->listen = (v = getenv("AGG_LISTEN")) && *v ? v : "127.0.0.1:8080";
-	c->db_path = (v = getenv("DEDUP_DB_PATH")) && *v ? v : "data/dedup.db";
-	c->token = getenv("AGG_TOKEN");
-	c->queue = AGGD_QUEUE_DEFAULT;
-}
 
 /* "host:port" or "[v6]:port"; the host may be empty (all addresses). */
 static int
@@ -145,6 +47,157 @@ split_addr(const char *addr, char *host, size_t hostsz, const char **port)
 	host[hlen] = '\0';
 	*port = colon + 1;
 	return 0;
+}
+
+/*
+ * A listen address that cannot be one is a usage error, found before
+ * anything starts: HOST:PORT with a port from 0 (any free one) to 65535.
+ */
+static void
+check_listen(const char *addr)
+{
+	char host[256];
+	const char *port;
+	unsigned long v;
+	char *end;
+
+	if (split_addr(addr, host, sizeof(host), &port) == -1)
+		cli_usage_error("aggd", "listen address %s: expected HOST:PORT",
+		    addr);
+	errno = 0;
+	v = strtoul(port, &end, 10);
+	if (*port < '0' || *port > '9' || *end || errno || v > 65535)
+		cli_usage_error("aggd", "listen address %s: the port must be a"
+		    " number from 0 to 65535", addr);
+}
+
+static const char usage_text[] =
+"usage: aggd [-x] [-l addr:port] [-d store] [-k token] [--relaxed]\n"
+"            [--max-body bytes] [--queue events] [--max-conns n]\n"
+"       aggd [-d store] --backup file | --restore file\n"
+"  -l, --listen ADDR:PORT   listen address (AGG_LISTEN; 127.0.0.1:8080)\n"
+"  -d, --db PATH            store file (DEDUP_DB_PATH; data/dedup.db)\n"
+"  -k, --token TOKEN        require Authorization: Bearer TOKEN (AGG_TOKEN)\n"
+"  -x, --exit-on-eof        exit once standard input is stored\n"
+"      --relaxed            do not fsync each commit: faster, but a power\n"
+"                           loss may lose the last acknowledged events\n"
+"      --max-body BYTES     largest request body (16M); K, M suffixes\n"
+"      --queue EVENTS       ingest queue size before 503 (65536)\n"
+"      --max-conns N        open connections (10000)\n"
+"      --backup FILE        copy the store to FILE while aggd runs, exit\n"
+"      --restore FILE       replace the stopped store by backup FILE, exit\n"
+"  -h, --help               this text\n"
+"  -V, --version            print the version\n";
+
+static void
+usage(void)
+{
+	fputs(usage_text, stdout);
+	exit(0);
+}
+
+static size_t
+size_arg(const char *name, const char *s)
+{
+	char *end;
+	unsigned long long v;
+	int shift = 0;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*end == 'K' || *end == 'k')
+		shift = 10, end++;
+	else if (*end == 'M' || *end == 'm')
+		shift = 20, end++;
+	if (v > (1ULL << 40) >> shift)
+		v = 0;		/* over the bound, before shifting it away */
+	v <<= shift;
+	if (errno || *s < '0' || *s > '9' || *end || v == 0)
+		cli_usage_error("aggd", "%s: not a whole number from 1 to 2^40:"
+		    " %s", name, s);
+	return (size_t)v;
+}
+
+/* Options without a letter of their own; the letters of 1.1 map here. */
+enum { OPT_RELAXED = 256, OPT_MAX_BODY, OPT_QUEUE, OPT_MAX_CONNS,
+	OPT_BACKUP, OPT_RESTORE };
+
+static void
+parse_args(int argc, char **argv, struct aggd_config *c)
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "token", required_argument, NULL, 'k' },
+		{ "relaxed", no_argument, NULL, OPT_RELAXED },
+		{ "exit-on-eof", no_argument, NULL, 'x' },
+		{ "max-body", required_argument, NULL, OPT_MAX_BODY },
+		{ "queue", required_argument, NULL, OPT_QUEUE },
+		{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
+		{ "backup", required_argument, NULL, OPT_BACKUP },
+		{ "restore", required_argument, NULL, OPT_RESTORE },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	opterr = 0;
+	/* t, r, b, q, c: the letters of 1.1, which mean other things in
+	   the other tools now. */
+	while ((ch = getopt_long(argc, argv, ":l:d:k:xhVt:rb:q:c:", opts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 't': cli_old_letter("aggd", ch, "-k (--token)"); break;
+		case 'r': cli_old_letter("aggd", ch, "--relaxed"); break;
+		case 'b': cli_old_letter("aggd", ch, "--max-body"); break;
+		case 'q': cli_old_letter("aggd", ch, "--queue"); break;
+		case 'c': cli_old_letter("aggd", ch, "--max-conns"); break;
+		}
+		switch (ch) {
+		case 'l': c->listen = optarg; break;
+		case 'd': c->db_path = optarg; break;
+		case 't':
+		case 'k': c->token = optarg; break;
+		case 'r':
+		case OPT_RELAXED: c->relaxed = 1; break;
+		case 'x': c->exit_on_eof = 1; break;
+		case 'b':
+		case OPT_MAX_BODY: c->http.max_body = size_arg("--max-body",
+		    optarg); break;
+		case 'q':
+		case OPT_QUEUE: c->queue = size_arg("--queue", optarg); break;
+		case 'c':
+		case OPT_MAX_CONNS: c->http.max_conns = size_arg("--max-conns",
+		    optarg); break;
+		case OPT_BACKUP: c->backup = optarg; break;
+		case OPT_RESTORE: c->restore = optarg; break;
+		case 'h': usage(); break;
+		case 'V': printf("aggd %s\n", AGG_VERSION); exit(0);
+		default: cli_bad_option("aggd", argv, ch, opts);
+		}
+	}
+	if (optind != argc)
+		cli_usage_error("aggd", "unexpected argument: %s", argv[optind]);
+	if (c->token && *c->token == '\0')
+		c->token = NULL;
+	if (c->backup && c->restore)
+		cli_usage_error("aggd", "--backup or --restore: one at a time");
+	if (!c->backup && !c->restore)
+		check_listen(c->listen);
+}
+
+static void
+config_defaults(struct aggd_config *c)
+{
+	const char *v;
+
+	memset(c, 0, sizeof(*c));
+	httpd_config_defaults(&c->http);
+	c->listen = (v = getenv("AGG_LISTEN")) && *v ? v : "127.0.0.1:8080";
+	c->db_path = (v = getenv("DEDUP_DB_PATH")) && *v ? v : "data/dedup.db";
+	c->token = getenv("AGG_TOKEN");
+	c->queue = AGGD_QUEUE_DEFAULT;
 }
 
 /* A listening socket on ai, or -1 with *saved set to why not. */
@@ -183,14 +236,19 @@ listen_on(const char *addr)
 	const char *port;
 	int fd = -1, rc, saved = 0;
 
-	if (split_addr(addr, host, sizeof(host), &port) == -1)
-		fatalx("listen address %s: expected HOST:PORT", addr);
+	(void)split_addr(addr, host, sizeof(host), &port);	/* checked */
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	if ((rc = getaddrinfo(*host ? host : NULL, port, &hints, &res)) != 0)
-		fatalx("listen address %s: %s", addr, gai_strerror(rc));
+	if ((rc = getaddrinfo(*host ? host : NULL, port, &hints, &res)) != 0) {
+		/* A name that is no address is the caller's mistake; a
+		   resolver that fails now may succeed later. */
+		if (rc == EAI_AGAIN || rc == EAI_MEMORY || rc == EAI_SYSTEM)
+			fatalx("listen address %s: %s", addr, gai_strerror(rc));
+		cli_usage_error("aggd", "listen address %s: %s", addr,
+		    gai_strerror(rc));
+	}
 	for (ai = res; ai && fd == -1 && !*host; ai = ai->ai_next)
 		if (ai->ai_family == AF_INET6)
 			fd = bind_listen(ai, &saved);
@@ -204,18 +262,44 @@ listen_on(const char *addr)
 	return fd;
 }
 
+static int
+is_loopback(const struct sockaddr_storage *ss)
+{
+	const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+
+	if (ss->ss_family == AF_INET)
+		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	return ss->ss_family == AF_INET6 &&
+	    (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
+	    (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) &&
+	    in6->sin6_addr.s6_addr[12] == 127));
+}
+
+/*
+ * The start line, which tells where aggd listens and what it serves (the
+ * tests read the port from it), and a warning when anyone who can reach
+ * a public address may publish and read.
+ */
 static void
-print_listening(int fd)
+print_listening(int fd, const struct aggd_config *cfg, uint64_t events)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
-	char host[NI_MAXHOST], port[NI_MAXSERV];
+	char host[NI_MAXHOST], port[NI_MAXSERV], addr[NI_MAXHOST + NI_MAXSERV + 4];
 
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0 ||
 	    getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), port,
-	    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) == 0)
-		log_info("listening on %s%s%s:%s", ss.ss_family == AF_INET6 ?
-		    "[" : "", host, ss.ss_family == AF_INET6 ? "]" : "", port);
+	    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		return;
+	snprintf(addr, sizeof(addr), "%s%s%s:%s", ss.ss_family == AF_INET6 ?
+	    "[" : "", host, ss.ss_family == AF_INET6 ? "]" : "", port);
+	log_info("listening on %s, store %s with %llu event%s", addr,
+	    cfg->db_path, (unsigned long long)events, events == 1 ? "" : "s");
+	if (cfg->token == NULL && !is_loopback(&ss))
+		log_warnx("warning: %s is reachable from other hosts and no"
+		    " token is set: anyone who reaches it may publish and read"
+		    " (set AGG_TOKEN)", addr);
 }
 
 /*
@@ -300,12 +384,38 @@ watch_signals(struct aggd *d, const sigset_t *mask)
 	return fd;
 }
 
+/* --backup and --restore: one copy, one line that says so; exit 0 or 1. */
+static int
+copy_store(const struct aggd_config *c)
+{
+	uint64_t events;
+	char err[512];
+	int rc;
+
+	if (c->backup)
+		rc = store_backup(c->db_path, c->backup, &events, err,
+		    sizeof(err));
+	else
+		rc = store_restore(c->restore, c->db_path, &events, err,
+		    sizeof(err));
+	if (rc == -1) {
+		fprintf(stderr, "aggd: %s failed: %s\n", c->backup ? "backup" :
+		    "restore", err);
+		return 1;
+	}
+	fprintf(stderr, "aggd: %s %s to %s: %llu events\n", c->backup ?
+	    "backed up" : "restored", c->backup ? c->db_path : c->restore,
+	    c->backup ? c->backup : c->db_path, (unsigned long long)events);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct aggd_config cfg;
 	struct aggd d;
 	struct store *store;
+	struct store_counts stored;
 	sigset_t mask;
 	char err[512];
 	int lfd, sfd;
@@ -313,6 +423,8 @@ main(int argc, char **argv)
 	log_init(argv[0]);
 	config_defaults(&cfg);
 	parse_args(argc, argv, &cfg);
+	if (cfg.backup || cfg.restore)
+		return copy_store(&cfg);
 	signal(SIGPIPE, SIG_IGN);
 	/* Blocked before any thread starts, so only signalfd sees them. */
 	sigemptyset(&mask);
@@ -326,18 +438,20 @@ main(int argc, char **argv)
 		fatalx("%s", err);
 	memset(&d, 0, sizeof(d));
 	d.cfg = &cfg;
+	d.store = store;
 	buf_init(&d.body);
 	if ((d.reader = store_reader_open(cfg.db_path, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
 	if ((d.loop = ev_new()) == NULL)
 		fatal("event loop");
 	sfd = watch_signals(&d, &mask);
-	print_listening(lfd);
 	if ((d.httpd = httpd_new(d.loop, lfd, &cfg.http, api_head_check,
 	    api_handle, &d)) == NULL ||
 	    (d.ingest = ingest_start(store, d.loop, cfg.queue, !cfg.relaxed,
 	    api_job_done, &d)) == NULL || ev_add_tick(d.loop, 250, on_tick, &d) == -1)
 		fatal("start");
+	(void)ingest_readable(d.ingest, 0, &stored);
+	print_listening(lfd, &cfg, stored.unique);
 	ev_set_before_wait(d.loop, api_before_wait, &d);
 	d.started = ev_now(d.loop);
 	if (stdin_is_data() && (d.feed = feed_start(&d)) == NULL)

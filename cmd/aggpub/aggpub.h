@@ -6,9 +6,11 @@
 #define AGGPUB_H
 
 #include <curl/curl.h>
+#include <signal.h>
 #include <stdint.h>
 
 #include "buf.h"
+#include "client.h"
 #include "event.h"
 
 #define COUNT_MAX	1000000000000ULL	/* keeps years below 10000 */
@@ -36,7 +38,8 @@
 struct opts {
 	uint64_t	 count, seed, topics, batch, conc, retries;
 	double		 share;
-	const char	*url, *token;
+	const char	*url, *token, *output;
+	volatile sig_atomic_t *interrupted;
 	int		 quiet, gen_flags, nfiles;
 	char		**files;
 };
@@ -80,10 +83,11 @@ struct sender {
 	struct slot	*slot;
 	size_t		 nslot, active;	/* slots, those not idle */
 	struct curl_slist *hdrs;
-	const char	*url;
+	char		 url[CLIENT_URL_MAX];
 	uint64_t	 max_retries, total, rng, start, shown_at;
 	uint64_t	 sent, unique, dups, retries;
 	int		 quiet, tty, shown, healthy;
+	volatile sig_atomic_t *interrupted;	/* by SIGINT or SIGTERM */
 };
 
 

@@ -127,7 +127,7 @@ reader_emit(struct reader *r, struct buf *body, uint64_t *nev)
 	body->len = 0;
 	for (i = 0; i < r->pend.n; i++) {
 		event_fields(&r->pend, i, &f);
-		if (event_write_json(body, &f, -1) == -1 ||
+		if (event_write_json(body, &f, NULL) == -1 ||
 		    buf_putc(body, '\n') == -1)
 			return NEXT_ERR;
 	}

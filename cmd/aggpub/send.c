@@ -47,24 +47,32 @@ sender_init(struct sender *s, const struct opts *o)
 
 	*s = (struct sender){ .reading = o->nfiles > 0, .batch = o->batch,
 	    .rd = { .files = o->files, .nfiles = o->nfiles, .fd = -1 },
-	    .url = client_publish_url(o->url), .max_retries = o->retries,
+	    .max_retries = o->retries,
 	    .total = o->nfiles > 0 ? 0 : o->count, .nslot = o->conc,
 	    .quiet = o->quiet, .tty = !o->quiet && isatty(STDERR_FILENO),
-	    .healthy = 1, .start = ev_clock_ms(),
+	    .healthy = 1, .start = ev_clock_ms(), .interrupted = o->interrupted,
 	    .rng = mix64(ev_clock_ms() ^ (uint64_t)getpid() << 32) };
 	gen_init(&s->gen, o);
 	event_batch_init(&s->rd.pend);
+	if (client_url(o->url, "/publish", s->url, sizeof(s->url)) == -1) {
+		warnx("URL too long");
+		return -1;
+	}
 	/* NDJSON, not an array: an array would add a level of nesting, and
 	   an event as deep as aggd takes would no longer fit. */
 	s->hdrs = client_headers(client_token(o->token), "application/x-ndjson");
 	s->multi = curl_multi_init();
 	s->slot = calloc(s->nslot, sizeof(*s->slot));
-	if (s->hdrs == NULL || s->multi == NULL || s->slot == NULL)
+	if (s->hdrs == NULL || s->multi == NULL || s->slot == NULL) {
+		warnx("out of memory");
 		return -1;
+	}
 	for (i = 0; i < s->nslot; i++) {
 		sl = &s->slot[i];
-		if ((sl->h = curl_easy_init()) == NULL)
+		if ((sl->h = curl_easy_init()) == NULL) {
+			warnx("out of memory");
 			return -1;
+		}
 		curl_easy_setopt(sl->h, CURLOPT_URL, s->url);
 		curl_easy_setopt(sl->h, CURLOPT_HTTPHEADER, s->hdrs);
 		curl_easy_setopt(sl->h, CURLOPT_WRITEFUNCTION, collect);
@@ -113,10 +121,16 @@ progress_clear(struct sender *s)
 	s->shown = 0;
 }
 
+/*
+ * The progress line on a terminal, redrawn in place at most every 250 ms:
+ * events acknowledged, their share of all and the time left at the rate
+ * so far (when the total is known), retries, rate.
+ */
 static void
 progress(struct sender *s)
 {
 	uint64_t now = ev_clock_ms(), ms = now - s->start;
+	double rate = (double)s->sent * 1000 / (double)(ms ? ms : 1);
 
 	if (!s->tty || ms < 1000 || now - s->shown_at < 250)
 		return;
@@ -124,9 +138,48 @@ progress(struct sender *s)
 	s->shown = 1;
 	fprintf(stderr, "\raggpub: %" PRIu64, s->sent);
 	if (s->total)
-		fprintf(stderr, "/%" PRIu64, s->total);
-	fprintf(stderr, " events, %" PRIu64 " retries, %.0f events/s\033[K",
-	    s->retries, (double)s->sent * 1000 / (double)ms);
+		fprintf(stderr, "/%" PRIu64 " events (%.0f%%)", s->total,
+		    (double)s->sent * 100 / (double)s->total);
+	else
+		fputs(" events", stderr);
+	fprintf(stderr, ", %" PRIu64 " retries, %.0f events/s", s->retries,
+	    rate);
+	if (s->total && rate > 0)
+		fprintf(stderr, ", %.0f s left", (double)(s->total - s->sent) /
+		    rate);
+	fputs("\033[K", stderr);
+}
+
+/* How long max retries of one batch can take: the sum of the backoffs. */
+static uint64_t
+retry_seconds(uint64_t retries)
+{
+	uint64_t ms = 0, d = BACKOFF_MIN_MS, t;
+
+	for (t = 0; t < retries && t < 100; t++, d *= 2)
+		ms += d < BACKOFF_MAX_MS ? d : BACKOFF_MAX_MS;
+	ms += (retries > t ? retries - t : 0) * BACKOFF_MAX_MS;
+	return (ms + 999) / 1000;
+}
+
+/*
+ * The notice at the start of an outage (one per outage, not per retry):
+ * a refused connection before anything was acknowledged most likely means
+ * aggd is not running there, so it says that.
+ */
+static void
+outage_notice(struct sender *s, long status, const char *why)
+{
+	char base[CLIENT_URL_MAX];
+
+	progress_clear(s);
+	if (status == 0 && s->sent == 0 && strcmp(why, "connection refused") ==
+	    0 && client_base_url(s->url, base, sizeof(base)) == 0)
+		warnx("POST %s: %s: is aggd running at %s? retrying for up to"
+		    " %" PRIu64 " s", s->url, why, base,
+		    retry_seconds(s->max_retries));
+	else
+		warnx("POST %s: %s; retrying", s->url, why);
 }
 
 /*
@@ -172,14 +225,14 @@ retry_later(struct sender *s, struct slot *sl, long status, const char *why)
 	uint64_t d = BACKOFF_MIN_MS, t;
 	curl_off_t ra = 0;
 
-	progress_clear(s);
 	if (sl->tries > s->max_retries) {
+		progress_clear(s);
 		warnx("POST %s: %s; gave up after %" PRIu64 " tries", s->url,
 		    why, sl->tries);
 		return -1;
 	}
 	if (s->healthy && !s->quiet)
-		warnx("POST %s: %s; retrying", s->url, why);
+		outage_notice(s, status, why);
 	s->healthy = 0;
 	for (t = 1; t < sl->tries && d < BACKOFF_MAX_MS; t++)
 		d *= 2;
@@ -312,6 +365,8 @@ send_all(struct sender *s)
 	int eof = 0, rc = NEXT_WAIT, ms;
 
 	for (;;) {
+		if (*s->interrupted)
+			return -2;
 		s->wfd = s->wms = -1;
 		if (!eof && (rc = fill(s)) == NEXT_ERR) {
 			warnx("out of memory");
@@ -342,9 +397,9 @@ summary(struct sender *s)
 	progress_clear(s);
 	if (s->quiet)
 		return;
-	fprintf(stderr, "aggpub: sent %" PRIu64 " events: %" PRIu64
+	fprintf(stderr, "aggpub: %ssent %" PRIu64 " events: %" PRIu64
 	    " unique, %" PRIu64 " duplicates, %" PRIu64 " retries, %.2f s, "
-	    "%.0f events/s", s->sent, s->unique, s->dups, s->retries,
+	    "%.0f events/s", *s->interrupted ? "interrupted; " : "", s->sent, s->unique, s->dups, s->retries,
 	    (double)ms / 1000, (double)s->sent * 1000 / (double)(ms ? ms : 1));
 	if (s->rd.bad)
 		fprintf(stderr, ", %lu bad lines or files", s->rd.bad);

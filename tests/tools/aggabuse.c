@@ -40,7 +40,9 @@
  *	last says Connection: close) statuses=S,S,...
  *   aggabuse waitmetric HOST:PORT NAME OP VALUE
  *	GET /metrics every 10 ms until metric NAME is OP (>= or <=) VALUE
- *	(exit 0) or 60 s have passed (exit 1)
+ *	(exit 0) or 60 s have passed (exit 1); with $AGG_TOKEN when set
+ *   aggabuse freeport HOST:0
+ *	prints a port that was free a moment ago
  *   aggabuse serve HOST:0 SECONDS RESPONSE
  *	a fake aggd: prints its port, then answers every request for SECONDS
  *	with RESPONSE (status line, headers and body, as given) and closes
@@ -588,18 +590,20 @@ metric_value(const char *text, const char *name)
 static int
 cmd_waitmetric(const char *name, const char *op, double want)
 {
-	static const char req[] = "GET /metrics HTTP/1.1\r\nHost: t\r\n"
-	    "Connection: close\r\n\r\n";
-	static char resp[1 << 16];
+	static char req[4096], resp[1 << 16];
+	const char *token = getenv("AGG_TOKEN");
 	double end = now() + 60, v;
 	int fd, le = strcmp(op, "<=") == 0;
 
 	if (!le && strcmp(op, ">=") != 0)
 		return 2;
+	snprintf(req, sizeof(req), "GET /metrics HTTP/1.1\r\nHost: t\r\n"
+	    "%s%s%sConnection: close\r\n\r\n", token ? "Authorization: Bearer "
+	    : "", token ? token : "", token ? "\r\n" : "");
 	for (; now() < end; usleep(10000)) {
 		if ((fd = dial()) == -1)
 			continue;
-		if (write_all(fd, req, sizeof(req) - 1) == 0 &&
+		if (write_all(fd, req, strlen(req)) == 0 &&
 		    read_response(fd, resp, sizeof(resp), 5000) == 200 &&
 		    (v = metric_value(resp, name)) >= 0 &&
 		    (le ? v <= want : v >= want)) {
@@ -611,6 +615,22 @@ cmd_waitmetric(const char *name, const char *op, double want)
 	fprintf(stderr, "aggabuse: %s did not become %s %g in 60 s\n", name, op,
 	    want);
 	return 1;
+}
+
+static int
+cmd_freeport(void)
+{
+	struct sockaddr_in a = addr;
+	socklen_t alen = sizeof(a);
+	int fd;
+
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1 ||
+	    bind(fd, (struct sockaddr *)&a, sizeof(a)) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&a, &alen) == -1)
+		return 1;
+	printf("%d\n", ntohs(a.sin_port));
+	close(fd);
+	return 0;
 }
 
 /* Answers each connection's first request with resp, for seconds. */
@@ -691,6 +711,8 @@ main(int argc, char **argv)
 	if (strcmp(argv[1], "bighdr") == 0 && argc == 4)
 		return cmd_push("GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: ",
 		    (size_t)atol(argv[3]), 0, "\r\n\r\n");
+	if (strcmp(argv[1], "freeport") == 0)
+		return cmd_freeport();
 	if (strcmp(argv[1], "serve") == 0 && argc == 5)
 		return cmd_serve(atof(argv[3]), argv[4]);
 	if (strcmp(argv[1], "steadybody") == 0 && argc == 4)

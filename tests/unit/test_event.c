@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "event.h"
+#include "rfc3339.h"
 #include "json.h"
 #include "t.h"
 
@@ -464,6 +465,7 @@ test_stored(void)
 	struct event_batch b, b2;
 	struct event_fields f, g;
 	struct buf s;
+	struct event_stored at = { 7, 1761040800123 };	/* 2025-10-21T10:00:00.123Z */
 
 	event_batch_init(&b);
 	event_batch_init(&b2);
@@ -478,12 +480,12 @@ test_stored(void)
 	CHECK_STR(f.payload, f.payload_len, "{\"b\":[1,0,0.1,"
 	    "1.8446744073709552e+19,\"\xc3\xa9/\\u0001\"],\"c\":{},\"d\":true}");
 	/* written, then parsed again: the same fields, byte for byte */
-	CHECK_EQ(event_write_json(&s, &f, 7), 0);
+	CHECK_EQ(event_write_json(&s, &f, &at), 0);
 	CHECK_STR(s.data, s.len, "{\"topic\":\"caf\xc3\xa9/x\",\"event_id\":"
 	    "\"\xf0\x9f\x98\x80\",\"timestamp\":\"2025-10-21t10:00:00.5z\","
 	    "\"source\":\"s\\\"q\\\\\",\"payload\":{\"b\":[1,0,0.1,"
 	    "1.8446744073709552e+19,\"\xc3\xa9/\\u0001\"],\"c\":{},\"d\":true},"
-	    "\"seq\":7}");
+	    "\"seq\":7,\"received_at\":\"2025-10-21T10:00:00.123Z\"}");
 	CHECK_EQ(event_parse_json(&b2, s.data, s.len), EVENT_OK);
 	event_fields(&b2, 0, &g);
 	CHECK(g.topic_len == f.topic_len &&
@@ -497,8 +499,13 @@ test_stored(void)
 	CHECK(g.payload_len == f.payload_len &&	/* idempotent */
 	    memcmp(g.payload, f.payload, f.payload_len) == 0);
 	s.len = 0;
-	CHECK_EQ(event_write_json(&s, &f, -1), 0);
+	CHECK_EQ(event_write_json(&s, &f, NULL), 0);
 	CHECK(s.len > 6 && memcmp(s.data + s.len - 6, "true}}", 6) == 0);
+	s.len = 0;
+	at.received_ms = -1;	/* stored by aggd 1.1 */
+	CHECK_EQ(event_write_json(&s, &f, &at), 0);
+	CHECK(s.len > 33 && memcmp(s.data + s.len - 33,
+	    "true},\"seq\":7,\"received_at\":null}", 33) == 0);
 	buf_free(&s);
 	event_batch_free(&b);
 	event_batch_free(&b2);
@@ -649,9 +656,53 @@ test_many(void)
 	event_batch_free(&b);
 }
 
+/* Times as ms since 1970, and back as UTC with milliseconds. */
+static void
+test_rfc3339(void)
+{
+	static const struct {
+		const char	*text;
+		int64_t		 ms;
+	} times[] = {
+		{ "1970-01-01T00:00:00Z", 0 },
+		{ "2025-10-21T10:00:00Z", 1761040800000 },
+		{ "2025-10-21T10:00:00.123456Z", 1761040800123 },
+		{ "2025-10-21T12:00:00.5+02:00", 1761040800500 },
+		{ "2025-10-21T05:30:00-04:30", 1761040800000 },
+		{ "2000-02-29T23:59:59.999z", 951868799999 },
+		{ "1969-12-31T23:59:59.001Z", -999 },
+		{ "9999-12-31T23:59:59Z", 253402300799000 },
+	};
+	static const char *const bad[] = {
+		"2025-02-29T00:00:00Z", "2025-10-21T24:00:00Z",
+		"2025-10-21T10:00:60Z", "2025-10-21 10:00:00Z",
+		"2025-10-21T10:00:00", "2025-10-21T10:00:00.Z",
+		"2025-10-21T10:00:00+2:00", "",
+	};
+	char out[RFC3339_MS_LEN];
+	int64_t ms;
+	size_t i;
+
+	for (i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+		CHECK_EQ(rfc3339_parse(times[i].text, strlen(times[i].text),
+		    &ms), 0);
+		CHECK_EQ(ms, times[i].ms);
+		rfc3339_format(ms, out);
+		CHECK_EQ(rfc3339_parse(out, strlen(out), &ms), 0);
+		CHECK_EQ(ms, times[i].ms);	/* the round trip is exact */
+	}
+	rfc3339_format(1761040800123, out);
+	CHECK_STR(out, strlen(out), "2025-10-21T10:00:00.123Z");
+	rfc3339_format(-999, out);
+	CHECK_STR(out, strlen(out), "1969-12-31T23:59:59.001Z");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK_EQ(rfc3339_parse(bad[i], strlen(bad[i]), &ms), -1);
+}
+
 int
 main(void)
 {
+	T_RUN(test_rfc3339);
 	T_RUN(test_rules);
 	T_RUN(test_ambiguous_wrapper);
 	T_RUN(test_forms);

@@ -26,9 +26,21 @@ batch_of(struct event_batch *b, const char *ndjson)
 #define EV(t, id) "{\"topic\":\"" t "\",\"event_id\":\"" id "\"," \
     "\"timestamp\":\"2025-10-21T10:00:00Z\",\"source\":\"s\",\"payload\":{\"x\":1}}\n"
 
+/* store_read_events of up to limit events after after, oldest first. */
 static int
-count_event(const struct event_fields *f, int64_t seq, void *arg)
+read_from(struct store_reader *r, int64_t id, int64_t after, int limit,
+    store_event_fn *fn, void *arg)
 {
+	struct store_range q = { after, INT64_MAX, limit, 0 };
+
+	return store_read_events(r, id, &q, fn, arg);
+}
+
+static int
+count_event(const struct event_fields *f, const struct event_stored *at, void *arg)
+{
+	int64_t seq = at->seq;
+
 	int64_t *last = arg;
 
 	CHECK(seq > *last);
@@ -74,12 +86,12 @@ test_dedup_and_counts(void)
 	CHECK_EQ(c.received, 3);
 	CHECK_EQ(c.unique, 1);
 	CHECK_EQ(c.duplicates, 2);
-	CHECK_EQ(store_read_events(r, 0, 0, 10, count_event, &last), 0);
+	CHECK_EQ(read_from(r, 0, 0, 10, count_event, &last), 0);
 	CHECK_EQ(last, 3);
 	last = 0;
 	CHECK_EQ(store_topic_id(r, "ab", &id), 0);
 	CHECK_EQ(id, 1);
-	CHECK_EQ(store_read_events(r, id, 0, 10, count_event, &last), 0);
+	CHECK_EQ(read_from(r, id, 0, 10, count_event, &last), 0);
 	CHECK_EQ(last, 1);
 	CHECK_EQ(store_topic_id(r, "none", &id), 1);
 	store_reader_close(r);
@@ -96,7 +108,7 @@ test_dedup_and_counts(void)
 	CHECK_EQ(ch.v[0].counts.received, 3);
 	CHECK_EQ(ch.v[0].counts.unique, 1);
 	CHECK_EQ(ch.v[0].counts.duplicates, 2);
-	CHECK_EQ(tally_apply(&all, &ch), 0);
+	CHECK_EQ(tally_apply(&all, &ch, 0), 0);
 	CHECK_EQ(all.sum.received, 7);
 	CHECK_EQ(all.sum.unique, 3);
 	CHECK_EQ(all.sum.duplicates, 4);
@@ -172,8 +184,10 @@ test_many_events(void)
 
 /* Event seq of test_fields_and_resends_in_one_request is e<seq>. */
 static int
-same_fields(const struct event_fields *f, int64_t seq, void *arg)
+same_fields(const struct event_fields *f, const struct event_stored *at, void *arg)
 {
+	int64_t seq = at->seq;
+
 	char text[32];
 
 	++*(int *)arg;
@@ -227,7 +241,7 @@ test_fields_and_resends_in_one_request(void)
 	CHECK_EQ(res.duplicates, (uint64_t)(i - 77));
 	r = store_reader_open(path, err, sizeof(err));
 	CHECK(r != NULL);
-	CHECK_EQ(store_read_events(r, 0, 0, 100, same_fields, &n), 0);
+	CHECK_EQ(read_from(r, 0, 0, 100, same_fields, &n), 0);
 	CHECK_EQ(n, 77);
 	store_reader_close(r);
 	CHECK_EQ(store_commit(s, list, 1, &res, err, sizeof(err)), 0);
@@ -259,8 +273,10 @@ struct pages {
 };
 
 static int
-collect(const struct event_fields *f, int64_t seq, void *arg)
+collect(const struct event_fields *f, const struct event_stored *at, void *arg)
 {
+	int64_t seq = at->seq;
+
 	struct pages *p = arg;
 
 	CHECK(seq > p->last);
@@ -282,7 +298,7 @@ read_topic(struct store_reader *r, const char *topic, int limit)
 	CHECK_EQ(store_topic_id(r, topic, &id), 0);
 	do {
 		before = p.n;
-		CHECK_EQ(store_read_events(r, id, p.last, limit, collect, &p),
+		CHECK_EQ(read_from(r, id, p.last, limit, collect, &p),
 		    0);
 		CHECK(p.n - before <= limit);
 	} while (p.n - before == limit);
@@ -376,6 +392,97 @@ test_topic_pages_across_index(void)
 	commit_one(s, "t2", 2999, 0);
 	commit_one(s, "t1", 1, 0);
 	commit_one(s, "t1", 3000, 1);
+	store_close(s);
+}
+
+struct all_events {
+	int64_t		 seq[4000], ms[4000];
+	int		 n;
+};
+
+static int
+keep_event(const struct event_fields *f, const struct event_stored *at,
+    void *arg)
+{
+	struct all_events *a = arg;
+
+	(void)f;
+	if (a->n < 4000) {
+		a->seq[a->n] = at->seq;
+		a->ms[a->n++] = at->received_ms;
+	}
+	return 0;
+}
+
+/* The newest limit events of topic id below before equal the list's. */
+static void
+check_newest(struct store_reader *r, int64_t id, const struct all_events *all,
+    int64_t before, int limit)
+{
+	struct store_range q = { 0, before, limit, 1 };
+	struct all_events got = { .n = 0 };
+	int below = 0, i;
+
+	while (below < all->n && all->seq[below] < before)
+		below++;
+	CHECK_EQ(store_read_events(r, id, &q, keep_event, &got), 0);
+	CHECK_EQ(got.n, below < limit ? below : limit);
+	for (i = 0; i < got.n; i++)
+		CHECK_EQ(got.seq[i], all->seq[below - got.n + i]);
+}
+
+/* The newest events (before=), across runs and the tail; times to seqs. */
+static void
+test_newest_and_times(void)
+{
+	static const int limits[] = { 1, 7, 333, 1000, 5000 };
+	struct all_events t1 = { .n = 0 }, every = { .n = 0 };
+	struct store_range q = { 0, INT64_MAX, 10000, 0 };
+	struct store_reader *r;
+	struct store *s;
+	uint64_t cand[8];
+	int64_t id, seq, befores[4];
+	size_t i, j, n;
+	char err[256];
+	int k, want;
+
+	s = store_open(path, err, sizeof(err));
+	r = store_reader_open(path, err, sizeof(err));
+	CHECK(s != NULL && r != NULL);
+	CHECK_EQ(store_topic_id(r, "t1", &id), 0);
+	CHECK_EQ(store_read_events(r, id, &q, keep_event, &t1), 0);
+	CHECK_EQ(store_read_events(r, 0, &q, keep_event, &every), 0);
+	CHECK_EQ(t1.n, 1001);
+	befores[0] = INT64_MAX, befores[1] = t1.seq[500];
+	befores[2] = t1.seq[0], befores[3] = t1.seq[999] + 1;
+	for (i = 0; i < 4; i++)
+		for (j = 0; j < sizeof(limits) / sizeof(limits[0]); j++) {
+			check_newest(r, id, &t1, befores[i], limits[j]);
+			check_newest(r, 0, &every, befores[i], limits[j]);
+		}
+	/* each event's time finds the first event of that millisecond */
+	for (k = 0; k < every.n; k += 97) {
+		for (want = k; want > 0 && every.ms[want - 1] >= every.ms[k];
+		    want--)
+			;
+		CHECK_EQ(store_seq_at(r, every.ms[k], &seq), 0);
+		CHECK_EQ(seq, every.seq[want]);
+	}
+	CHECK_EQ(store_seq_at(r, 0, &seq), 0);
+	CHECK_EQ(seq, every.seq[0]);
+	CHECK_EQ(store_seq_at(r, every.ms[every.n - 1] + 1, &seq), 0);
+	CHECK_EQ(seq, every.seq[every.n - 1] + 1);
+	/* received_at grows with seq */
+	for (k = 1; k < every.n; k++)
+		CHECK(every.ms[k] >= every.ms[k - 1]);
+	/* a fingerprint's candidates hold the event's seq */
+	n = store_candidates(s, "t1", 2, "e1", 2, cand, 8);
+	CHECK(n >= 1);
+	for (i = 0; i < n && (int64_t)cand[i] != t1.seq[0]; i++)
+		;
+	CHECK(i < n);
+	CHECK_EQ(store_candidates(s, "t1", 2, "nope", 4, cand, 8), 0);
+	store_reader_close(r);
 	store_close(s);
 }
 
@@ -499,7 +606,7 @@ test_failed_commit_counts(void)
 	CHECK_EQ(store_topic_counts(s, 0, tally_note, &ch), 0);
 	CHECK_EQ(ch.n, 2);
 	CHECK_EQ(ch.v[1].id, 3);
-	CHECK_EQ(tally_apply(&after, &ch), 0);
+	CHECK_EQ(tally_apply(&after, &ch, 0), 0);
 	CHECK_EQ(after.sum.received, before.sum.received + 2);
 	CHECK_EQ(after.sum.received, sql_int(path,
 	    "SELECT sum(received) FROM topics"));
@@ -600,6 +707,7 @@ main(void)
 	T_RUN(test_checkpoint_fills_the_file);
 	snprintf(path, sizeof(path), "%s/pages.db", dir);
 	T_RUN(test_topic_pages_across_index);
+	T_RUN(test_newest_and_times);
 	snprintf(path, sizeof(path), "%s/undo.db", dir);
 	T_RUN(test_failed_commit_undone);
 	T_RUN(test_failed_commit_counts);

@@ -8,7 +8,7 @@ static void
 test_set_and_sum(void)
 {
 	struct tally t;
-	struct store_counts c, a = { 3, 2, 1 }, b = { 10, 4, 6 };
+	struct store_counts c, a = { 3, 2, 1, 5 }, b = { 10, 4, 6, 9 };
 	int64_t id;
 
 	tally_init(&t);
@@ -26,6 +26,7 @@ test_set_and_sum(void)
 	CHECK_EQ(c.received, 13);
 	CHECK_EQ(c.unique, 6);
 	CHECK_EQ(c.duplicates, 7);
+	CHECK_EQ(c.last_ms, 9);		/* the latest of any topic */
 	/* ids past the first growth, and ids never given */
 	for (id = 3; id <= 100; id++)
 		CHECK_EQ(tally_set(&t, id, &a), 0);
@@ -45,7 +46,7 @@ test_changes_apply_in_order(void)
 {
 	struct tally t;
 	struct tally_changes ch = { NULL, 0, 0 };
-	struct store_counts c, first = { 1, 1, 0 }, later = { 5, 2, 3 };
+	struct store_counts c, first = { 1, 1, 0, 1 }, later = { 5, 2, 3, 2 };
 	int i;
 
 	tally_init(&t);
@@ -55,7 +56,7 @@ test_changes_apply_in_order(void)
 		CHECK_EQ(tally_note(3, &first, &ch), 0);
 	CHECK_EQ(tally_note(7, &later, &ch), 0);
 	CHECK_EQ(ch.n, 42);
-	CHECK_EQ(tally_apply(&t, &ch), 0);
+	CHECK_EQ(tally_apply(&t, &ch, 0), 0);
 	tally_get(&t, 7, &c);
 	CHECK_EQ(c.duplicates, 3);
 	tally_get(&t, 0, &c);
@@ -67,9 +68,39 @@ test_changes_apply_in_order(void)
 	tally_free(&t);
 }
 
+/* Received per second over the last 60 s, from two minutes' counts. */
+static void
+test_rate(void)
+{
+	struct tally t;
+	struct tally_changes ch = { NULL, 0, 0 };
+	struct store_counts c = { 0, 0, 0, 0 };
+	uint64_t m = 60000 * 1000;	/* the start of some minute */
+
+	tally_init(&t);
+	c.received = 600;
+	CHECK_EQ(tally_note(1, &c, &ch), 0);
+	CHECK_EQ(tally_apply(&t, &ch, m + 10), 0);
+	CHECK_EQ(tally_rate(&t, 1, m + 10) * 1000, 10000);	/* 600 in 60 s */
+	CHECK_EQ(tally_rate(&t, 0, m + 10) * 1000, 10000);
+	/* halfway through the next minute half of those are still in */
+	CHECK_EQ(tally_rate(&t, 1, m + 90000) * 1000, 5000);
+	ch.n = 0;
+	c.received = 720;	/* 120 more, that next minute */
+	CHECK_EQ(tally_note(1, &c, &ch), 0);
+	CHECK_EQ(tally_apply(&t, &ch, m + 90000), 0);
+	CHECK_EQ(tally_rate(&t, 1, m + 90000) * 1000, 7000);	/* 300 + 120 */
+	/* two minutes later nothing is left of them */
+	CHECK_EQ(tally_rate(&t, 1, m + 240000) * 1000, 0);
+	CHECK_EQ(tally_rate(&t, 2, m), 0);	/* no such topic */
+	tally_changes_free(&ch);
+	tally_free(&t);
+}
+
 int
 main(void)
 {
+	T_RUN(test_rate);
 	T_RUN(test_set_and_sum);
 	T_RUN(test_changes_apply_in_order);
 	return t_done();
