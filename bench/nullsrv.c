@@ -267,7 +267,8 @@ syncer_start(struct ev_loop *loop, const char *path, int inline_sync,
 	if (ev_watch(loop, y->efd, EV_READ, on_synced, y) == -1 ||
 	    pthread_create(&y->thread, NULL, sync_main, y) != 0)
 		return NULL;
-	ev_set_before_wait(loop, write_round, y);
+	if (ev_add_before_wait(loop, write_round, y) == -1)
+		return NULL;
 	return y;
 }
 
@@ -316,6 +317,7 @@ listen_port(int port)
 int
 main(int argc, char **argv)
 {
+	static const struct httpd_handlers handlers = { .handle = handle };
 	struct server s = { { 0, 0 }, NULL };
 	struct httpd_config cfg;
 	const char *file = NULL;
@@ -346,7 +348,7 @@ main(int argc, char **argv)
 	if ((loop = ev_new()) == NULL ||
 	    (file != NULL &&
 	    (s.sync = syncer_start(loop, file, inline_sync, &s.c)) == NULL) ||
-	    (h = httpd_new(loop, fd, &cfg, NULL, handle, &s)) == NULL ||
+	    (h = httpd_new(loop, fd, &cfg, &handlers, &s)) == NULL ||
 	    ev_add_tick(loop, 100, on_tick, NULL) == -1)
 		fatalx("out of memory");
 	ev_run(loop);

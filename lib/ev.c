@@ -45,8 +45,12 @@ struct ev_loop {
 	size_t		 nw;
 	struct ev_tick	 tick[EV_MAX_TICKS];
 	int		 nticks;
-	ev_fn		*before_fn;
-	void		*before_arg;
+	struct {
+		ev_fn	*fn;
+		void	*arg;
+	}		 hook[EV_MAX_HOOKS];
+	int		 nhooks;
+	int		 again;		/* a hook left work: do not sleep */
 };
 
 uint64_t
@@ -146,11 +150,20 @@ ev_add_tick(struct ev_loop *l, int ms, ev_fn *fn, void *arg)
 	return 0;
 }
 
-void
-ev_set_before_wait(struct ev_loop *l, ev_fn *fn, void *arg)
+int
+ev_add_before_wait(struct ev_loop *l, ev_fn *fn, void *arg)
 {
-	l->before_fn = fn;
-	l->before_arg = arg;
+	if (l->nhooks == EV_MAX_HOOKS)
+		return -1;
+	l->hook[l->nhooks].fn = fn;
+	l->hook[l->nhooks++].arg = arg;
+	return 0;
+}
+
+void
+ev_again(struct ev_loop *l)
+{
+	l->again = 1;
 }
 
 void
@@ -210,25 +223,46 @@ ev_dispatch(struct ev_loop *l, struct epoll_event *ee, int n)
 	}
 }
 
+/* 1 when the round went by, 0 when a hook stopped the loop, -1 on error. */
+static int
+ev_round(struct ev_loop *l, int ms)
+{
+	struct epoll_event ee[EV_BATCH];
+	int i, n, timeout;
+
+	l->again = 0;
+	for (i = 0; i < l->nhooks && !l->stop; i++)
+		l->hook[i].fn(l, l->hook[i].arg);
+	if (l->stop)
+		return 0;
+	timeout = l->again ? 0 : ev_timeout(l);
+	if (ms >= 0 && (timeout < 0 || timeout > ms))
+		timeout = ms;
+	n = epoll_wait(l->epfd, ee, EV_BATCH, timeout);
+	if (n == -1 && errno != EINTR)
+		return -1;
+	l->now = ev_clock_ms();
+	if (n > 0)
+		ev_dispatch(l, ee, n);
+	ev_run_ticks(l);
+	return 1;
+}
+
+int
+ev_run_once(struct ev_loop *l, int ms)
+{
+	l->stop = 0;
+	return ev_round(l, ms) == -1 ? -1 : 0;
+}
+
 int
 ev_run(struct ev_loop *l)
 {
-	struct epoll_event ee[EV_BATCH];
-	int n;
+	int rc;
 
 	l->stop = 0;
-	while (!l->stop) {
-		if (l->before_fn)
-			l->before_fn(l, l->before_arg);
-		if (l->stop)
-			break;
-		n = epoll_wait(l->epfd, ee, EV_BATCH, ev_timeout(l));
-		if (n == -1 && errno != EINTR)
-			return -1;
-		l->now = ev_clock_ms();
-		if (n > 0)
-			ev_dispatch(l, ee, n);
-		ev_run_ticks(l);
-	}
+	while (!l->stop)
+		if ((rc = ev_round(l, -1)) != 1)
+			return rc;
 	return 0;
 }

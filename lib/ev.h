@@ -30,10 +30,22 @@ void		 ev_unwatch(struct ev_loop *, int fd);
 /* Periodic callbacks, at most EV_MAX_TICKS; for timeouts, not precision. */
 #define EV_MAX_TICKS	4
 int		 ev_add_tick(struct ev_loop *, int ms, ev_fn *, void *);
-void		 ev_set_before_wait(struct ev_loop *, ev_fn *, void *);
+
+/*
+ * Callbacks run, in the order added, before each wait, at most
+ * EV_MAX_HOOKS: where work gathered in a round goes out (replies flushed,
+ * a writer woken).  A hook that leaves work for the next round calls
+ * ev_again, and the wait that follows does not sleep.
+ */
+#define EV_MAX_HOOKS	4
+int		 ev_add_before_wait(struct ev_loop *, ev_fn *, void *);
+void		 ev_again(struct ev_loop *);
 
 /* Runs until ev_stop; returns 0, or -1 if epoll_wait failed. */
 int		 ev_run(struct ev_loop *);
+/* One round: the hooks, a wait of at most ms (-1: until an event), the
+   callbacks of what happened, the ticks that are due.  For tests. */
+int		 ev_run_once(struct ev_loop *, int ms);
 void		 ev_stop(struct ev_loop *);
 
 /* Monotonic milliseconds, refreshed each time the loop wakes. */

@@ -460,6 +460,29 @@ http_parse_request(const char *buf, size_t len, size_t max_header_bytes,
 	return (ssize_t)c.pos;
 }
 
+/* p moved with its buffer; NULL stays NULL.  As integers: from may be
+   memory given back already. */
+static const char *
+moved(const char *p, const char *from, const char *to)
+{
+	return p ? to + ((uintptr_t)p - (uintptr_t)from) : NULL;
+}
+
+void
+http_request_rebase(struct http_request *req, const char *from, const char *to)
+{
+	size_t i;
+
+	req->method = moved(req->method, from, to);
+	req->target = moved(req->target, from, to);
+	req->path = moved(req->path, from, to);
+	req->query = moved(req->query, from, to);
+	for (i = 0; i < req->nheaders; i++) {
+		req->headers[i].name = moved(req->headers[i].name, from, to);
+		req->headers[i].value = moved(req->headers[i].value, from, to);
+	}
+}
+
 const struct http_header *
 http_header_find(const struct http_request *req, const char *name)
 {

@@ -57,6 +57,13 @@ struct http_request {
 ssize_t	http_parse_request(const char *buf, size_t len, size_t max_header_bytes,
 	    struct http_request *req);
 
+/*
+ * Points req into a copy of the bytes it was parsed from that now starts
+ * at to (it started at from): the buffer moved, the parse still holds.
+ */
+void	http_request_rebase(struct http_request *, const char *from,
+	    const char *to);
+
 /* Case-insensitive header lookup; NULL when absent. */
 const struct http_header *http_header_find(const struct http_request *,
 	    const char *name);

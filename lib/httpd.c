@@ -1,119 +1,93 @@
 /*
- * httpd.c - HTTP/1.1 connection handling; see httpd.h for the contract.
+ * httpd.c - HTTP/1.1 framing over conn.h; see httpd.h.
  *
- * A connection moves HEAD -> BODY -> HANDLER -> HEAD (keep-alive) or
- * CLOSING.  The request occupies in[0..req_len) of the input buffer;
- * pipelined bytes follow it and are parsed only after the reply, so
- * replies go out in request order.  Chunked bodies are decoded in place,
+ * A request moves HEAD -> BODY -> HANDLER -> HEAD (keep-alive) or
+ * CLOSING.  It occupies in[0..req_len) of the connection's input;
+ * pipelined bytes follow it and are framed only once its reply has left
+ * (the connection's drained), so replies go out in request order.  The
+ * head is parsed once; when the input buffer moves as it grows, the
+ * parsed pointers are rebased.  Chunked bodies are decoded in place,
  * right after the header block.
  *
- * Memory is bounded three ways: the header and body limits per request,
- * max_conns, and max_buffered over all buffers together; a request that
- * would push past max_buffered is answered 503 instead of growing.
+ * Memory is bounded by the header and body limits per request, the
+ * connection limit, and the connections' shared budget (conn.c); a
+ * request that would push past the budget is answered 503 instead.
  */
-#include <errno.h>
-#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/sockios.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
-#include "buf.h"
 #include "httpd.h"
-#include "json.h"
 
-#define READ_CHUNK	(16 * 1024)
-#define READ_ROUND	(1024 * 1024)	/* per wake-up, for fairness */
-#define KEEP_BUF	(64 * 1024)	/* larger idle buffers are freed */
+#define HEAD_MAX	512	/* status line and headers of a reply */
 
-/*
- * CS_LINGER: the last reply of a connection (an error, Connection: close,
- * shutdown) went out while the client may still be sending; closing at
- * once would make the kernel reset the connection over the unread bytes,
- * and the client could lose the replies it has not read yet.  So the
- * write side is shut, and input is read and dropped until EOF or
- * LINGER_MS.
- */
-enum conn_state { CS_HEAD, CS_BODY, CS_HANDLER, CS_CLOSING, CS_LINGER };
+enum req_state { RS_HEAD, RS_BODY, RS_HANDLER, RS_CLOSING };
 
-#define LINGER_MS	2000
-
-struct httpd_req {			/* a connection */
+struct httpd_req {			/* a connection's HTTP state */
 	struct httpd	*h;
-	struct httpd_req *prev, *next;
-	int		 fd;
-	enum conn_state	 state;
-	int		 eof;		/* peer sent FIN */
-	int		 gone;		/* peer unreachable; close when free */
-	int		 in_process;	/* inside conn_process: no closing */
-	int		 continued;	/* 100 Continue sent */
-	int		 linger;	/* close through CS_LINGER */
-	int		 input_waits;	/* bytes came while in CS_HANDLER */
-	int		 head_only;	/* a HEAD request: reply without body */
-	size_t		 blank;		/* empty-line bytes dropped while idle */
-	struct buf	 in, out;
-	size_t		 out_off;
+	struct conn	*c;
+	enum req_state	 state;
 	struct http_request req;
+	const char	*base;		/* where req was parsed from */
 	size_t		 head_len, body_len, req_len;
 	struct http_chunked chunk;
 	size_t		 progress;	/* body bytes since the deadline moved */
-	uint64_t	 deadline;	/* read side; 0 none */
-	uint64_t	 write_deadline;
-	int		 unsent;	/* kernel's send queue at the last look */
-	uint64_t	 idle_since;
+	size_t		 blank;		/* empty-line bytes dropped while idle */
+	int		 continued;	/* 100 Continue sent */
+	int		 head_only;	/* a HEAD request: reply without body */
+	int		 idle;		/* between requests */
+	struct buf	 reply;		/* httpd_body_buf's */
+	void		*data;		/* httpd_set_data */
 };
 
 struct httpd {
-	struct ev_loop	*loop;
-	int		 lfd;
-	int		 accept_paused;
+	struct conn_pool *pool;
 	struct httpd_config cfg;
-	httpd_head_check *check;
-	httpd_handler	*handler;
+	struct httpd_handlers on;
 	void		*arg;
-	struct httpd_req *conns;
-	size_t		 nconns;
-	size_t		 buffered;
 	int		 stopping;
 	time_t		 date_sec;	/* when date was formatted */
 	char		 date[48];	/* "Date: ...\r\n" */
 };
 
-static void	conn_resume(struct httpd_req *);
-static void	conn_event(struct ev_loop *, int, unsigned, void *);
+static void	process(struct httpd_req *);
+
+static uint64_t
+now(const struct httpd *h)
+{
+	return conn_pool_now(h->pool);
+}
 
 /*
  * RFC 9110 6.6.1: a server with a clock sends Date.  Formatted once a
  * second, with English names whatever the locale.
  */
 static const char *
-httpd_date(struct httpd *h)
+date_header(struct httpd *h)
 {
 	static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu",
 	    "Fri", "Sat" };
 	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May",
 	    "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	time_t now = time(NULL);
+	time_t t = time(NULL);
 	struct tm tm;
 
-	if (now == h->date_sec || gmtime_r(&now, &tm) == NULL)
+	if (t == h->date_sec || gmtime_r(&t, &tm) == NULL)
 		return h->date;
 	snprintf(h->date, sizeof(h->date),
 	    "Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n", days[tm.tm_wday],
 	    tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec);
-	h->date_sec = now;
+	h->date_sec = t;
 	return h->date;
 }
 
 void
 httpd_config_defaults(struct httpd_config *c)
 {
+	memset(c, 0, sizeof(*c));
 	c->max_conns = 10000;
 	c->max_header = 8 * 1024;
 	c->max_body = 16 * 1024 * 1024;
@@ -124,222 +98,101 @@ httpd_config_defaults(struct httpd_config *c)
 	c->write_ms = 10 * 1000;
 }
 
-/*
- * Grows b to hold extra more bytes within the shared budget; -1 when over
- * it.  Doubling keeps the copies few, but not past upto (0: no bound)
- * unless extra needs it, so a body of exactly the limit does not claim
- * twice its size.
- */
+/* Points r->req at the input again, if the buffer moved since the parse. */
+static void
+rebase(struct httpd_req *r)
+{
+	const char *data = conn_in(r->c)->data;
+
+	if (r->base != data) {
+		http_request_rebase(&r->req, r->base, data);
+		r->base = data;
+	}
+}
+
+/* The status line and headers of a reply with a body of len bytes. */
 static int
-conn_reserve(struct httpd_req *c, struct buf *b, size_t extra, size_t upto)
+format_head(struct httpd_req *r, char *out, int status, const char *ctype,
+    const char *headers, size_t len, int close_after)
 {
-	struct httpd *h = c->h;
-	size_t old = b->cap, want;
+	int n = snprintf(out, HEAD_MAX,
+	    "HTTP/1.1 %d %s\r\n%sContent-Type: %s\r\nContent-Length: %zu\r\n"
+	    "%s%s\r\n", status, http_reason(status), date_header(r->h),
+	    ctype ? ctype : "application/json", len, close_after ?
+	    "Connection: close\r\n" : r->req.minor_version == 0 ?
+	    "Connection: keep-alive\r\n" : "", headers ? headers : "");
 
-	if (extra > SIZE_MAX / 4 - b->len)
-		return -1;
-	if (b->len + extra <= b->cap)
-		return 0;
-	want = b->len + extra;
-	if (want < 2 * old)
-		want = 2 * old;
-	if (upto && want > upto)
-		want = upto > b->len + extra ? upto : b->len + extra;
-	if (h->buffered - old + want > h->cfg.max_buffered ||
-	    buf_resize(b, want) == -1)
-		return -1;
-	h->buffered += want - old;
-	return 0;
-}
-
-static void
-conn_release(struct httpd_req *c, struct buf *b)
-{
-	c->h->buffered -= b->cap;
-	buf_free(b);
-}
-
-static void
-conn_close(struct httpd_req *c)
-{
-	struct httpd *h = c->h;
-
-	ev_unwatch(h->loop, c->fd);
-	close(c->fd);
-	conn_release(c, &c->in);
-	conn_release(c, &c->out);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		h->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	h->nconns--;
-	free(c);
+	return n < 0 || n >= HEAD_MAX ? -1 : n;
 }
 
 /*
- * While the handler works, reading stays watched until input actually
- * arrives (a pipelining client): most clients send nothing then, and not
- * switching the watch off and on saves two epoll_ctl calls per request.
- */
-static void
-conn_watch(struct httpd_req *c)
-{
-	unsigned mask = 0;
-
-	if (c->state == CS_HEAD || c->state == CS_BODY) {
-		mask = EV_READ;
-		c->input_waits = 0;
-	} else if (c->state == CS_HANDLER && !c->input_waits)
-		mask = ev_watching(c->h->loop, c->fd) & EV_READ;
-	if (c->out_off < c->out.len)
-		mask = EV_WRITE;	/* read again once replies are out */
-	if (ev_watch(c->h->loop, c->fd, mask, conn_event, c) == -1)
-		c->gone = 1;
-}
-
-/*
- * A reply over the memory budget: a small one (an error, such as the 503
- * that says the budget is spent) goes straight from the stack when nothing
+ * Queues a whole response.  Over the budget, a small one (an error, such
+ * as the 503 that says the budget is spent) goes out at once when nothing
  * is queued before it, so the client still learns why; a larger one cuts
  * the peer off.
  */
 static void
-conn_respond_direct(struct httpd_req *c, const char *head, size_t hlen,
-    const char *body, size_t len)
-{
-	char msg[1024];
-
-	if (c->out.len > 0 || hlen + len > sizeof(msg)) {
-		c->gone = 1;
-		return;
-	}
-	memcpy(msg, head, hlen);
-	memcpy(msg + hlen, body, len);
-	if (send(c->fd, msg, hlen + len, MSG_NOSIGNAL | MSG_DONTWAIT) !=
-	    (ssize_t)(hlen + len))
-		c->gone = 1;
-}
-
-/* Appends a whole response; on a memory failure see conn_respond_direct. */
-static void
-conn_respond(struct httpd_req *c, int status, const char *ctype,
+respond(struct httpd_req *r, int status, const char *ctype,
     const char *headers, const char *body, size_t len, int close_after)
 {
-	char head[512];
+	char head[HEAD_MAX], *p;
 	int n;
 
-	n = snprintf(head, sizeof(head),
-	    "HTTP/1.1 %d %s\r\n%sContent-Type: %s\r\nContent-Length: %zu\r\n"
-	    "%s%s\r\n", status, http_reason(status), httpd_date(c->h),
-	    ctype ? ctype : "application/json", len, close_after ?
-	    "Connection: close\r\n" : c->req.minor_version == 0 ?
-	    "Connection: keep-alive\r\n" : "", headers ? headers : "");
-	if (n < 0 || (size_t)n >= sizeof(head)) {
-		c->gone = 1;
+	if ((n = format_head(r, head, status, ctype, headers, len,
+	    close_after)) == -1) {
+		conn_close(r->c);
 		return;
 	}
-	if (c->head_only)
+	if (r->head_only || body == NULL)
 		len = 0;	/* Content-Length tells what GET would send */
-	if (conn_reserve(c, &c->out, (size_t)n + len, 0) == -1) {
-		conn_respond_direct(c, head, (size_t)n, body, len);
+	if ((p = conn_out_reserve(r->c, (size_t)n + len)) != NULL) {
+		memcpy(p, head, (size_t)n);
+		if (len)
+			memcpy(p + n, body, len);
+		conn_wrote(r->c, (size_t)n + len);
 		return;
 	}
-	buf_append(&c->out, head, (size_t)n);
-	buf_append(&c->out, body, len);	/* conn_flush sets write_deadline */
+	if (n + len <= 1024) {
+		char msg[1024];
+
+		memcpy(msg, head, (size_t)n);
+		if (len)
+			memcpy(msg + n, body, len);
+		if (conn_send_now(r->c, msg, (size_t)n + len) == 0)
+			return;
+	}
+	conn_close(r->c);
+}
+
+/* The application's body for an answer httpd gives; plain text without. */
+static const char *
+error_body(struct httpd *h, struct buf *b, int status, const char *msg)
+{
+	if (h->on.error_body)
+		return h->on.error_body(b, status, msg, h->arg);
+	return buf_puts(b, msg) == 0 && buf_putc(b, '\n') == 0 ?
+	    "text/plain; charset=utf-8" : NULL;
 }
 
 /* An error that ends the connection: the framing can no longer be trusted. */
 static void
-conn_fail(struct httpd_req *c, int status, const char *msg, const char *headers)
+fail(struct httpd_req *r, int status, const char *msg, const char *headers)
 {
 	struct buf body;
+	const char *ctype;
 
 	buf_init(&body);
-	if (buf_puts(&body, "{\"error\":") == 0 &&
-	    json_write_string(&body, msg, strlen(msg)) == 0 &&
-	    buf_puts(&body, "}\n") == 0)
-		conn_respond(c, status, NULL, headers, body.data, body.len, 1);
-	else
-		c->gone = 1;
+	if ((ctype = error_body(r->h, &body, status, msg)) != NULL)
+		respond(r, status, ctype, headers, body.data, body.len, 1);
 	buf_free(&body);
-	c->state = CS_CLOSING;
-	c->linger = 1;
-}
-
-static void
-conn_linger(struct httpd_req *c)
-{
-	(void)shutdown(c->fd, SHUT_WR);
-	conn_release(c, &c->in);
-	c->state = CS_LINGER;
-	c->deadline = ev_now(c->h->loop) + LINGER_MS;
-	if (ev_watch(c->h->loop, c->fd, EV_READ, conn_event, c) == -1)
-		conn_close(c);
-}
-
-/* No request begun in c->in: empty, or an empty line's CR, LF to come. */
-static int
-conn_in_blank(const struct httpd_req *c)
-{
-	return c->in.len == 0 || (c->in.len == 1 && c->in.data[0] == '\r');
-}
-
-/* Between requests, with nothing to send. */
-static int
-conn_is_idle(const struct httpd_req *c)
-{
-	return c->state == CS_HEAD && c->idle_since && c->out.len == 0 &&
-	    conn_in_blank(c);
-}
-
-/*
- * Ends a connection between requests: a plain close, unless the client
- * has sent bytes not read yet (a request that crossed the end), which
- * would turn the close into a reset that can discard a reply still on its
- * way; those are drained first.
- */
-static void
-conn_end_idle(struct httpd_req *c)
-{
-	int unread = 0;
-
-	if (ioctl(c->fd, FIONREAD, &unread) == 0 && unread > 0) {
-		c->state = CS_CLOSING;
-		conn_linger(c);
-	} else
-		conn_close(c);
-}
-
-/* Drops what a refused client still sends; closes at its EOF. */
-static void
-conn_drain(struct httpd_req *c)
-{
-	char sink[16384];
-	ssize_t n;
-	size_t round = 0;
-
-	while (round < READ_ROUND) {
-		n = read(c->fd, sink, sizeof(sink));
-		if (n > 0) {
-			round += (size_t)n;
-			continue;
-		}
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;
-		break;
-	}
-	if (round < READ_ROUND)
-		conn_close(c);
+	r->state = RS_CLOSING;
+	conn_finish(r->c);
 }
 
 static int
-status_of_parse_error(ssize_t r)
+status_of_parse_error(ssize_t rc)
 {
-	switch (r) {
+	switch (rc) {
 	case HTTP_TOO_LARGE:	return 431;
 	case HTTP_UNSUPPORTED:	return 501;
 	case HTTP_BAD_VERSION:	return 505;
@@ -348,58 +201,54 @@ status_of_parse_error(ssize_t r)
 }
 
 /*
- * Points c->req into the buffer again, which may have moved since the
- * head was parsed (a chunked body is read into it).
- */
-static void
-conn_reparse_head(struct httpd_req *c)
-{
-	(void)http_parse_request(c->in.data, c->head_len, c->head_len + 1,
-	    &c->req);
-	c->head_only = c->req.method_len == 4 &&
-	    memcmp(c->req.method, "HEAD", 4) == 0;
-}
-
-/*
  * 1 when the head check refuses the request (the refusal sent): asked
  * only where the head alone would answer for the body, 100 Continue and
  * 413, so that every other request keeps its connection.
  */
 static int
-conn_refused_by_head(struct httpd_req *c)
+refused_by_head(struct httpd_req *r)
 {
 	struct httpd_refusal ref;
 
-	if (c->h->check == NULL)
+	if (r->h->on.check == NULL)
 		return 0;
-	conn_reparse_head(c);
-	if (!c->h->check(&c->req, &ref, c->h->arg))
+	rebase(r);
+	if (!r->h->on.check(&r->req, &ref, r->h->arg))
 		return 0;
-	conn_fail(c, ref.status, ref.msg, ref.headers);
+	fail(r, ref.status, ref.msg, ref.headers);
 	return 1;
 }
 
 static void
-conn_too_large(struct httpd_req *c)
+too_large(struct httpd_req *r)
 {
-	if (!conn_refused_by_head(c))
-		conn_fail(c, 413, "request body too large", NULL);
+	if (!refused_by_head(r))
+		fail(r, 413, "request body too large", NULL);
 }
 
 /* -1 when the request was refused instead. */
 static int
-conn_expect_continue(struct httpd_req *c, size_t need)
+expect_continue(struct httpd_req *r, size_t need)
 {
 	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
-	if (!c->req.expect_continue || c->continued || c->in.len >= need)
+	if (!r->req.expect_continue || r->continued ||
+	    conn_in(r->c)->len >= need)
 		return 0;
-	if (conn_refused_by_head(c))
+	if (refused_by_head(r))
 		return -1;
-	c->continued = 1;
-	if (conn_reserve(c, &c->out, sizeof(cont) - 1, 0) == 0)
-		buf_append(&c->out, cont, sizeof(cont) - 1);
+	r->continued = 1;
+	(void)conn_write(r->c, cont, sizeof(cont) - 1);
 	return 0;
+}
+
+/* No request begun in the input: empty, or an empty line's CR, LF to come. */
+static int
+in_blank(struct httpd_req *r)
+{
+	struct buf *in = conn_in(r->c);
+
+	return in->len == 0 || (in->len == 1 && in->data[0] == '\r');
 }
 
 /*
@@ -409,479 +258,304 @@ conn_expect_continue(struct httpd_req *c, size_t need)
  * for any header block that long.
  */
 static void
-conn_skip_empty_lines(struct httpd_req *c)
+skip_empty_lines(struct httpd_req *r)
 {
-	const char *p = c->in.data;
+	struct buf *in = conn_in(r->c);
+	const char *p = in->data;
 	size_t i = 0;
 
-	while (c->blank + i < c->h->cfg.max_header) {
-		if (i < c->in.len && p[i] == '\n')
+	while (r->blank + i < r->h->cfg.max_header) {
+		if (i < in->len && p[i] == '\n')
 			i++;
-		else if (i + 1 < c->in.len && p[i] == '\r' && p[i + 1] == '\n')
+		else if (i + 1 < in->len && p[i] == '\r' && p[i + 1] == '\n')
 			i += 2;
 		else
 			break;
 	}
-	c->blank += i;
-	buf_consume(&c->in, i);
-	if (c->in.len == 0)
-		conn_release(c, &c->in);
+	r->blank += i;
+	if (i)
+		conn_consume(r->c, i);
+}
+
+static void
+set_idle(struct httpd_req *r, int idle)
+{
+	uint64_t t = now(r->h);
+
+	r->idle = idle;
+	conn_set_idle(r->c, idle ? t : 0);
+	if (idle)
+		conn_set_deadline(r->c, t + (uint64_t)r->h->cfg.idle_ms);
 }
 
 /* 1: header block parsed; 0: need more; -1: answered with an error. */
 static int
-conn_parse_head(struct httpd_req *c)
+parse_head(struct httpd_req *r)
 {
-	struct httpd *h = c->h;
-	ssize_t r;
+	struct httpd *h = r->h;
+	struct buf *in;
+	ssize_t rc;
 
-	if (c->idle_since)
-		conn_skip_empty_lines(c);
-	if (c->in.len == 0 || (c->idle_since && conn_in_blank(c)))
+	if (r->idle)
+		skip_empty_lines(r);
+	in = conn_in(r->c);
+	if (in->len == 0 || (r->idle && in_blank(r)))
 		return 0;
-	c->blank = 0;
-	if (c->deadline == 0 || c->idle_since)
-		c->deadline = ev_now(h->loop) + (uint64_t)h->cfg.header_ms;
-	c->idle_since = 0;
-	r = http_parse_request(c->in.data, c->in.len, h->cfg.max_header, &c->req);
-	if (r == HTTP_INCOMPLETE)
+	r->blank = 0;
+	if (r->idle)	/* a request begins: the header clock starts */
+		conn_set_deadline(r->c, now(h) + (uint64_t)h->cfg.header_ms);
+	set_idle(r, 0);
+	rc = http_parse_request(in->data, in->len, h->cfg.max_header, &r->req);
+	if (rc == HTTP_INCOMPLETE)
 		return 0;
-	if (r < 0) {
-		conn_fail(c, status_of_parse_error(r), c->req.error, NULL);
+	if (rc < 0) {
+		fail(r, status_of_parse_error(rc), r->req.error, NULL);
 		return -1;
 	}
-	c->head_len = (size_t)r;
-	c->body_len = 0;
-	c->continued = 0;
-	if (c->req.chunked) {
-		http_chunked_init(&c->chunk);
-		if (conn_expect_continue(c, c->head_len + 1) == -1)
+	r->base = in->data;
+	r->head_len = (size_t)rc;
+	r->body_len = 0;
+	r->continued = 0;
+	r->head_only = r->req.method_len == 4 &&
+	    memcmp(r->req.method, "HEAD", 4) == 0;
+	if (r->req.chunked) {
+		http_chunked_init(&r->chunk);
+		if (expect_continue(r, r->head_len + 1) == -1)
 			return -1;
-	} else if (c->req.content_length > 0) {
-		if ((uint64_t)c->req.content_length > h->cfg.max_body) {
-			conn_too_large(c);
+	} else if (r->req.content_length > 0) {
+		if ((uint64_t)r->req.content_length > h->cfg.max_body) {
+			too_large(r);
 			return -1;
 		}
-		if (conn_expect_continue(c, c->head_len +
-		    (size_t)c->req.content_length) == -1)
+		if (expect_continue(r, r->head_len +
+		    (size_t)r->req.content_length) == -1)
 			return -1;
+		/* the buffer grows as the body comes, to its end at most */
+		conn_expect(r->c, r->head_len + (size_t)r->req.content_length);
 	}
-	c->state = CS_BODY;
-	c->progress = 0;
-	c->deadline = ev_now(h->loop) + (uint64_t)h->cfg.body_ms;
+	r->state = RS_BODY;
+	r->progress = 0;
+	(void)conn_take_progress(r->c);
+	conn_set_deadline(r->c, now(h) + (uint64_t)h->cfg.body_ms);
 	return 1;
 }
 
 static int
-conn_parse_chunked(struct httpd_req *c)
+parse_chunked(struct httpd_req *r)
 {
-	size_t start = c->head_len + c->body_len, n = c->in.len - start;
-	ssize_t r;
+	struct buf *in = conn_in(r->c);
+	size_t start = r->head_len + r->body_len, n = in->len - start;
+	ssize_t rc;
 
-	r = http_chunked_decode(&c->chunk, c->in.data + start, &n);
-	if (r == HTTP_BAD) {
-		conn_fail(c, 400, "malformed chunked body", NULL);
+	rc = http_chunked_decode(&r->chunk, in->data + start, &n);
+	if (rc == HTTP_BAD) {
+		fail(r, 400, "malformed chunked body", NULL);
 		return -1;
 	}
-	c->body_len += n;
+	r->body_len += n;
 	/* A chunk that announces more than the limit is refused at once. */
-	if (c->body_len > c->h->cfg.max_body ||
-	    c->chunk.remaining > c->h->cfg.max_body - c->body_len) {
-		conn_too_large(c);
+	if (r->body_len > r->h->cfg.max_body ||
+	    r->chunk.remaining > r->h->cfg.max_body - r->body_len) {
+		too_large(r);
 		return -1;
 	}
-	if (r == HTTP_INCOMPLETE) {
-		c->in.len = c->head_len + c->body_len;
+	if (rc == HTTP_INCOMPLETE) {
+		in->len = r->head_len + r->body_len;
 		return 0;
 	}
-	c->req_len = c->head_len + c->body_len;
-	c->in.len = c->req_len + (size_t)r;
+	r->req_len = r->head_len + r->body_len;
+	in->len = r->req_len + (size_t)rc;
 	return 1;
 }
 
 /* 1: body complete; 0: need more; -1: answered with an error. */
 static int
-conn_parse_body(struct httpd_req *c)
+parse_body(struct httpd_req *r)
 {
 	size_t need;
 
-	if (c->req.chunked)
-		return conn_parse_chunked(c);
-	need = c->head_len + (size_t)(c->req.content_length > 0 ?
-	    c->req.content_length : 0);
-	if (c->in.len < need)
-		return 0;	/* conn_read makes room as the bytes come */
-	c->body_len = need - c->head_len;
-	c->req_len = need;
-	return 1;
-}
-
-static void
-conn_dispatch(struct httpd_req *c)
-{
-	conn_reparse_head(c);
-	c->state = CS_HANDLER;
-	c->deadline = 0;
-	c->h->handler(c, c->h->arg);
-}
-
-/*
- * Frames and dispatches buffered requests until one produces output: a
- * reply must leave before the next pipelined request is looked at.
- */
-static void
-conn_process(struct httpd_req *c)
-{
-	int r;
-
-	c->in_process = 1;
-	while (!c->gone && c->out.len == 0 &&
-	    (c->state == CS_HEAD || c->state == CS_BODY)) {
-		if (c->state == CS_HEAD && (r = conn_parse_head(c)) <= 0)
-			break;
-		if (c->state == CS_BODY && (r = conn_parse_body(c)) <= 0)
-			break;
-		conn_dispatch(c);
-	}
-	c->in_process = 0;
-}
-
-/* Bytes the kernel holds for the peer, or INT_MAX when it cannot say. */
-static int
-conn_unsent(const struct httpd_req *c)
-{
-	int q;
-
-	return ioctl(c->fd, SIOCOUTQ, &q) == -1 ? INT_MAX : q;
-}
-
-/*
- * The kernel's send buffer holds megabytes, so a reader that takes a long
- * reply slowly leaves send() failing with EAGAIN for longer than write_ms
- * while it reads steadily: what left the kernel's queue is progress too.
- */
-static int
-conn_peer_took(struct httpd_req *c)
-{
-	int q = conn_unsent(c);
-
-	if (q >= c->unsent)
+	if (r->req.chunked)
+		return parse_chunked(r);
+	need = r->head_len + (size_t)(r->req.content_length > 0 ?
+	    r->req.content_length : 0);
+	if (conn_in(r->c)->len < need)
 		return 0;
-	c->unsent = q;
-	c->write_deadline = ev_now(c->h->loop) + (uint64_t)c->h->cfg.write_ms;
+	r->body_len = need - r->head_len;
+	r->req_len = need;
 	return 1;
 }
 
-static int
-conn_flush(struct httpd_req *c)
+static void
+dispatch(struct httpd_req *r)
 {
-	ssize_t n;
+	rebase(r);
+	r->state = RS_HANDLER;
+	conn_expect(r->c, 0);
+	conn_set_deadline(r->c, 0);
+	conn_read(r->c, 0);
+	conn_hold(r->c);
+	r->h->on.handle(r, r->h->arg);
+}
 
-	while (c->out_off < c->out.len) {
-		n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off,
-		    MSG_NOSIGNAL);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				/* Whatever queued it (a "100 Continue" too),
-				   output that waits has a deadline. */
-				if (c->write_deadline == 0)
-					c->write_deadline = ev_now(c->h->loop) +
-					    (uint64_t)c->h->cfg.write_ms;
-				c->unsent = conn_unsent(c);
-				return 0;
-			}
-			return -1;
-		}
-		c->out_off += (size_t)n;
-		c->write_deadline = ev_now(c->h->loop) + (uint64_t)c->h->cfg.write_ms;
+/*
+ * Frames the buffered input: at most one request is handed out, and none
+ * while output is queued (a reply must leave before the next pipelined
+ * request is looked at).  A connection that is done is ended here.
+ */
+static void
+process(struct httpd_req *r)
+{
+	struct conn *c = r->c;
+	int rc = 1;
+
+	while (rc > 0 && conn_queued(c) == 0 &&
+	    (r->state == RS_HEAD || r->state == RS_BODY)) {
+		if (r->state == RS_HEAD && (rc = parse_head(r)) <= 0)
+			break;
+		if (r->state == RS_BODY && (rc = parse_body(r)) <= 0)
+			break;
+		dispatch(r);
+		return;
 	}
-	c->out_off = 0;
-	c->out.len = 0;
-	c->write_deadline = 0;
-	if (c->out.cap > KEEP_BUF)
-		conn_release(c, &c->out);
-	if (c->state == CS_HEAD && c->idle_since) {
-		/* Idle from now: a long reply was being read until now. */
-		c->idle_since = ev_now(c->h->loop);
-		c->deadline = c->idle_since + (uint64_t)c->h->cfg.idle_ms;
+	if (rc < 0 || r->state == RS_HANDLER || r->state == RS_CLOSING)
+		return;
+	/* Requests pipelined before a FIN are answered; then it closes. */
+	if (conn_eof(c) && conn_queued(c) == 0)
+		conn_close(c);
+	else if (r->h->stopping && r->idle && in_blank(r) &&
+	    conn_queued(c) == 0)
+		conn_close_idle(c);
+}
+
+static void
+on_input(struct conn *c, int full, void *arg)
+{
+	struct httpd_req *r = conn_data(c);
+	struct httpd *h = arg;
+
+	if (r->state == RS_BODY && (r->progress += conn_take_progress(c)) >=
+	    CONN_PROGRESS) {
+		r->progress = 0;
+		conn_set_deadline(c, now(h) + (uint64_t)h->cfg.body_ms);
 	}
+	if (full && (r->state == RS_HEAD || r->state == RS_BODY)) {
+		fail(r, 503, "server busy, retry later", "Retry-After: 1\r\n");
+		return;
+	}
+	process(r);
+}
+
+static void
+on_drained(struct conn *c, void *arg)
+{
+	struct httpd_req *r = conn_data(c);
+
+	(void)arg;
+	if (r->idle)	/* idle from now: a long reply was read until now */
+		set_idle(r, 1);
+	if (r->state == RS_HEAD || r->state == RS_BODY)
+		process(r);
+}
+
+static void
+on_timeout(struct conn *c, void *arg)
+{
+	struct httpd_req *r = conn_data(c);
+
+	(void)arg;
+	if (r->state == RS_HEAD && conn_in(c)->len == 0)
+		conn_close(c);	/* idle keep-alive: just close */
+	else if (r->state == RS_HEAD || r->state == RS_BODY)
+		fail(r, 408, "request timed out", NULL);
+}
+
+static struct httpd_req *
+new_req(struct httpd *h, struct conn *c)
+{
+	struct httpd_req *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	r->h = h;
+	r->c = c;
+	buf_init(&r->reply);
+	conn_set_data(c, r);
+	return r;
+}
+
+static int
+on_opened(struct conn *c, void *arg)
+{
+	struct httpd_req *r;
+
+	if ((r = new_req(arg, c)) == NULL)
+		return -1;
+	r->state = RS_HEAD;
+	set_idle(r, 1);
+	conn_read(c, 1);
 	return 0;
 }
 
-/*
- * Flushes, frames what is buffered, and closes when the connection is done.
- * Pipelined requests are parsed only once earlier replies have left, so a
- * client that never reads cannot make us queue replies without end.
- */
 static void
-conn_resume(struct httpd_req *c)
+on_closed(struct conn *c, void *arg)
 {
-	for (;;) {
-		if (!c->gone && conn_flush(c) == -1)
-			c->gone = 1;
-		if (c->gone || c->out.len > 0 ||
-		    (c->state != CS_HEAD && c->state != CS_BODY))
-			break;
-		conn_process(c);
-		if (c->out.len == 0)
-			break;
-	}
-	if (c->gone) {
-		if (c->state == CS_HANDLER)
-			ev_unwatch(c->h->loop, c->fd);	/* closed on reply */
-		else
-			conn_close(c);
+	struct httpd_req *r = conn_data(c);
+
+	(void)arg;
+	if (r == NULL)
 		return;
-	}
-	if (c->out.len == 0 && c->state == CS_CLOSING && c->linger && !c->eof) {
-		conn_linger(c);
-		return;
-	}
-	if (c->out.len == 0 && (c->state == CS_CLOSING ||
-	    (c->eof && c->state != CS_HANDLER))) {
+	buf_free(&r->reply);
+	free(r);
+}
+
+/* Past the connection limit with none to make room: a whole 503. */
+static void
+on_refused(struct conn *c, void *arg)
+{
+	struct httpd_req *r;
+
+	if ((r = new_req(arg, c)) == NULL) {
 		conn_close(c);
 		return;
 	}
-	/* After httpd_shutdown a connection that goes idle is done too: its
-	   reply was still going out when the others closed. */
-	if (c->h->stopping && conn_is_idle(c)) {
-		conn_end_idle(c);
-		return;
-	}
-	conn_watch(c);
-}
-
-/*
- * The end of the declared body being read, or 0.  Its buffer grows as its
- * bytes come, not at its header: a header alone, however large the length
- * it announces, then claims no more of the budget than one read.
- */
-static size_t
-conn_body_end(const struct httpd_req *c)
-{
-	size_t end;
-
-	if (c->state != CS_BODY || c->req.chunked || c->req.content_length <= 0)
-		return 0;
-	end = c->head_len + (size_t)c->req.content_length;
-	return c->in.len < end ? end : 0;
-}
-
-/* Reads what the socket has; -1 when the peer is gone, -2 over budget. */
-static int
-conn_read(struct httpd_req *c)
-{
-	size_t round = 0, room, end;
-	ssize_t n;
-
-	while (round < READ_ROUND) {
-		end = conn_body_end(c);
-		if (conn_reserve(c, &c->in, READ_CHUNK, end) == -1)
-			return -2;
-		room = c->in.cap - c->in.len;
-		n = read(c->fd, c->in.data + c->in.len, room);
-		if (n == 0) {
-			c->eof = 1;
-			return 0;
-		}
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
-		}
-		c->in.len += (size_t)n;
-		round += (size_t)n;
-		if (c->state == CS_BODY && (c->progress += (size_t)n) >=
-		    HTTPD_PROGRESS) {
-			c->progress = 0;
-			c->deadline = ev_now(c->h->loop) +
-			    (uint64_t)c->h->cfg.body_ms;
-		}
-		if ((size_t)n < room || (end && c->in.len >= end))
-			break;	/* drained, or the body is whole: the loop
-				   reports what comes next */
-	}
-	return 0;
+	fail(r, 503, "too many connections", "Retry-After: 1\r\n");
 }
 
 static void
-conn_event(struct ev_loop *loop, int fd, unsigned events, void *arg)
+on_hangup(struct conn *c, void *arg)
 {
-	struct httpd_req *c = arg;
-	int r;
-
-	(void)loop;
-	(void)fd;
-	if (c->state == CS_LINGER) {
-		conn_drain(c);
-		return;
-	}
-	if ((events & EV_READ) && (c->state == CS_HEAD || c->state == CS_BODY)) {
-		r = conn_read(c);
-		if (r == -1)
-			c->gone = 1;
-		else if (r == -2 && c->state != CS_HANDLER)
-			conn_fail(c, 503, "server busy, retry later",
-			    "Retry-After: 1\r\n");
-	} else if ((events & EV_ERROR) && !(events & EV_WRITE))
-		c->gone = 1;
-	else if (events & EV_READ)
-		c->input_waits = 1;
-	conn_resume(c);
-}
-
-/*
- * The connection to close for a new one: a lingering one (its reply is
- * out, only the client's close is awaited), else the longest idle.
- */
-static struct httpd_req *
-conn_evictable(struct httpd *h)
-{
-	struct httpd_req *c, *best = NULL;
-
-	for (c = h->conns; c; c = c->next)
-		if (c->state == CS_LINGER)
-			return c;
-		else if (conn_is_idle(c) &&
-		    (!best || c->idle_since < best->idle_since))
-			best = c;
-	return best;
-}
-
-#define BUSY_BODY	"{\"error\":\"too many connections\"}\n"
-
-static void
-httpd_refuse(struct httpd *h, int fd)
-{
-	char busy[256], sink[4096];
-	size_t drained = 0;
-	int n;
-
-	n = snprintf(busy, sizeof(busy), "HTTP/1.1 503 Service Unavailable\r\n"
-	    "%sContent-Type: application/json\r\nContent-Length: %zu\r\n"
-	    "Retry-After: 1\r\nConnection: close\r\n\r\n%s",
-	    httpd_date(h), sizeof(BUSY_BODY) - 1, BUSY_BODY);
-	(void)!send(fd, busy, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
-	/* What the client sent already would turn the close into a reset
-	   that can discard the 503: read it first (see CS_LINGER). */
-	(void)shutdown(fd, SHUT_WR);
-	while (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0 &&
-	    (drained += sizeof(sink)) < READ_ROUND)
-		;
-	close(fd);
-}
-
-static void
-httpd_add_conn(struct httpd *h, int fd)
-{
-	struct httpd_req *c, *old;
-
-	if (h->nconns >= h->cfg.max_conns) {
-		if ((old = conn_evictable(h)) == NULL) {
-			httpd_refuse(h, fd);
-			return;
-		}
-		conn_close(old);
-	}
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		close(fd);
-		return;
-	}
-	c->h = h;
-	c->fd = fd;
-	c->state = CS_HEAD;
-	c->idle_since = ev_now(h->loop);
-	c->deadline = c->idle_since + (uint64_t)h->cfg.idle_ms;
-	c->next = h->conns;
-	if (h->conns)
-		h->conns->prev = c;
-	h->conns = c;
-	h->nconns++;
-	conn_watch(c);
-}
-
-static void
-httpd_accept(struct ev_loop *loop, int lfd, unsigned events, void *arg)
-{
+	struct httpd_req *r = conn_data(c);
 	struct httpd *h = arg;
-	int fd, i;
 
-	(void)events;
-	for (i = 0; i < 256; i++) {
-		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd == -1) {
-			if (errno == EMFILE || errno == ENFILE) {
-				/* Wait for the next tick rather than spin. */
-				ev_watch(loop, lfd, 0, httpd_accept, h);
-				h->accept_paused = 1;
-			}
-			return;
-		}
-		httpd_add_conn(h, fd);
-	}
+	if (r->state == RS_HANDLER && h->on.hangup)
+		h->on.hangup(r, h->arg);
 }
 
-static void
-conn_timeouts(struct httpd_req *c, uint64_t now)
-{
-	if (c->state == CS_HANDLER)
-		return;
-	if (c->state == CS_LINGER) {
-		if (now >= c->deadline)
-			conn_close(c);
-		return;
-	}
-	if (c->write_deadline && now >= c->write_deadline) {
-		if (conn_peer_took(c))
-			return;
-		c->gone = 1;
-	} else if (c->out.len > 0) {
-		return;		/* the reader's pace: only write_deadline */
-	} else if (c->deadline && now >= c->deadline && c->state != CS_CLOSING) {
-		if (c->state == CS_HEAD && c->in.len == 0)
-			c->gone = 1;	/* idle keep-alive: just close */
-		else
-			conn_fail(c, 408, "request timed out", NULL);
-	} else
-		return;
-	conn_resume(c);
-}
-
-static void
-httpd_tick(struct ev_loop *loop, void *arg)
-{
-	struct httpd *h = arg;
-	struct httpd_req *c, *next;
-	uint64_t now = ev_now(loop);
-
-	if (h->accept_paused && h->lfd != -1) {
-		h->accept_paused = 0;
-		ev_watch(loop, h->lfd, EV_READ, httpd_accept, h);
-	}
-	for (c = h->conns; c; c = next) {
-		next = c->next;
-		conn_timeouts(c, now);
-	}
-}
+static const struct conn_ops httpd_conn_ops = {
+	on_opened, on_input, on_drained, on_timeout, on_closed, on_refused,
+	on_hangup,
+};
 
 struct httpd *
 httpd_new(struct ev_loop *loop, int lfd, const struct httpd_config *cfg,
-    httpd_head_check *check, httpd_handler *handler, void *arg)
+    const struct httpd_handlers *on, void *arg)
 {
+	struct conn_config cc;
 	struct httpd *h;
 
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return NULL;
-	h->loop = loop;
-	h->lfd = lfd;
 	h->cfg = *cfg;
-	h->check = check;
-	h->handler = handler;
+	h->on = *on;
 	h->arg = arg;
-	if (ev_watch(loop, lfd, EV_READ, httpd_accept, h) == -1 ||
-	    ev_add_tick(loop, 250, httpd_tick, h) == -1) {
+	conn_config_defaults(&cc);
+	cc.max_conns = cfg->max_conns;
+	cc.max_buffered = cfg->max_buffered;
+	cc.write_ms = cfg->write_ms;
+	cc.clock = cfg->clock;
+	cc.clock_arg = cfg->clock_arg;
+	if ((h->pool = conn_pool_new(loop, lfd, &cc, &httpd_conn_ops, h)) ==
+	    NULL) {
 		free(h);
 		return NULL;
 	}
@@ -893,82 +567,164 @@ httpd_free(struct httpd *h)
 {
 	if (h == NULL)
 		return;
-	while (h->conns)
-		conn_close(h->conns);
-	if (h->lfd != -1) {
-		ev_unwatch(h->loop, h->lfd);
-		close(h->lfd);
-	}
+	conn_pool_free(h->pool);
 	free(h);
 }
 
-const struct http_request *
-httpd_request(const struct httpd_req *c)
+int
+httpd_adopt(struct httpd *h, int fd)
 {
-	return &c->req;
-}
-
-const char *
-httpd_body(const struct httpd_req *c, size_t *len)
-{
-	*len = c->body_len;
-	return c->in.data ? c->in.data + c->head_len : "";
+	return conn_adopt(h->pool, fd);
 }
 
 void
-httpd_reply(struct httpd_req *c, int status, const char *ctype,
+httpd_tick(struct httpd *h)
+{
+	conn_pool_tick(h->pool);
+}
+
+const struct http_request *
+httpd_request(const struct httpd_req *r)
+{
+	return &r->req;
+}
+
+void
+httpd_set_data(struct httpd_req *r, void *data)
+{
+	r->data = data;
+}
+
+void *
+httpd_data(const struct httpd_req *r)
+{
+	return r->data;
+}
+
+const char *
+httpd_body(const struct httpd_req *r, size_t *len)
+{
+	struct buf *in = conn_in(r->c);
+
+	*len = r->body_len;
+	return in->data ? in->data + r->head_len : "";
+}
+
+/*
+ * The request is answered: its bytes go, the connection waits for the
+ * next one (keep-alive) or ends once the reply is out, and the handler's
+ * hold ends, which frees a connection whose peer went meanwhile.
+ */
+static void
+answered(struct httpd_req *r, int keep)
+{
+	struct conn *c = r->c;
+
+	r->head_only = 0;
+	r->data = NULL;
+	conn_consume(c, r->req_len);
+	r->req_len = r->head_len = r->body_len = 0;
+	if (keep) {
+		r->state = RS_HEAD;
+		set_idle(r, 1);
+		conn_read(c, 1);
+	} else {
+		r->state = RS_CLOSING;
+		conn_finish(c);
+	}
+	conn_release(c);
+}
+
+/* Requests pipelined before a FIN are still answered (process closes
+   once none is left). */
+static int
+keep_alive(const struct httpd_req *r)
+{
+	return r->req.keep_alive && !r->h->stopping;
+}
+
+void
+httpd_reply(struct httpd_req *r, int status, const char *ctype,
     const char *headers, const char *body, size_t len)
 {
-	struct httpd *h = c->h;
-	/* Requests pipelined before a FIN are still answered (conn_resume
-	   closes once none is left). */
-	int keep = c->req.keep_alive && !h->stopping;
+	int keep = keep_alive(r);
 
-	if (!c->gone)
-		conn_respond(c, status, ctype, headers, body, len, !keep);
-	c->head_only = 0;
-	buf_consume(&c->in, c->req_len);
-	c->req_len = c->head_len = c->body_len = 0;
-	if (c->in.len == 0)
-		conn_release(c, &c->in);
-	if (keep) {
-		c->state = CS_HEAD;
-		c->idle_since = ev_now(h->loop);
-		c->deadline = c->idle_since + (uint64_t)h->cfg.idle_ms;
-	} else {
-		c->state = CS_CLOSING;	/* through CS_LINGER */
-		c->linger = 1;
+	if (!conn_gone(r->c))
+		respond(r, status, ctype, headers, body, len, !keep);
+	answered(r, keep);
+}
+
+struct buf *
+httpd_body_buf(struct httpd_req *r)
+{
+	r->reply.len = 0;
+	return &r->reply;
+}
+
+void
+httpd_reply_with(struct httpd_req *r, int status, const char *ctype,
+    const char *headers, struct buf *body)
+{
+	int keep = keep_alive(r);
+
+	if (!conn_gone(r->c)) {
+		/* the head copied, the body handed over as it is */
+		respond(r, status, ctype, headers, NULL, body->len, !keep);
+		if (!r->head_only && conn_give(r->c, body) == -1)
+			conn_close(r->c);
 	}
-	if (!c->in_process)
-		conn_resume(c);
+	buf_free(body);
+	answered(r, keep);
+}
+
+void
+httpd_reply_buf(struct httpd_req *r, int status, const char *ctype,
+    const char *headers)
+{
+	httpd_reply_with(r, status, ctype, headers, &r->reply);
+}
+
+void
+httpd_reply_error(struct httpd_req *r, int status, const char *msg,
+    const char *headers)
+{
+	const char *ctype;
+
+	r->reply.len = 0;
+	if ((ctype = error_body(r->h, &r->reply, status, msg)) == NULL) {
+		httpd_reply(r, 500, "text/plain", NULL, "out of memory\n", 14);
+		return;
+	}
+	httpd_reply_buf(r, status, ctype, headers);
+}
+
+static void
+end_if_idle(struct conn *c, void *arg)
+{
+	struct httpd_req *r = conn_data(c);
+
+	(void)arg;
+	if (r && r->state == RS_HEAD && r->idle && in_blank(r) &&
+	    conn_queued(c) == 0)
+		conn_close_idle(c);
 }
 
 void
 httpd_shutdown(struct httpd *h)
 {
-	struct httpd_req *c, *next;
-
 	h->stopping = 1;
-	if (h->lfd != -1) {
-		ev_unwatch(h->loop, h->lfd);
-		close(h->lfd);
-		h->lfd = -1;
-	}
-	for (c = h->conns; c; c = next) {
-		next = c->next;
-		if (conn_is_idle(c))
-			conn_end_idle(c);
-	}
+	conn_pool_stop_accepting(h->pool);
+	conn_pool_each(h->pool, end_if_idle, h);
 }
 
 size_t
 httpd_conns(const struct httpd *h)
 {
-	return h->nconns;
+	return conn_pool_count(h->pool);
 }
 
 size_t
 httpd_buffered(const struct httpd *h)
 {
-	return h->buffered;
+	return conn_pool_buffered(h->pool);
 }

@@ -358,7 +358,7 @@ read_range(struct store_reader *r, int64_t topic_id,
 			return rc;
 		q.after = low - 1;
 	}
-	if (q.after + 1 >= q.before)
+	if (q.after >= q.before - 1)	/* before >= 1: no overflow */
 		return SQLITE_DONE;
 	return topic_id ? topic_page(r, topic_id, &q, fn, arg) :
 	    page_run(r->page_all, 0, &q, q.limit, fn, arg, &n);

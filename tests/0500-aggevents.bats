@@ -324,7 +324,9 @@ dead_port() {
 	wait_lines "$TMP/follow" 3
 	stop_follow
 	[ "$(jq -r .event_id "$TMP/follow" | tr '\n' ' ')" = "6 7 8 " ]
-	# on an empty topic: everything that comes
+	# on an empty topic: everything that comes (once the last
+	# follower's poll is gone, so that the one counted is this one's)
+	wait_metric agg_http_long_polls "<=" 0
 	follow -t later
 	wait_metric agg_http_long_polls ">=" 1
 	publish_range later 1 2

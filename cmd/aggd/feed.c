@@ -3,11 +3,12 @@
  *
  * A thread reads lines, validates each with the same rules as POST
  * /publish, reports a bad line with its number and skips it, and submits
- * the good ones through the ingest queue, waiting for room rather than
- * refusing (a pipe can wait; a network client is told 503).  One batch is
- * in flight at a time, so input order is seq order.  A batch whose commit
- * fails is retried: every good line goes in.  At the end the thread tells
- * the loop through an eventfd.
+ * the good ones through the service (service_publish_wait), waiting for
+ * room rather than refusing (a pipe can wait; a network client is told
+ * 503).  One batch is in flight at a time, so input order is seq order.
+ * A batch whose commit fails is retried: every good line goes in.  At the
+ * end the thread tells the loop through an eventfd, and the loop tells
+ * whoever started the feed.
  */
 #include <errno.h>
 #include <poll.h>
@@ -24,7 +25,10 @@
 #define FEED_BATCH	10000		/* events per commit at most */
 
 struct feed {
-	struct aggd	*d;
+	struct ev_loop	*loop;
+	struct service	*svc;
+	void		(*finished)(void *, int);
+	void		*arg;
 	pthread_t	 thread;
 	int		 stop_fd;	/* main -> thread */
 	int		 done_fd;	/* thread -> loop */
@@ -62,10 +66,8 @@ feed_commit(struct feed *f)
 	struct pollfd p = { .fd = f->stop_fd, .events = POLLIN };
 
 	while (j->batch.n > 0) {
-		j->waited = 1;
-		if (ingest_submit(f->d->ingest, j) == -1)
+		if (service_publish_wait(f->svc, j) == -1)
 			return -1;
-		ingest_wait(f->d->ingest, j);
 		if (j->status == 0) {
 			f->total.received += j->counts.received;
 			f->total.unique += j->counts.unique;
@@ -171,28 +173,28 @@ feed_finished(struct ev_loop *loop, int fd, unsigned events, void *arg)
 	    (unsigned long long)f->total.received,
 	    (unsigned long long)f->total.unique,
 	    (unsigned long long)f->total.duplicates, (unsigned long long)f->bad);
-	if (f->d->cfg->exit_on_eof) {
-		if (f->failed)
-			f->d->exit_code = 1;
-		aggd_begin_stop(f->d, "end of standard input");
-	}
+	f->finished(f->arg, f->failed);
 }
 
 struct feed *
-feed_start(struct aggd *d)
+feed_start(struct ev_loop *loop, struct service *svc,
+    void (*finished)(void *, int), void *arg)
 {
 	struct feed *f;
 
 	if ((f = calloc(1, sizeof(*f))) == NULL)
 		return NULL;
-	f->d = d;
+	f->loop = loop;
+	f->svc = svc;
+	f->finished = finished;
+	f->arg = arg;
 	f->stop_fd = eventfd(0, EFD_CLOEXEC);
 	f->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	event_batch_init(&f->job.batch);
 	if (f->stop_fd == -1 || f->done_fd == -1 ||
-	    ev_watch(d->loop, f->done_fd, EV_READ, feed_finished, f) == -1 ||
+	    ev_watch(loop, f->done_fd, EV_READ, feed_finished, f) == -1 ||
 	    pthread_create(&f->thread, NULL, feed_main, f) != 0) {
-		ev_unwatch(d->loop, f->done_fd);
+		ev_unwatch(loop, f->done_fd);
 		if (f->stop_fd != -1)
 			close(f->stop_fd);
 		if (f->done_fd != -1)
@@ -214,7 +216,7 @@ feed_stop(struct feed *f)
 		return;
 	(void)!write(f->stop_fd, &one, sizeof(one));
 	pthread_join(f->thread, NULL);
-	ev_unwatch(f->d->loop, f->done_fd);
+	ev_unwatch(f->loop, f->done_fd);
 	close(f->stop_fd);
 	close(f->done_fd);
 	event_batch_free(&f->job.batch);

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "ingest.h"
 #include "log.h"
 
@@ -48,8 +49,6 @@ struct ingest {
 	struct ev_loop	*loop;
 	int		 efd;
 	int		 durable;	/* fsync before answering */
-	ingest_done_fn	*done_fn;
-	void		*done_arg;
 	pthread_t	 writer, syncer, checkpointer;
 	pthread_mutex_t	 mu;
 	pthread_cond_t	 work, synced, room, finished, ckpt;
@@ -57,6 +56,10 @@ struct ingest {
 	struct group	*unsynced;		/* committed, not yet on disk */
 	struct ingest_job *done_head, *done_tail;	/* back to the loop */
 	struct tally	 readable;	/* counters as of the last group finished */
+	struct topic_ids changed;	/* since ingest_take_changes */
+	unsigned char	*is_changed;	/* by topic id, for changed */
+	size_t		 is_changed_cap;
+	size_t		 taken_topics;	/* readable.n at the last take */
 	int		 stopping, writer_gone;
 	int		 queued;	/* loop only: ingest_queue since the kick */
 	struct ingest_stats st;
@@ -126,6 +129,26 @@ commit_group(struct ingest *in, struct group *g)
 	return failed;
 }
 
+/* The group's topics among those changed since the loop last looked. */
+static int
+note_changes(struct ingest *in, const struct tally_changes *ch)
+{
+	size_t i, id;
+
+	for (i = 0; i < ch->n; i++) {
+		id = (size_t)ch->v[i].id;
+		if (array_grow(&in->is_changed, &in->is_changed_cap, id + 1, 1,
+		    64) == -1 || array_grow(&in->changed.v, &in->changed.cap,
+		    in->changed.n + 1, sizeof(*in->changed.v), 64) == -1)
+			return -1;
+		if (!in->is_changed[id]) {
+			in->is_changed[id] = 1;
+			in->changed.v[in->changed.n++] = (int64_t)id;
+		}
+	}
+	return 0;
+}
+
 /*
  * Hands a group's jobs to their owners.  Called with the lock held.  The
  * loop hears of every group, stdin's too, since long polls wait for the
@@ -138,14 +161,15 @@ finish(struct ingest *in, struct group *g)
 	uint64_t one = 1;
 
 	record_commit(in, g);
-	if (tally_apply(&in->readable, &g->changes, ev_clock_ms()) == -1)
+	if (tally_apply(&in->readable, &g->changes, ev_clock_ms()) == -1 ||
+	    note_changes(in, &g->changes) == -1)
 		fatalx("out of memory");
 	tally_changes_free(&g->changes);
 	in->st.depth -= g->events;
 	for (j = g->jobs; j; j = next) {
 		next = j->next;
 		j->next = NULL;
-		j->done = 1;
+		j->finished = 1;
 		if (j->waited)
 			continue;
 		if (in->done_tail)
@@ -348,13 +372,13 @@ on_done(struct ev_loop *loop, int fd, unsigned events, void *arg)
 	pthread_mutex_unlock(&in->mu);
 	for (; j; j = next) {
 		next = j->next;
-		in->done_fn(j, in->done_arg);
+		j->done(j);
 	}
 }
 
 struct ingest *
 ingest_start(struct store *store, struct ev_loop *loop, size_t capacity,
-    int durable, ingest_done_fn *fn, void *arg)
+    int durable)
 {
 	struct ingest *in;
 
@@ -362,14 +386,13 @@ ingest_start(struct store *store, struct ev_loop *loop, size_t capacity,
 		return NULL;
 	in->store = store;
 	in->loop = loop;
-	in->done_fn = fn;
-	in->done_arg = arg;
 	in->durable = durable;
 	in->st.capacity = capacity;
 	in->st.last_seq = store_last_seq(store);
 	in->st.index_bytes = store_index_bytes(store);
 	tally_init(&in->readable);
-	if (store_topic_counts(store, 1, tally_set_fn, &in->readable) == -1) {
+	if (store_topic_counts(store, 1, tally_set_fn, &in->readable) == -1 ||
+	    (in->taken_topics = in->readable.n, 0)) {
 		tally_free(&in->readable);
 		free(in);
 		return NULL;
@@ -426,6 +449,8 @@ ingest_stop(struct ingest *in)
 	pthread_cond_destroy(&in->synced);
 	pthread_cond_destroy(&in->ckpt);
 	tally_free(&in->readable);
+	free(in->changed.v);
+	free(in->is_changed);
 	free(in);
 }
 
@@ -449,7 +474,7 @@ enqueue(struct ingest *in, struct ingest_job *j, int blocking)
 		return -1;
 	}
 	j->next = NULL;
-	j->done = 0;
+	j->finished = 0;
 	if (in->tail)
 		in->tail->next = j;
 	else
@@ -493,7 +518,7 @@ void
 ingest_wait(struct ingest *in, struct ingest_job *j)
 {
 	pthread_mutex_lock(&in->mu);
-	while (!j->done)
+	while (!j->finished)
 		pthread_cond_wait(&in->finished, &in->mu);
 	pthread_mutex_unlock(&in->mu);
 }
@@ -533,6 +558,27 @@ ingest_readable_all(struct ingest *in, struct tally *copy)
 		memcpy(copy->topic, in->readable.topic, n * sizeof(*copy->topic));
 		memcpy(copy->rate, in->readable.rate, n * sizeof(*copy->rate));
 	}
+	pthread_mutex_unlock(&in->mu);
+	return 0;
+}
+
+int
+ingest_take_changes(struct ingest *in, struct topic_ids *ids, int *grew)
+{
+	struct topic_ids mine;
+	size_t i;
+
+	ids->n = 0;
+	pthread_mutex_lock(&in->mu);
+	*grew = in->readable.n > in->taken_topics;
+	in->taken_topics = in->readable.n;
+	for (i = 0; i < in->changed.n; i++)
+		in->is_changed[in->changed.v[i]] = 0;
+	/* the lists trade places: the next changes go to the caller's old */
+	mine = in->changed;
+	in->changed = *ids;
+	*ids = mine;
+	in->changed.n = 0;
 	pthread_mutex_unlock(&in->mu);
 	return 0;
 }

@@ -22,9 +22,11 @@
 struct ingest_job {
 	struct ingest_job *next;
 	struct event_batch batch;
+	/* Called on the loop's thread when done (not for waited jobs). */
+	void		(*done)(struct ingest_job *);
 	void		*owner;		/* whoever submitted it */
 	int		 waited;	/* finished through ingest_wait */
-	int		 done;
+	int		 finished;	/* by the writer, for ingest_wait */
 	int		 status;	/* 0, STORE_FULL or STORE_ERROR */
 	struct store_counts counts;
 	char		 err[160];
@@ -47,11 +49,9 @@ struct ingest_stats {
 
 extern const double ingest_bucket_le[INGEST_BUCKETS];
 
-typedef void	ingest_done_fn(struct ingest_job *, void *arg);
-
 /* durable: answer only after an fsync covers the commit. */
 struct ingest	*ingest_start(struct store *, struct ev_loop *, size_t capacity,
-		    int durable, ingest_done_fn *, void *arg);
+		    int durable);
 /* Stops taking jobs, commits what is queued, joins the writer. */
 void		 ingest_stop(struct ingest *);
 
@@ -87,5 +87,19 @@ uint64_t	 ingest_readable(struct ingest *, int64_t topic_id,
 		    struct store_counts *c);
 /* The same for every topic: a copy of the counters, freed by tally_free. */
 int		 ingest_readable_all(struct ingest *, struct tally *copy);
+
+/*
+ * The topics whose readable events changed since the last call (groups
+ * finished, from HTTP or standard input), each once, into ids (replacing
+ * what it held; ids->n 0: none); *grew is set when topics new to readers
+ * are among them.  For the loop, which wakes the long polls of those
+ * topics only.
+ */
+struct topic_ids {
+	int64_t		*v;
+	size_t		 n, cap;
+};
+int		 ingest_take_changes(struct ingest *, struct topic_ids *ids,
+		    int *grew);
 
 #endif

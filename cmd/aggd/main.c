@@ -329,40 +329,64 @@ raise_fd_limit(struct aggd_config *c)
 	    c->http.max_conns, (unsigned long long)rl.rlim_cur);
 }
 
-void
-aggd_begin_stop(struct aggd *d, const char *why)
+/* What main runs: the loop and the parts it serves, and how it ends. */
+struct daemon {
+	const struct aggd_config *cfg;
+	struct ev_loop	*loop;
+	struct httpd	*httpd;
+	struct service	*svc;
+	struct feed	*feed;
+	struct api	 api;
+	uint64_t	 stop_deadline;	/* 0 while running */
+	int		 exit_code;
+};
+
+static void
+begin_stop(struct daemon *d, const char *why)
 {
 	if (d->stop_deadline)
 		return;
 	log_info("%s: finishing requests in flight", why);
 	d->stop_deadline = ev_now(d->loop) + AGGD_GRACE_MS;
 	httpd_shutdown(d->httpd);
-	api_shutdown(d);
+	service_shutdown(d->svc);
 }
 
 static void
 on_signal(struct ev_loop *loop, int fd, unsigned events, void *arg)
 {
-	struct aggd *d = arg;
+	struct daemon *d = arg;
 	struct signalfd_siginfo si;
 
 	(void)loop;
 	(void)events;
 	if (read(fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
 		return;
-	aggd_begin_stop(d, strsignal((int)si.ssi_signo));
+	begin_stop(d, strsignal((int)si.ssi_signo));
 }
 
 /* Stops the loop once everything is answered, or at the deadline. */
 static void
 on_tick(struct ev_loop *loop, void *arg)
 {
-	struct aggd *d = arg;
+	struct daemon *d = arg;
 
-	api_tick(loop, d);
 	if (d->stop_deadline && (httpd_conns(d->httpd) == 0 ||
 	    ev_now(loop) >= d->stop_deadline))
 		ev_stop(loop);
+}
+
+/* Standard input is all stored: with -x, that is the end. */
+static void
+feed_finished(void *arg, int failed)
+{
+	struct daemon *d = arg;
+
+	if (!d->cfg->exit_on_eof)
+		return;
+	if (failed)
+		d->exit_code = 1;
+	begin_stop(d, "end of standard input");
 }
 
 static int
@@ -375,7 +399,7 @@ stdin_is_data(void)
 }
 
 static int
-watch_signals(struct aggd *d, const sigset_t *mask)
+watch_signals(struct daemon *d, const sigset_t *mask)
 {
 	int fd = signalfd(-1, mask, SFD_NONBLOCK | SFD_CLOEXEC);
 
@@ -412,10 +436,12 @@ copy_store(const struct aggd_config *c)
 int
 main(int argc, char **argv)
 {
+	struct service_config scfg;
 	struct aggd_config cfg;
-	struct aggd d;
+	struct daemon d;
 	struct store *store;
-	struct store_counts stored;
+	struct store_reader *reader;
+	struct service_health h;
 	sigset_t mask;
 	char err[512];
 	int lfd, sfd;
@@ -434,41 +460,39 @@ main(int argc, char **argv)
 	raise_fd_limit(&cfg);
 
 	lfd = listen_on(cfg.listen);
-	if ((store = store_open(cfg.db_path, err, sizeof(err))) == NULL)
+	if ((store = store_open(cfg.db_path, err, sizeof(err))) == NULL ||
+	    (reader = store_reader_open(cfg.db_path, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
 	memset(&d, 0, sizeof(d));
 	d.cfg = &cfg;
-	d.store = store;
-	buf_init(&d.body);
-	if ((d.reader = store_reader_open(cfg.db_path, err, sizeof(err))) == NULL)
-		fatalx("%s", err);
 	if ((d.loop = ev_new()) == NULL)
 		fatal("event loop");
 	sfd = watch_signals(&d, &mask);
-	if ((d.httpd = httpd_new(d.loop, lfd, &cfg.http, api_head_check,
-	    api_handle, &d)) == NULL ||
-	    (d.ingest = ingest_start(store, d.loop, cfg.queue, !cfg.relaxed,
-	    api_job_done, &d)) == NULL || ev_add_tick(d.loop, 250, on_tick, &d) == -1)
+	scfg.queue = cfg.queue;
+	scfg.durable = !cfg.relaxed;
+	d.api.token = cfg.token;
+	if ((d.svc = service_start(d.loop, store, reader, &scfg)) == NULL ||
+	    (d.httpd = httpd_new(d.loop, lfd, &cfg.http, &api_http_handlers,
+	    &d.api)) == NULL || ev_add_tick(d.loop, 250, on_tick, &d) == -1)
 		fatal("start");
-	(void)ingest_readable(d.ingest, 0, &stored);
-	print_listening(lfd, &cfg, stored.unique);
-	ev_set_before_wait(d.loop, api_before_wait, &d);
-	d.started = ev_now(d.loop);
-	if (stdin_is_data() && (d.feed = feed_start(&d)) == NULL)
+	d.api.svc = d.svc;
+	d.api.httpd = d.httpd;
+	service_health(d.svc, &h);
+	print_listening(lfd, &cfg, h.counts.unique);
+	if (stdin_is_data() && (d.feed = feed_start(d.loop, d.svc,
+	    feed_finished, &d)) == NULL)
 		fatal("standard input");
 	if (cfg.exit_on_eof && d.feed == NULL)
-		aggd_begin_stop(&d, "no input on standard input");
+		begin_stop(&d, "no input on standard input");
 
 	if (ev_run(d.loop) == -1)
 		log_warn("event loop");
 	feed_stop(d.feed);
-	ingest_stop(d.ingest);
+	service_stop(d.svc);	/* answers what is read and committed */
 	httpd_free(d.httpd);
-	store_reader_close(d.reader);
 	store_close(store);
 	close(sfd);
 	ev_free(d.loop);
-	buf_free(&d.body);
 	log_info("stopped");
 	return d.exit_code;
 }

@@ -1,0 +1,33 @@
+/*
+ * pages.h - the JSON readers are shown (pages.c), built on the reader
+ * thread from what struct reading names.
+ */
+#ifndef AGGD_PAGES_H
+#define AGGD_PAGES_H
+
+#include <stdint.h>
+
+#include "buf.h"
+#include "ingest.h"
+#include "service.h"
+#include "store.h"
+
+/* What a read needs: the reader's connection, the counters' source, and
+   the writer's store for identity candidates. */
+struct reading {
+	struct store_reader *reader;
+	struct ingest	*ingest;
+	struct store	*store;
+};
+
+/*
+ * The page of q into body; its count, or -1.  *topic_id: the topic's (0
+ * all topics, -1 one the store does not have yet), for waking it later.
+ */
+int	page_build(const struct reading *, const struct page_query *q,
+	    struct buf *body, int64_t *topic_id);
+/* The /stats body; now is the monotonic clock in ms, for the rates. */
+int	stats_build(const struct reading *, uint64_t now, uint64_t uptime_s,
+	    struct buf *body);
+
+#endif
