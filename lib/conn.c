@@ -1,5 +1,6 @@
 /*
- * conn.c - connections on the event loop; see conn.h.
+ * conn.c - one connection on the event loop: its buffers, reads, writes
+ * and ending; see conn.h.  The pool they live in is conn_pool.c.
  *
  * Callbacks never run inside a conn_ call: input and drained come from
  * the socket's events and from the hook before the loop waits, where
@@ -22,70 +23,11 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "conn_int.h"
 
 #define READ_CHUNK	(16 * 1024)
 #define READ_ROUND	(1024 * 1024)	/* per wake-up, for fairness */
 #define KEEP_BUF	(64 * 1024)	/* larger output buffers are freed */
-#define FLUSH_ROUNDS	4096		/* flushes per hook, then next round */
-
-struct conn {
-	struct conn_pool *p;
-	struct conn	*prev, *next;	/* all of the pool's */
-	struct conn	*pend_next;	/* with output to write before the wait */
-	int		 pending;
-	int		 fd;
-	struct buf	 in, out;
-	size_t		 out_off;
-	struct buf	 tail;		/* output adopted after out (conn_give) */
-	size_t		 tail_off;
-	size_t		 expect;	/* conn_expect */
-	size_t		 progress;	/* bytes read since conn_take_progress */
-	int		 reading;	/* the protocol wants input */
-	int		 input_waits;	/* input came while not reading */
-	int		 blocked;	/* a write met EAGAIN: wait for EV_WRITE */
-	int		 eof;		/* the peer's FIN */
-	int		 gone;		/* unreachable: free when not held */
-	int		 doomed;	/* conn_close from inside a callback */
-	int		 finishing;	/* conn_finish: end once output left */
-	int		 lingering;	/* write side shut, draining input */
-	int		 refusing;	/* past max_conns: drained once, closed */
-	int		 busy;		/* inside an event or a callback */
-	int		 held;
-	int		 hung_up;	/* the protocol was told it is gone */
-	uint64_t	 deadline, write_deadline, idle_since;
-	int		 unsent;	/* kernel's send queue at the last look */
-	void		*data;
-};
-
-struct conn_pool {
-	struct ev_loop	*loop;
-	int		 lfd;
-	int		 accept_paused;
-	struct conn_config cfg;
-	const struct conn_ops *ops;
-	void		*arg;
-	struct conn	*conns, *pending;
-	size_t		 nconns, buffered;
-};
-
-static void	conn_event(struct ev_loop *, int, unsigned, void *);
-static void	settle(struct conn *);
-
-void
-conn_config_defaults(struct conn_config *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->max_conns = 10000;
-	c->max_buffered = 512 * 1024 * 1024;
-	c->write_ms = 10 * 1000;
-	c->linger_ms = 2000;
-}
-
-uint64_t
-conn_pool_now(const struct conn_pool *p)
-{
-	return p->cfg.clock ? p->cfg.clock(p->cfg.clock_arg) : ev_now(p->loop);
-}
 
 /*
  * Grows b to hold extra more bytes within the shared budget; -1 when over
@@ -137,8 +79,8 @@ unlist_pending(struct conn *c)
 }
 
 /* Frees c: the protocol's last word first. */
-static void
-destroy(struct conn *c)
+void
+conn_destroy(struct conn *c)
 {
 	struct conn_pool *p = c->p;
 
@@ -206,8 +148,8 @@ unsent(const struct conn *c)
  * reply slowly leaves send() failing with EAGAIN for longer than write_ms
  * while it reads steadily: what left the kernel's queue is progress too.
  */
-static int
-peer_took(struct conn *c)
+int
+conn_peer_took(struct conn *c)
 {
 	int q = unsent(c);
 
@@ -218,8 +160,8 @@ peer_took(struct conn *c)
 	return 1;
 }
 
-static size_t
-queued(const struct conn *c)
+size_t
+conn_queued(const struct conn *c)
 {
 	return c->out.len - c->out_off + c->tail.len - c->tail_off;
 }
@@ -244,7 +186,7 @@ flush(struct conn *c)
 	uint64_t now;
 	ssize_t n;
 
-	while (queued(c) > 0) {
+	while (conn_queued(c) > 0) {
 		memset(&m, 0, sizeof(m));
 		m.msg_iov = iov;
 		iov[0] = (struct iovec){ c->out.data + c->out_off,
@@ -323,8 +265,8 @@ linger(struct conn *c)
  * by the protocol, waits for conn_release), a finished one lingers once its
  * output has left, and the watch follows what is wanted.
  */
-static void
-settle(struct conn *c)
+void
+conn_settle(struct conn *c)
 {
 	if (c->busy)
 		return;
@@ -336,23 +278,23 @@ settle(struct conn *c)
 			c->busy++;
 			c->p->ops->hangup(c, c->p->arg);
 			c->busy--;
-			settle(c);
+			conn_settle(c);
 		}
 		return;
 	}
 	if (c->gone || c->doomed) {
-		destroy(c);
+		conn_destroy(c);
 		return;
 	}
-	if (c->finishing && queued(c) == 0 && !c->lingering) {
+	if (c->finishing && conn_queued(c) == 0 && !c->lingering) {
 		if (c->eof) {
-			destroy(c);
+			conn_destroy(c);
 			return;
 		}
 		linger(c);
 		if (c->refusing) {
 			drain(c);	/* read what came, then close at once */
-			destroy(c);
+			conn_destroy(c);
 			return;
 		}
 	}
@@ -428,15 +370,15 @@ on_readable(struct conn *c)
 }
 
 /* Writes c's output; when all of it has left, the protocol goes on. */
-static void
-write_out(struct conn *c)
+void
+conn_write_out(struct conn *c)
 {
 	if (flush(c) && !c->finishing && !c->gone && !c->doomed &&
 	    c->p->ops->drained)
 		c->p->ops->drained(c, c->p->arg);
 }
 
-static void
+void
 conn_event(struct ev_loop *loop, int fd, unsigned events, void *arg)
 {
 	struct conn *c = arg;
@@ -453,235 +395,11 @@ conn_event(struct ev_loop *loop, int fd, unsigned events, void *arg)
 			c->gone = 1;
 		if ((events & EV_WRITE) && !c->gone) {
 			c->blocked = 0;
-			write_out(c);
+			conn_write_out(c);
 		}
 	}
 	c->busy--;
-	settle(c);
-}
-
-/* Before the loop waits: every connection's queued output goes out. */
-static void
-flush_pending(struct ev_loop *loop, void *arg)
-{
-	struct conn_pool *p = arg;
-	struct conn *c;
-	int rounds = 0;
-
-	while ((c = p->pending) != NULL) {
-		if (++rounds > FLUSH_ROUNDS) {
-			ev_again(loop);	/* a pipeliner's turn ends here */
-			return;
-		}
-		p->pending = c->pend_next;
-		c->pending = 0;
-		c->busy++;
-		write_out(c);
-		c->busy--;
-		settle(c);
-	}
-}
-
-/* The connection to close for a new one: a lingering one, else the
-   longest idle. */
-static struct conn *
-evictable(struct conn_pool *p)
-{
-	struct conn *c, *best = NULL;
-
-	for (c = p->conns; c; c = c->next)
-		if (c->lingering)
-			return c;
-		else if (c->idle_since && !c->held && queued(c) == 0 &&
-		    (!best || c->idle_since < best->idle_since))
-			best = c;
-	return best;
-}
-
-static struct conn *
-add(struct conn_pool *p, int fd)
-{
-	struct conn *c;
-
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return NULL;
-	c->p = p;
-	c->fd = fd;
-	c->next = p->conns;
-	if (p->conns)
-		p->conns->prev = c;
-	p->conns = c;
-	p->nconns++;
-	return c;
-}
-
-/* A new connection: its protocol's, or past the limit, a refusal. */
-static int
-open_conn(struct conn_pool *p, int fd)
-{
-	struct conn *c, *old;
-	int refuse = 0;
-
-	if (p->nconns >= p->cfg.max_conns) {
-		if ((old = evictable(p)) != NULL)
-			destroy(old);
-		else
-			refuse = 1;
-	}
-	if ((c = add(p, fd)) == NULL) {
-		close(fd);
-		return -1;
-	}
-	c->busy++;
-	if (refuse) {
-		c->refusing = 1;
-		p->ops->refused(c, p->arg);
-	} else if (p->ops->opened(c, p->arg) == -1)
-		c->doomed = 1;
-	c->busy--;
-	settle(c);
-	return 0;
-}
-
-static void
-on_accept(struct ev_loop *loop, int lfd, unsigned events, void *arg)
-{
-	struct conn_pool *p = arg;
-	int fd, i;
-
-	(void)events;
-	for (i = 0; i < 256; i++) {
-		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd == -1) {
-			if (errno == EMFILE || errno == ENFILE) {
-				/* Wait for the next tick rather than spin. */
-				ev_watch(loop, lfd, 0, on_accept, p);
-				p->accept_paused = 1;
-			}
-			return;
-		}
-		(void)open_conn(p, fd);
-	}
-}
-
-int
-conn_adopt(struct conn_pool *p, int fd)
-{
-	return open_conn(p, fd);
-}
-
-/* A connection's deadlines, at the pool's tick. */
-static void
-check_deadlines(struct conn *c, uint64_t now)
-{
-	struct conn_pool *p = c->p;
-
-	if (c->held)
-		return;
-	c->busy++;
-	if (c->lingering) {
-		if (now >= c->deadline)
-			c->doomed = 1;
-	} else if (c->write_deadline && now >= c->write_deadline) {
-		if (!peer_took(c))
-			c->gone = 1;
-	} else if (queued(c) == 0 && !c->finishing && c->deadline &&
-	    now >= c->deadline) {
-		c->deadline = 0;
-		p->ops->timeout(c, p->arg);
-	}
-	c->busy--;
-	settle(c);
-}
-
-void
-conn_pool_tick(struct conn_pool *p)
-{
-	struct conn *c, *next;
-	uint64_t now = conn_pool_now(p);
-
-	if (p->accept_paused && p->lfd != -1) {
-		p->accept_paused = 0;
-		ev_watch(p->loop, p->lfd, EV_READ, on_accept, p);
-	}
-	for (c = p->conns; c; c = next) {
-		next = c->next;
-		check_deadlines(c, now);
-	}
-}
-
-static void
-on_tick(struct ev_loop *loop, void *arg)
-{
-	(void)loop;
-	conn_pool_tick(arg);
-}
-
-struct conn_pool *
-conn_pool_new(struct ev_loop *loop, int lfd, const struct conn_config *cfg,
-    const struct conn_ops *ops, void *arg)
-{
-	struct conn_pool *p;
-
-	if ((p = calloc(1, sizeof(*p))) == NULL)
-		return NULL;
-	p->loop = loop;
-	p->lfd = lfd;
-	p->cfg = *cfg;
-	p->ops = ops;
-	p->arg = arg;
-	if ((lfd != -1 && ev_watch(loop, lfd, EV_READ, on_accept, p) == -1) ||
-	    ev_add_tick(loop, 250, on_tick, p) == -1 ||
-	    ev_add_before_wait(loop, flush_pending, p) == -1) {
-		free(p);
-		return NULL;
-	}
-	return p;
-}
-
-void
-conn_pool_stop_accepting(struct conn_pool *p)
-{
-	if (p->lfd == -1)
-		return;
-	ev_unwatch(p->loop, p->lfd);
-	close(p->lfd);
-	p->lfd = -1;
-}
-
-void
-conn_pool_free(struct conn_pool *p)
-{
-	if (p == NULL)
-		return;
-	while (p->conns)
-		destroy(p->conns);
-	conn_pool_stop_accepting(p);
-	free(p);
-}
-
-size_t
-conn_pool_count(const struct conn_pool *p)
-{
-	return p->nconns;
-}
-
-size_t
-conn_pool_buffered(const struct conn_pool *p)
-{
-	return p->buffered;
-}
-
-void
-conn_pool_each(struct conn_pool *p, void (*fn)(struct conn *, void *),
-    void *arg)
-{
-	struct conn *c, *next;
-
-	for (c = p->conns; c; c = next) {
-		next = c->next;
-		fn(c, arg);
-	}
+	conn_settle(c);
 }
 
 void conn_set_data(struct conn *c, void *d) { c->data = d; }
@@ -689,7 +407,6 @@ void *conn_data(const struct conn *c) { return c->data; }
 struct buf *conn_in(struct conn *c) { return &c->in; }
 int conn_eof(const struct conn *c) { return c->eof; }
 int conn_gone(const struct conn *c) { return c->gone; }
-size_t conn_queued(const struct conn *c) { return queued(c); }
 void conn_expect(struct conn *c, size_t want) { c->expect = want; }
 void conn_set_deadline(struct conn *c, uint64_t at) { c->deadline = at; }
 void conn_set_idle(struct conn *c, uint64_t since) { c->idle_since = since; }
@@ -709,7 +426,7 @@ conn_read(struct conn *c, int on)
 	c->reading = on && !c->lingering;
 	if (on)
 		c->input_waits = 0;
-	settle(c);
+	conn_settle(c);
 }
 
 size_t
@@ -786,7 +503,7 @@ conn_write(struct conn *c, const void *data, size_t len)
 int
 conn_send_now(struct conn *c, const void *data, size_t len)
 {
-	if (queued(c) > 0 || send(c->fd, data, len, MSG_NOSIGNAL |
+	if (conn_queued(c) > 0 || send(c->fd, data, len, MSG_NOSIGNAL |
 	    MSG_DONTWAIT) != (ssize_t)len)
 		return -1;
 	return 0;
@@ -797,16 +514,16 @@ conn_finish(struct conn *c)
 {
 	c->finishing = 1;
 	c->reading = 0;
-	if (queued(c) > 0)
+	if (conn_queued(c) > 0)
 		push_pending(c);
-	settle(c);
+	conn_settle(c);
 }
 
 void
 conn_close(struct conn *c)
 {
 	c->doomed = 1;
-	settle(c);
+	conn_settle(c);
 }
 
 void
@@ -830,5 +547,5 @@ void
 conn_release(struct conn *c)
 {
 	c->held--;
-	settle(c);
+	conn_settle(c);
 }

@@ -529,12 +529,10 @@ event_parse_line(struct event_batch *b, const char *line, size_t len)
 	return EVENT_INVALID;
 }
 
-void
-event_fields(const struct event_batch *b, size_t i, struct event_fields *f)
+/* The fields of ev, whose spans are in the arena a. */
+static void
+fields_of(const char *a, const struct event *ev, struct event_fields *f)
 {
-	const struct event *ev = &b->ev[i];
-	const char *a = b->arena.data;
-
 	f->topic = a + ev->topic.off;
 	f->topic_len = ev->topic.len;
 	f->event_id = a + ev->event_id.off;
@@ -545,6 +543,12 @@ event_fields(const struct event_batch *b, size_t i, struct event_fields *f)
 	f->source_len = ev->source.len;
 	f->payload = a + ev->payload.off;
 	f->payload_len = ev->payload.len;
+}
+
+void
+event_fields(const struct event_batch *b, size_t i, struct event_fields *f)
+{
+	fields_of(b->arena.data, &b->ev[i], f);
 }
 
 int
@@ -583,4 +587,78 @@ int
 event_valid_timestamp(const char *s, size_t len)
 {
 	return rfc3339_parse(s, len, NULL) == 0;
+}
+
+/* One member of a stored event: a field, or seq, or received_at. */
+static int
+stored_member(struct json_reader *r, struct buf *arena, const char *name,
+    size_t nlen, struct span *sp, unsigned *seen, struct event_stored *at)
+{
+	char num[32];
+	size_t mark = arena->len;
+	int64_t ms;
+	enum field f;
+
+	if (nlen == 3 && memcmp(name, "seq", 3) == 0) {
+		if (json_peek(r) != JSON_NUMBER || json_copy(r, arena) < 0 ||
+		    arena->len - mark >= sizeof(num))
+			return -1;
+		memcpy(num, arena->data + mark, arena->len - mark);
+		num[arena->len - mark] = '\0';
+		arena->len = mark;
+		at->seq = strtoll(num, NULL, 10);
+		return at->seq >= 1 ? 0 : -1;
+	}
+	if (nlen == 11 && memcmp(name, "received_at", 11) == 0) {
+		if (json_peek(r) == JSON_NULL)
+			return json_skip(r) < 0 ? -1 : 0;
+		if (json_read_string(r, arena) < 0 || rfc3339_parse(arena->data +
+		    mark, arena->len - mark, &ms) == -1)
+			return -1;
+		arena->len = mark;
+		at->received_ms = ms;
+		return 0;
+	}
+	if ((f = field_of(name, nlen)) >= NFIELD)
+		return json_skip(r) < 0 ? -1 : 0;
+	if (f == F_PAYLOAD ? json_copy(r, arena) < 0 :
+	    json_read_string(r, arena) < 0)
+		return -1;
+	sp[f].off = (uint32_t)mark;
+	sp[f].len = (uint32_t)(arena->len - mark);
+	*seen |= 1u << f;
+	return 0;
+}
+
+int
+event_read_stored(struct json_reader *r, struct buf *arena,
+    struct event_fields *f, struct event_stored *at)
+{
+	struct span sp[NFIELD];
+	struct buf names;	/* a member name with escapes, decoded */
+	struct event ev;
+	const char *name;
+	size_t nlen;
+	unsigned seen = 0;
+	int rc;
+
+	arena->len = 0;
+	*at = (struct event_stored){ 0, -1 };
+	if (json_peek(r) != JSON_OBJECT || json_object_begin(r) < 0)
+		return -1;
+	buf_init(&names);
+	while ((rc = json_object_next(r, &names, &name, &nlen)) == 1) {
+		rc = stored_member(r, arena, name, nlen, sp, &seen, at);
+		names.len = 0;
+		if (rc == -1)
+			break;
+	}
+	buf_free(&names);
+	if (rc < 0 || seen != (1u << NFIELD) - 1 || at->seq == 0 ||
+	    arena->len > UINT32_MAX)
+		return -1;
+	ev = (struct event){ sp[F_TOPIC], sp[F_EVENT_ID], sp[F_TIMESTAMP],
+	    sp[F_SOURCE], sp[F_PAYLOAD] };
+	fields_of(arena->data, &ev, f);
+	return 0;
 }

@@ -107,6 +107,19 @@ struct event_stored {
 int	event_write_json(struct buf *, const struct event_fields *,
 	    const struct event_stored *st);
 
+struct json_reader;
+
+/*
+ * One stored event as aggd's /events gives it (the five fields, seq and
+ * received_at), read from r: its fields' bytes (strings decoded, the
+ * payload in canonical form) into arena, which is emptied first, and
+ * pointing into it.  Other members are passed over.  0, or -1 when a
+ * field is missing or malformed.  The one reader of a stored event for
+ * every tool.
+ */
+int	event_read_stored(struct json_reader *r, struct buf *arena,
+	    struct event_fields *, struct event_stored *);
+
 /* RFC 3339 date-time check (exposed for tests): 1 valid, 0 not. */
 int	event_valid_timestamp(const char *s, size_t len);
 /*

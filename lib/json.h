@@ -8,6 +8,15 @@
  * else raw UTF-8), integers within int64 as their decimal digits ("-0" is
  * "0"), every other number as the shortest "%.{15,16,17}g" text that
  * reads back as the same IEEE-754 double.  Canonical form is idempotent.
+ *
+ * Why not json-c, which the clients use: aggd copies each payload into
+ * its stored form in one pass without building a tree, reports the byte
+ * offset of the first error (so that malformed JSON, 400, is told apart
+ * from a valid event that breaks a rule, 422), caps depth per text, and
+ * must parse faster than the store writes.  bench/json_speed.c measures
+ * both on a 1000-event batch: 690 MB/s (3.2M events/s) against 26 MB/s
+ * (122k events/s) for json-c 0.16 building and freeing the tree (2-core
+ * x86-64 VM, Debian 12, 2026-12-07).
  */
 #ifndef AGG_JSON_H
 #define AGG_JSON_H

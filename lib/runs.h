@@ -5,7 +5,7 @@
  *
  * One row per topic per bulk pass instead of one B-tree entry per event:
  * inserting 1024 events one entry at a time cost the writer ~2 µs each
- * (SQLite 3.40, this machine), as much as storing the event itself.
+ * (SQLite 3.40, 2-core VM), as much as storing the event itself.
  */
 #ifndef AGG_RUNS_H
 #define AGG_RUNS_H

@@ -1,13 +1,19 @@
 /*
- * store.h - the durable dedup store (SQLite, WAL).
+ * store.h - the durable dedup store, whatever engine keeps it.
  *
  * One writer (struct store), used by one thread, applies batches of events
  * in transactions: each event is new (stored with the next seq) or a
  * duplicate of a stored identity (topic, event_id) (only counted), and the
  * counters change in the same transaction, so received == unique +
  * duplicates holds in every committed state.  Readers (struct
- * store_reader) have their own connection and see committed states only;
- * they never wait for the writer.
+ * store_reader), one per thread that reads, see committed states only and
+ * never wait for the writer's commit to be durable.
+ *
+ * The engine is chosen by store_open from where the store is: a path is
+ * SQLite (store_sqlite.c), the embedded default.  What only one engine has
+ * (SQLite's checkpoints, its WAL, its in-memory fingerprint index) stays
+ * behind this interface: callers see a commit, a sync that makes commits
+ * durable, maintenance for a thread of its own, and reads.
  */
 #ifndef AGG_STORE_H
 #define AGG_STORE_H
@@ -20,7 +26,6 @@
 #define STORE_ERROR	(-1)
 #define STORE_FULL	(-2)	/* the disk is full: nothing was applied */
 #define STORE_IOERR	(-3)	/* the disk failed a write: trust it no more */
-#define STORE_BUSY	(-4)	/* not run: another checkpoint held the lock */
 
 struct store;
 struct store_reader;
@@ -30,23 +35,71 @@ struct store_counts {
 	uint64_t	last_ms;	/* when the last arrived (ms since 1970), 0 none */
 };
 
-struct store	*store_open(const char *path, char *err, size_t errsz);
+typedef int	 store_counts_fn(int64_t topic_id, const struct store_counts *,
+		    void *arg);
+typedef int	 store_name_fn(int64_t topic_id, const char *name, void *arg);
+typedef int	 store_event_fn(const struct event_fields *,
+		    const struct event_stored *, void *arg);
+
+/* Which events a read takes: seqs in (after, before), limit of them. */
+struct store_range {
+	int64_t		 after;
+	int64_t		 before;	/* the caller's bound on what it shows */
+	int		 limit;
+	int		 from_end;	/* the newest limit of them, not the oldest */
+};
+
+/* What an engine does; see the functions below for what each means. */
+struct store_engine {
+	const char	*name;
+	int	(*commit)(struct store *, struct event_batch *const *, size_t,
+		    struct store_counts *, char *, size_t);
+	int	(*topic_counts)(const struct store *, int, store_counts_fn *,
+		    void *);
+	int	(*sync)(struct store *);
+	int	(*maintain)(struct store *);
+	size_t	(*index_bytes)(const struct store *);
+	uint64_t (*last_seq)(const struct store *);
+	size_t	(*topics)(const struct store *);
+	struct store_reader *(*reader_open)(struct store *, char *, size_t);
+	void	(*close)(struct store *);
+};
+
+struct store_reader_engine {
+	void	(*close)(struct store_reader *);
+	int	(*read_topics)(struct store_reader *, store_name_fn *, void *);
+	int	(*topic_id)(struct store_reader *, const char *, int64_t *);
+	int	(*read_events)(struct store_reader *, int64_t,
+		    const struct store_range *, store_event_fn *, void *);
+	int	(*find)(struct store_reader *, const char *, size_t,
+		    const char *, size_t, const struct store_range *,
+		    store_event_fn *, void *);
+	int	(*seq_at)(struct store_reader *, int64_t, int64_t *);
+};
+
+/* Every engine's handles begin with these. */
+struct store {
+	const struct store_engine *engine;
+};
+struct store_reader {
+	const struct store_reader_engine *engine;
+};
+
+/* The store at where (a path: SQLite); NULL with a one-line err. */
+struct store	*store_open(const char *where, char *err, size_t errsz);
 void		 store_close(struct store *);
 
 /*
  * Applies batches b[0..n) in one transaction and sets res[i] to batch i's
  * counts.  Returns 0, or STORE_FULL or STORE_ERROR with a message in err:
- * then nothing at all was applied.  STORE_IOERR: the COMMIT itself failed,
- * after the transaction may have reached the WAL, and only recovery, at
- * the next open, decides whether it was applied; the caller must answer
- * nobody and stop.  A commit survives a crash of the process at once; it
- * survives a power loss after the next store_sync.
+ * then nothing at all was applied.  STORE_IOERR: the commit itself
+ * failed after it may have reached the disk, and only recovery decides
+ * whether it was applied; the caller must answer nobody and stop.  A
+ * commit survives a crash of the process at once; it survives a power
+ * loss after the next store_sync.
  */
 int		 store_commit(struct store *, struct event_batch *const *b,
 		    size_t n, struct store_counts *res, char *err, size_t errsz);
-
-typedef int	 store_counts_fn(int64_t topic_id, const struct store_counts *,
-		    void *arg);
 
 /*
  * Calls fn with the committed counts of every topic (all = 1), or of the
@@ -58,51 +111,44 @@ int		 store_topic_counts(const struct store *, int all,
 		    store_counts_fn *, void *arg);
 
 /*
- * Makes every transaction committed so far durable (fdatasync of the
- * WAL).  Safe to call from another thread while the writer works; -1 with
- * errno when the disk failed.
+ * Makes every transaction committed so far durable.  Safe to call from
+ * another thread while the writer works; -1 with errno when the disk
+ * failed.  0 at once for an engine whose commits are durable already
+ * (store_sync_needed says which).
  */
 int		 store_sync(struct store *);
+int		 store_sync_needed(const struct store *);
 
 /*
- * Copies committed WAL pages into the database file without blocking the
- * writer (PASSIVE).  For one thread other than the writer's.  1 when the
- * WAL is long and the next round should follow at once, 0 when not,
- * STORE_BUSY when it did not run, STORE_ERROR when the round failed and a
- * later one may succeed, STORE_FULL when it failed for want of disk space,
- * and STORE_IOERR (errno set) when writing the database back failed: the
- * kernel may have dropped the pages, so see store_sync's callers.
+ * The engine's background work, for one thread other than the writer's,
+ * called every few milliseconds: 1 when more is waiting and the next call
+ * should follow at once, 0 when not, STORE_IOERR (errno set) when the
+ * disk failed and the process must stop as after a failed sync.
  */
-int		 store_checkpoint(struct store *);
-
-/*
- * Makes, on the calling thread, the memory the dedup index grows into
- * next (fpset_make_spare).  For one thread other than the writer's.
- */
-void		 store_make_room(struct store *);
+int		 store_maintain(struct store *);
 
 /* Bytes of memory held by the dedup index. */
 size_t		 store_index_bytes(const struct store *);
 uint64_t	 store_last_seq(const struct store *);
 /* Topics committed: the largest topic id. */
 size_t		 store_topics(const struct store *);
+/* "sqlite" */
+const char	*store_engine_name(const struct store *);
 
 /*
- * A consistent copy of the store at path in dest, taken while aggd runs
- * (store_backup.c); *events: how many it holds.  0, or -1 with err set.
+ * A consistent copy of the store at where in dest, taken while aggd runs;
+ * *events: how many it holds.  0, or -1 with err set.
  */
-int		 store_backup(const char *path, const char *dest,
+int		 store_backup(const char *where, const char *dest,
 		    uint64_t *events, char *err, size_t errsz);
-/* The store at path replaced by the backup, while no aggd runs on it. */
-int		 store_restore(const char *backup, const char *path,
+/* The store at where replaced by the backup, while no aggd runs on it. */
+int		 store_restore(const char *backup, const char *where,
 		    uint64_t *events, char *err, size_t errsz);
 
-struct store_reader *store_reader_open(const char *path, char *err, size_t errsz);
+/* A reader of the store, for one thread. */
+struct store_reader *store_reader_open(struct store *, char *err,
+		    size_t errsz);
 void		 store_reader_close(struct store_reader *);
-
-typedef int	 store_name_fn(int64_t topic_id, const char *name, void *arg);
-typedef int	 store_event_fn(const struct event_fields *,
-		    const struct event_stored *, void *arg);
 
 /*
  * Calls fn with each topic's id and name, in name order, until fn returns
@@ -115,14 +161,6 @@ int		 store_read_topics(struct store_reader *, store_name_fn *,
 int		 store_topic_id(struct store_reader *, const char *topic,
 		    int64_t *id);
 
-/* Which events a read takes: seqs in (after, before), limit of them. */
-struct store_range {
-	int64_t		 after;
-	int64_t		 before;	/* the caller's bound on what it shows */
-	int		 limit;
-	int		 from_end;	/* the newest limit of them, not the oldest */
-};
-
 /*
  * Calls fn for the events of a topic (topic_id 0: of all topics) in the
  * range, in seq order, until fn returns 1 (the page ends there) or -1
@@ -131,26 +169,16 @@ struct store_range {
 int		 store_read_events(struct store_reader *, int64_t topic_id,
 		    const struct store_range *, store_event_fn *, void *arg);
 
-/* Calls fn for event seq, if it is stored.  0 or -1. */
-int		 store_read_seq(struct store_reader *, int64_t seq,
-		    store_event_fn *, void *arg);
+/* Calls fn for the stored event (topic, event_id) if its seq is in the
+   range.  0 or -1. */
+int		 store_find(struct store_reader *, const char *topic,
+		    size_t topic_len, const char *event_id, size_t event_id_len,
+		    const struct store_range *, store_event_fn *, void *arg);
 
 /*
  * Sets *seq to the first event that arrived at or after ms (since 1970),
  * or to one past the last event when none did.  0 or -1.
  */
 int		 store_seq_at(struct store_reader *, int64_t ms, int64_t *seq);
-
-/*
- * Candidates for the event (topic, event_id): up to max seqs into seq,
- * their number returned.  A candidate may be another event (the caller
- * compares the stored identity) or not yet durable.  May wait for a
- * commit in progress.
- */
-size_t		 store_candidates(struct store *, const char *topic,
-		    size_t topic_len, const char *event_id, size_t event_id_len,
-		    uint64_t *seq, size_t max);
-
-const char	*store_reader_error(struct store_reader *);
 
 #endif

@@ -193,7 +193,7 @@ counts() {
 	start_aggd
 	# (the main thread is the loop, named aggd, or valgrind's tool under it)
 	[ "$(grep -h '^aggd-' /proc/$AGGD_PID/task/*/comm | sort | tr '\n' ' ')" = \
-	    "aggd-ckpt aggd-reader aggd-sync aggd-writer " ]
+	    "aggd-maint aggd-reader aggd-sync aggd-writer " ]
 }
 
 @test "SIGTERM answers a request in flight, then exits 0" {

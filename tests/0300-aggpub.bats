@@ -180,7 +180,7 @@ wait_received() {
 	for code in '408 Request Timeout' '429 Too Many Requests'; do
 		fake_aggd "HTTP/1.1 $code\\r\\nContent-Length: 0\\r\\n\\r\\n"
 		run aggpub -n 10 -r 2 -u "$FAKE_URL/publish"
-		kill "$FAKE_PID"; wait "$FAKE_PID" 2>/dev/null || true
+		stop_fake
 		echo "$code: $status $output"
 		[ "$status" -eq 1 ]
 		[[ $output == *"POST $FAKE_URL/publish: ${code%% *} "*"; retrying"* ]]
@@ -192,7 +192,7 @@ wait_received() {
 	for body in '<html>oops</html>' '{}' '{"accepted":3,"unique":3,"duplicates":0}'; do
 		fake_aggd "HTTP/1.1 200 OK\\r\\nContent-Length: ${#body}\\r\\n\\r\\n$body"
 		run aggpub -n 10 -b 10 -u "$FAKE_URL/publish"
-		kill "$FAKE_PID"; wait "$FAKE_PID" 2>/dev/null || true
+		stop_fake
 		echo "$body: $status $output"
 		[ "$status" -eq 1 ]
 		[ "${lines[0]}" = "aggpub: POST $FAKE_URL/publish: 200, but not aggd's answer for 10 events: is it aggd's URL?" ]

@@ -222,13 +222,13 @@ check_prom() {
 	run aggstat -u "$FAKE_URL"
 	[ "$status" -eq 1 ]
 	[ "$output" = "aggstat: /stats: the answer is not a JSON object" ]
-	kill "$FAKE_PID"
+	stop_fake
 	body='{"error":"two\\nlines"}'	# printf leaves the JSON escape \n
 	fake_aggd "HTTP/1.1 500 Internal Server Error\\r\\nContent-Length: $(printf "$body" | wc -c)\\r\\n\\r\\n$body"
 	run aggstat -u "$FAKE_URL"
 	[ "$status" -eq 1 ]
 	[ "$output" = "aggstat: GET $FAKE_URL/stats: 500 two lines" ]
-	kill "$FAKE_PID"
+	stop_fake
 }
 
 @test "aggstat: -u and AGGREGATOR_URL, with or without /publish" {

@@ -421,6 +421,7 @@ dead_port() {
 	follow -u "http://127.0.0.1:$DEAD"
 	wait_retrying
 	start_aggd -l "127.0.0.1:$DEAD"
+	wait_metric agg_http_long_polls ">=" 1	# reached it: at the end, waits
 	publish_range orders 1 3
 	wait_lines "$TMP/follow" 3
 	stop_follow

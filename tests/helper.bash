@@ -121,11 +121,18 @@ fake_aggd() {
 	# shellcheck disable=SC2059
 	aggabuse serve 127.0.0.1:0 10 "$(printf "$1")" >"$TMP/fake.port" &
 	FAKE_PID=$!
-	for i in $(seq 100); do
+	for i in $(seq 600); do
 		[ -s "$TMP/fake.port" ] && break
 		sleep 0.05
 	done
 	FAKE_URL=http://127.0.0.1:$(cat "$TMP/fake.port")
+}
+
+# stop_fake: ends the fake server, which may already have served its
+# connections and gone
+stop_fake() {
+	kill "$FAKE_PID" 2>/dev/null || true
+	wait "$FAKE_PID" 2>/dev/null || true
 }
 
 # raw_http REQUEST: sends REQUEST (a printf format) on one connection and

@@ -298,7 +298,8 @@ query_identity(const struct http_request *hr, struct page_query *q)
 static const char *
 events_query(const struct http_request *hr, struct page_query *q)
 {
-	long long after = 0, before = LLONG_MAX, limit = 1000, secs = 0;
+	long long after = 0, before = LLONG_MAX, limit = PROTO_PAGE_DEFAULT;
+	long long secs = 0;
 	const char *bad;
 
 	memset(q, 0, sizeof(*q));
@@ -310,9 +311,9 @@ events_query(const struct http_request *hr, struct page_query *q)
 	if ((q->newest = query_number(hr, "before", 1, LLONG_MAX,
 	    &before)) == -1)
 		return "before must be a whole number from 1";
-	if (query_number(hr, "limit", 1, SERVICE_PAGE_MAX, &limit) == -1)
+	if (query_number(hr, "limit", 1, PROTO_PAGE_MAX, &limit) == -1)
 		return "limit must be a whole number from 1";
-	if (query_number(hr, "wait", 0, SERVICE_WAIT_MAX, &secs) == -1)
+	if (query_number(hr, "wait", 0, PROTO_WAIT_MAX, &secs) == -1)
 		return "wait must be a whole number of seconds from 0";
 	if (query_time(hr, "since", &q->since_ms) == -1)
 		return "since must be an RFC 3339 date-time";

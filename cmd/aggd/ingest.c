@@ -2,13 +2,15 @@
  * ingest.c - queue and writer thread; see ingest.h.
  *
  * Two threads make a pipeline: the writer applies each group of jobs in a
- * transaction that SQLite commits without fsync; the syncer fdatasyncs
- * the WAL and only then hands the jobs back, so one fsync covers every
- * transaction committed while the previous fsync ran, and the writer
- * never waits for the disk.  With -r there is no syncer: answers follow
- * the commit.  A third thread checkpoints the WAL into the database in
- * the background (store_checkpoint), so no commit waits for that either,
- * and makes the memory the dedup index grows into (store_make_room).
+ * transaction the store commits without making it durable; the syncer
+ * makes it durable (store_sync: for SQLite, an fdatasync of the WAL) and
+ * only then hands the jobs back, so one sync covers every transaction
+ * committed while the previous one ran, and the writer never waits for
+ * the disk.  With --relaxed, or a store whose commits are
+ * durable already, there is no syncer: answers follow the commit.  A
+ * third thread does the store's background work (store_maintain: for
+ * SQLite, checkpoints of the WAL into the database and the memory the
+ * dedup index grows into), so no commit waits for that either.
  *
  * Locking: one mutex guards the queue, the groups, the done list and the
  * statistics.  The store's SQL is used by the writer only (store_sync is
@@ -298,46 +300,26 @@ syncer_main(void *arg)
 }
 
 /*
- * Small rounds, often: the database fsync that ends a round flushes what
- * the round wrote, and the WAL syncs that answers wait for queue behind
- * it.  100-event requests at half the maximum rate, p99: 25-83 ms with
- * 200 ms rounds, 12-50 ms with 20 ms (same 1000-event throughput).
+ * Small rounds, often: for SQLite, the database fsync that ends a
+ * checkpoint round flushes what the round wrote, and the WAL syncs that
+ * answers wait for queue behind it.  100-event requests at half the
+ * maximum rate, p99: 25-83 ms with 200 ms rounds, 12-50 ms with 20 ms
+ * (same 1000-event throughput; the project's 2-core VM, 1.1).
  */
-#define CHECKPOINT_MS	20
+#define MAINTAIN_MS	20
 
-/*
- * Says when checkpoints start failing, or fail for another reason, and
- * when they succeed again, not every 20 ms in between.  Returns the state
- * now: 0, STORE_ERROR or STORE_FULL.  A round that did not run changes
- * nothing.
- */
-static int
-checkpoint_state(int was, int rc)
-{
-	int now;
-
-	if (rc == STORE_BUSY)
-		return was;
-	now = rc == STORE_ERROR || rc == STORE_FULL ? rc : 0;
-	if (now != 0 && now != was)
-		log_warnx("checkpoints fail%s; the WAL grows until one succeeds",
-		    now == STORE_FULL ? ": the store's disk is full" : "");
-	else if (now == 0 && was != 0)
-		log_warnx("checkpoints succeed again");
-	return now;
-}
-
+/* The store's background work (store_maintain): checkpoints, for SQLite. */
 static void *
-checkpointer_main(void *arg)
+maintainer_main(void *arg)
 {
 	struct ingest *in = arg;
 	struct timespec until;
-	int rc = 0, state = 0;
+	int rc = 0;
 
 	pthread_mutex_lock(&in->mu);
 	while (!in->writer_gone) {
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += (rc == 1 ? 1 : CHECKPOINT_MS) * 1000000L;
+		until.tv_nsec += (rc == 1 ? 1 : MAINTAIN_MS) * 1000000L;
 		if (until.tv_nsec >= 1000000000L) {
 			until.tv_sec++;
 			until.tv_nsec -= 1000000000L;
@@ -345,10 +327,8 @@ checkpointer_main(void *arg)
 		pthread_cond_timedwait(&in->ckpt, &in->mu, &until);
 		pthread_mutex_unlock(&in->mu);
 		/* As for the WAL's fdatasync in syncer_main. */
-		if ((rc = store_checkpoint(in->store)) == STORE_IOERR)
+		if ((rc = store_maintain(in->store)) == STORE_IOERR)
 			fatal("writing the WAL back into the store");
-		state = checkpoint_state(state, rc);
-		store_make_room(in->store);
 		pthread_mutex_lock(&in->mu);
 	}
 	pthread_mutex_unlock(&in->mu);
@@ -386,7 +366,7 @@ ingest_start(struct store *store, struct ev_loop *loop, size_t capacity,
 		return NULL;
 	in->store = store;
 	in->loop = loop;
-	in->durable = durable;
+	in->durable = durable && store_sync_needed(store);
 	in->st.capacity = capacity;
 	in->st.last_seq = store_last_seq(store);
 	in->st.index_bytes = store_index_bytes(store);
@@ -412,12 +392,12 @@ ingest_start(struct store *store, struct ev_loop *loop, size_t capacity,
 		goto fail;
 	}
 	if (pthread_create(&in->writer, NULL, writer_main, in) != 0 ||
-	    pthread_create(&in->checkpointer, NULL, checkpointer_main, in) != 0)
+	    pthread_create(&in->checkpointer, NULL, maintainer_main, in) != 0)
 		fatalx("cannot start the store's threads");
 	/* Names for top -H, perf and make bench; cosmetic, so unchecked. */
 	(void)pthread_setname_np(in->syncer, "aggd-sync");
 	(void)pthread_setname_np(in->writer, "aggd-writer");
-	(void)pthread_setname_np(in->checkpointer, "aggd-ckpt");
+	(void)pthread_setname_np(in->checkpointer, "aggd-maint");
 	return in;
 fail:
 	tally_free(&in->readable);

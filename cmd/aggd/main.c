@@ -461,7 +461,7 @@ main(int argc, char **argv)
 
 	lfd = listen_on(cfg.listen);
 	if ((store = store_open(cfg.db_path, err, sizeof(err))) == NULL ||
-	    (reader = store_reader_open(cfg.db_path, err, sizeof(err))) == NULL)
+	    (reader = store_reader_open(store, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
 	memset(&d, 0, sizeof(d));
 	d.cfg = &cfg;

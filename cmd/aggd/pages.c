@@ -24,11 +24,11 @@ struct page {
 	int		 count;
 	int64_t		 last;
 	int		 fail;
-	int		 full;		/* SERVICE_PAGE_BYTES reached */
+	int		 full;		/* PROTO_PAGE_BYTES reached */
 };
 
 /*
- * A page ends at its limit or once it holds SERVICE_PAGE_BYTES, whichever
+ * A page ends at its limit or once it holds PROTO_PAGE_BYTES, whichever
  * comes first (at least one event), so that events with large payloads
  * cannot make one reply, and the memory behind it, grow without bound.
  */
@@ -45,46 +45,8 @@ page_event(const struct event_fields *f, const struct event_stored *at,
 	}
 	p->count++;
 	p->last = at->seq;
-	p->full = p->body->len >= SERVICE_PAGE_BYTES;
+	p->full = p->body->len >= PROTO_PAGE_BYTES;
 	return p->full;
-}
-
-/* The event asked for by identity: a candidate is it only if it matches. */
-static int
-identity_event(const struct event_fields *f, const struct event_stored *at,
-    void *arg)
-{
-	struct page *p = arg;
-	const struct page_query *q = p->q;
-
-	if (f->event_id_len != q->event_id_len ||
-	    memcmp(f->event_id, q->event_id, q->event_id_len) != 0 ||
-	    f->topic_len != strlen(q->topic) ||
-	    memcmp(f->topic, q->topic, f->topic_len) != 0)
-		return 0;
-	return page_event(f, at, arg);
-}
-
-#define MAX_CANDIDATES	16
-
-/* The fingerprint set proposes, the stored row decides. */
-static int
-read_identity(const struct reading *rd, struct page *p,
-    const struct store_range *range)
-{
-	const struct page_query *q = p->q;
-	uint64_t seq[MAX_CANDIDATES];
-	size_t n, i;
-
-	n = store_candidates(rd->store, q->topic, strlen(q->topic), q->event_id,
-	    q->event_id_len, seq, MAX_CANDIDATES);
-	for (i = 0; i < n && p->count == 0; i++)
-		if ((int64_t)seq[i] > range->after &&
-		    (int64_t)seq[i] < range->before &&
-		    store_read_seq(rd->reader, (int64_t)seq[i], identity_event,
-		    p) == -1)
-			return -1;
-	return 0;
 }
 
 /*
@@ -148,9 +110,10 @@ page_build(const struct reading *rd, const struct page_query *q,
 	if (buf_puts(body, ",\"events\":[") == -1)
 		return -1;
 	if (!missing && (page_range(rd, q, readable, &range) == -1 ||
-	    (q->has_event_id ? read_identity(rd, &p, &range) :
-	    store_read_events(rd->reader, *topic_id, &range, page_event,
-	    &p)) == -1 || p.fail))
+	    (q->has_event_id ? store_find(rd->reader, q->topic,
+	    strlen(q->topic), q->event_id, q->event_id_len, &range,
+	    page_event, &p) : store_read_events(rd->reader, *topic_id, &range,
+	    page_event, &p)) == -1 || p.fail))
 		return -1;
 	/* count is known only now: write it and total in front. */
 	n = snprintf(head, sizeof(head), "%llu,\"count\":%d",

@@ -12,12 +12,10 @@
 #include "service.h"
 #include "store.h"
 
-/* What a read needs: the reader's connection, the counters' source, and
-   the writer's store for identity candidates. */
+/* What a read needs: the store's reader and the counters' source. */
 struct reading {
 	struct store_reader *reader;
 	struct ingest	*ingest;
-	struct store	*store;
 };
 
 /*

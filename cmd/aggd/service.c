@@ -343,7 +343,6 @@ service_start(struct ev_loop *loop, struct store *store,
 		return NULL;
 	}
 	s->rd.ingest = s->ingest;
-	s->rd.store = store;
 	return s;
 }
 

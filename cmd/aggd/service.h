@@ -22,6 +22,7 @@
 #include "ev.h"
 #include "event.h"
 #include "ingest.h"
+#include "proto.h"
 #include "store.h"
 
 struct service;
@@ -62,10 +63,6 @@ struct page_query {
 	int		 limit;
 	int		 wait_ms;	/* when nothing is found: hold it */
 };
-
-#define SERVICE_PAGE_MAX	10000
-#define SERVICE_WAIT_MAX	60	/* seconds of long polling */
-#define SERVICE_PAGE_BYTES	(4 << 20)	/* a page ends past this */
 
 /*
  * The answer: status 200 with the page in body, or 500 with a one-line

@@ -74,7 +74,7 @@ test_dedup_and_counts(void)
 	CHECK_EQ(res[1].duplicates, 1);
 	CHECK_EQ(store_sync(s), 0);
 	CHECK_EQ(store_last_seq(s), 3);
-	r = store_reader_open(path, err, sizeof(err));
+	r = store_reader_open(s, err, sizeof(err));
 	CHECK(r != NULL);
 	tally_init(&all);
 	CHECK_EQ(store_topic_counts(s, 1, tally_set_fn, &all), 0);
@@ -239,7 +239,7 @@ test_fields_and_resends_in_one_request(void)
 	CHECK_EQ(store_commit(s, list, 1, &res, err, sizeof(err)), 0);
 	CHECK_EQ(res.unique, 77);
 	CHECK_EQ(res.duplicates, (uint64_t)(i - 77));
-	r = store_reader_open(path, err, sizeof(err));
+	r = store_reader_open(s, err, sizeof(err));
 	CHECK(r != NULL);
 	CHECK_EQ(read_from(r, 0, 0, 100, same_fields, &n), 0);
 	CHECK_EQ(n, 77);
@@ -346,7 +346,7 @@ test_checkpoint_fills_the_file(void)
 	list[0] = &a;
 	CHECK_EQ(store_commit(s, list, 1, &res, err, sizeof(err)), 0);
 	CHECK_EQ(store_sync(s), 0);
-	CHECK_EQ(store_checkpoint(s), 0);
+	CHECK_EQ(store_maintain(s), 0);
 	CHECK_EQ(system(cmd), 0);
 	CHECK_EQ(rows_in_file(copy), 3);
 	batch_of(&b, EV("t", "3") EV("t", "1"));
@@ -355,7 +355,7 @@ test_checkpoint_fills_the_file(void)
 	CHECK_EQ(store_sync(s), 0);
 	CHECK_EQ(system(cmd), 0);
 	CHECK_EQ(rows_in_file(copy), 3);	/* the new one only in the WAL */
-	CHECK_EQ(store_checkpoint(s), 0);
+	CHECK_EQ(store_maintain(s), 0);
 	CHECK_EQ(system(cmd), 0);
 	CHECK_EQ(rows_in_file(copy), 4);
 	store_close(s);
@@ -379,7 +379,7 @@ test_topic_pages_across_index(void)
 		snprintf(topic, sizeof(topic), "t%d", i % 3);
 		commit_one(s, topic, i, 1);
 	}
-	r = store_reader_open(path, err, sizeof(err));
+	r = store_reader_open(s, err, sizeof(err));
 	CHECK(r != NULL);
 	CHECK_EQ(read_topic(r, "t0", 7), 1000);
 	CHECK_EQ(read_topic(r, "t1", 1000), 1000);
@@ -437,17 +437,17 @@ test_newest_and_times(void)
 {
 	static const int limits[] = { 1, 7, 333, 1000, 5000 };
 	struct all_events t1 = { .n = 0 }, every = { .n = 0 };
-	struct store_range q = { 0, INT64_MAX, 10000, 0 };
+	struct store_range q = { 0, INT64_MAX, 10000, 0 }, narrow = q;
+	static struct all_events found;
 	struct store_reader *r;
 	struct store *s;
-	uint64_t cand[8];
 	int64_t id, seq, befores[4];
-	size_t i, j, n;
+	size_t i, j;
 	char err[256];
 	int k, want;
 
 	s = store_open(path, err, sizeof(err));
-	r = store_reader_open(path, err, sizeof(err));
+	r = store_reader_open(s, err, sizeof(err));
 	CHECK(s != NULL && r != NULL);
 	CHECK_EQ(store_topic_id(r, "t1", &id), 0);
 	CHECK_EQ(store_read_events(r, id, &q, keep_event, &t1), 0);
@@ -475,13 +475,18 @@ test_newest_and_times(void)
 	/* received_at grows with seq */
 	for (k = 1; k < every.n; k++)
 		CHECK(every.ms[k] >= every.ms[k - 1]);
-	/* a fingerprint's candidates hold the event's seq */
-	n = store_candidates(s, "t1", 2, "e1", 2, cand, 8);
-	CHECK(n >= 1);
-	for (i = 0; i < n && (int64_t)cand[i] != t1.seq[0]; i++)
-		;
-	CHECK(i < n);
-	CHECK_EQ(store_candidates(s, "t1", 2, "nope", 4, cand, 8), 0);
+	/* one event by its identity, when its seq is in the range */
+	found.n = 0;
+	CHECK_EQ(store_find(r, "t1", 2, "e1", 2, &q, keep_event, &found), 0);
+	CHECK_EQ(found.n, 1);
+	CHECK_EQ(found.seq[0], t1.seq[0]);
+	found.n = 0;
+	CHECK_EQ(store_find(r, "t1", 2, "nope", 4, &q, keep_event, &found), 0);
+	CHECK_EQ(store_find(r, "t2", 2, "e1", 2, &q, keep_event, &found), 0);
+	narrow.after = t1.seq[0];
+	CHECK_EQ(store_find(r, "t1", 2, "e1", 2, &narrow, keep_event, &found),
+	    0);
+	CHECK_EQ(found.n, 0);
 	store_reader_close(r);
 	store_close(s);
 }
@@ -557,7 +562,7 @@ test_failed_commit_undone(void)
 	CHECK_EQ(store_commit(s, list, 1, &res, err, sizeof(err)), 0);
 	CHECK_EQ(res.duplicates, 100);
 	event_batch_free(&a);
-	r = store_reader_open(path, err, sizeof(err));
+	r = store_reader_open(s, err, sizeof(err));
 	CHECK(r != NULL);
 	CHECK_EQ(read_topic(r, "t0", 64), 550);
 	CHECK_EQ(read_topic(r, "t1", 1000), 550);
@@ -661,7 +666,7 @@ migrates(const char *db_path, const char *old_format, const char *gone)
 	for (i = 0; i < 50; i++)
 		commit_one(s, i % 2 ? "odd" : "even", i, 0);
 	commit_one(s, "odd", 51, 1);
-	r = store_reader_open(db_path, err, sizeof(err));
+	r = store_reader_open(s, err, sizeof(err));
 	CHECK(r != NULL);
 	CHECK_EQ(read_topic(r, "odd", 10), 26);
 	CHECK_EQ(read_topic(r, "even", 100), 25);

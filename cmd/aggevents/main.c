@@ -15,10 +15,11 @@
  * newest events first, with "before"), -f alone at the end, and a plain
  * run at the first event.
  *
- * Each event is re-emitted with event_write_json from its decoded strings
- * and its payload copied by the json.h reader in canonical form.  The
- * server sends canonical JSON, and canonical form is idempotent, so the
- * bytes are the server's: numbers never pass through a double.
+ * Each event is read by the suite's one reader of stored events
+ * (event_read_stored) and re-emitted with event_write_json: its strings
+ * decoded, its payload in canonical form.  The server sends canonical
+ * JSON, and canonical form is idempotent, so the bytes are the server's:
+ * numbers never pass through a double.  The table is table.c's.
  *
  * Requests use libcurl directly rather than client_get, which resets the
  * handle: a progress callback lets SIGINT/SIGTERM or a closed standard
@@ -42,10 +43,10 @@
 #include "client.h"
 #include "event.h"
 #include "json.h"
+#include "proto.h"
 #include "rfc3339.h"
+#include "table.h"
 
-#define PAGE_DEFAULT	1000		/* events per request */
-#define PAGE_MAX	10000		/* aggd's largest page */
 #define FOLLOW_WAIT	30		/* seconds a long poll is held */
 #define FOLLOW_WAIT_TEXT "30"
 #define CONNECT_TIMEOUT	10		/* seconds */
@@ -67,11 +68,6 @@ struct opts {
 	int		 table;		/* -H */
 };
 
-/* Column widths of the table, set from the first page. */
-struct table {
-	int		 seq, time, topic, id, source, payload;
-};
-
 /* Everything one run needs, owned by main. */
 struct tail {
 	const struct opts *o;
@@ -83,7 +79,7 @@ struct tail {
 	char		 url[CLIENT_URL_MAX + 1024];
 	struct buf	 body;		/* the current answer */
 	struct buf	 out;		/* lines of the current page */
-	struct buf	 tmp;		/* decoded names, numbers */
+	struct buf	 tmp;		/* decoded names */
 	struct buf	 ev;		/* one event's fields */
 	long long	 cursor;	/* seq of the last event written */
 	long long	 printed;
@@ -94,21 +90,6 @@ struct tail {
 	/* A page read to find where to start: nothing printed. */
 	int		 scanning;
 	long long	 first_seq, page_count;
-};
-
-enum field { F_TOPIC, F_EVENT_ID, F_TIMESTAMP, F_SOURCE, F_PAYLOAD,
-	F_RECEIVED, NFIELD };
-
-static const char *const field_names[NFIELD] = {
-	"topic", "event_id", "timestamp", "source", "payload", "received_at"
-};
-
-/* One event's fields as offsets into tail.ev (it may move as it grows). */
-struct ev_spans {
-	size_t		 off[NFIELD], len[NFIELD];
-	unsigned	 seen;
-	long long	 seq;
-	int		 received_null;
 };
 
 static volatile sig_atomic_t got_signal;
@@ -187,7 +168,7 @@ parse_args(int argc, char **argv, struct opts *o)
 
 	memset(o, 0, sizeof(*o));
 	o->after = o->count = -1;
-	o->batch = PAGE_DEFAULT;
+	o->batch = PROTO_PAGE_DEFAULT;
 	opterr = 0;
 	/* l and T: the letters of 1.1 for the page size and the token. */
 	while ((ch = getopt_long(argc, argv, ":t:i:a:n:b:fHu:k:hVl:T:",
@@ -205,7 +186,7 @@ parse_args(int argc, char **argv, struct opts *o)
 			/* FALLTHROUGH */
 		case OPT_LIMIT:
 		case 'b': o->batch = (long)cli_number("aggevents", "-b", optarg,
-		    1, PAGE_MAX); break;
+		    1, PROTO_PAGE_MAX); break;
 		case 'f': o->follow = 1; break;
 		case 'H': o->table = 1; break;
 		case 'u': o->url = optarg; break;
@@ -313,252 +294,22 @@ build_url(struct tail *t, long long before, long long limit)
 		url_param(t, "wait", FOLLOW_WAIT_TEXT);
 }
 
-/* Appends s[0..len) cut or padded to width columns (code points). */
+/* Writes the event into t->out (NDJSON or a table row). */
 static int
-put_cell(struct buf *b, const char *s, size_t len, int width, int pad)
+emit_event(struct tail *t, const struct event_fields *f,
+    const struct event_stored *at)
 {
-	size_t i, cut = len;
-	int cols = 0;
-
-	for (i = 0; i < len; i++)
-		if (((unsigned char)s[i] & 0xc0) != 0x80 && cols++ == width - 1)
-			cut = i;
-	if (cols > width) {
-		if (buf_append(b, s, cut) == -1 || buf_puts(b, "\xe2\x80\xa6") == -1)
-			return -1;
-		cols = width;
-	} else if (buf_append(b, s, len) == -1)
-		return -1;
-	for (; pad && cols < width; cols++)
-		if (buf_putc(b, ' ') == -1)
-			return -1;
-	return pad ? buf_putc(b, ' ') : 0;
-}
-
-/* Code points in s[0..len). */
-static int
-columns(const char *s, size_t len)
-{
-	int n = 0;
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		n += ((unsigned char)s[i] & 0xc0) != 0x80;
-	return n;
-}
-
-#define COL_PAYLOAD_MIN	10
-#define COL_TEXT_MIN	6	/* topic, id, source: at least this, if cut */
-
-/* The header line, and the columns it fixes for the whole run. */
-static int
-table_header(struct tail *t)
-{
-	struct table *c = &t->cols;
-	struct buf *b = &t->out;
-
-	return buf_printf(b, "%*s ", c->seq, "SEQ") == -1 ||
-	    put_cell(b, "TIME", 4, c->time, 1) == -1 ||
-	    put_cell(b, "TOPIC", 5, c->topic, 1) == -1 ||
-	    put_cell(b, "EVENT_ID", 8, c->id, 1) == -1 ||
-	    put_cell(b, "SOURCE", 6, c->source, 1) == -1 ||
-	    put_cell(b, "PAYLOAD", 7, c->payload, 0) == -1 ||
-	    buf_putc(b, '\n') == -1 ? -1 : 0;
-}
-
-/* A column at most max, where the header is at least as wide. */
-static void
-widen(int *col, int want, int header)
-{
-	if (want < header)
-		want = header;
-	if (want > *col)
-		*col = want;
-}
-
-/* The widest of cols whose width is above its min, or NULL. */
-static int *
-widest(int **cols, const int *min, int n)
-{
-	int *w = NULL, i;
-
-	for (i = 0; i < n; i++)
-		if (*cols[i] > min[i] && (w == NULL || *cols[i] > *w))
-			w = cols[i];
-	return w;
-}
-
-/*
- * Sizes the columns from the first page's events and the terminal: each
- * as wide as its widest value, then, while the line is wider than the
- * terminal, the widest column gives way: first payload, event_id, topic
- * and source down to a few characters, then, on a very narrow terminal,
- * the time and every one of them down to one.  The seq is never cut.
- */
-static void
-table_fit(struct tail *t)
-{
-	struct table *c = &t->cols;
-	int *cols[5] = { &c->payload, &c->id, &c->topic, &c->source, &c->time };
-	const int first[5] = { COL_PAYLOAD_MIN, COL_TEXT_MIN, COL_TEXT_MIN,
-	    COL_TEXT_MIN, INT_MAX }, last[5] = { 1, 1, 1, 1, 1 };
-	int total, *w;
-
-	for (;;) {
-		total = c->seq + c->time + c->topic + c->id + c->source +
-		    c->payload + 5;
-		if (total <= t->width || ((w = widest(cols, first, 5)) == NULL &&
-		    (w = widest(cols, last, 5)) == NULL))
-			break;
-		--*w;
-	}
-	/* The payload takes what is left of the line. */
-	if (total < t->width)
-		c->payload += t->width - total;
-}
-
-/* One table row. */
-static int
-table_row(struct tail *t, const struct event_fields *f, long long seq)
-{
-	struct buf *b = &t->out;
-	struct table *c = &t->cols;
-
-	return buf_printf(b, "%*lld ", c->seq, seq) == -1 ||
-	    put_cell(b, f->timestamp, f->timestamp_len, c->time, 1) == -1 ||
-	    put_cell(b, f->topic, f->topic_len, c->topic, 1) == -1 ||
-	    put_cell(b, f->event_id, f->event_id_len, c->id, 1) == -1 ||
-	    put_cell(b, f->source, f->source_len, c->source, 1) == -1 ||
-	    put_cell(b, f->payload, f->payload_len, c->payload, 0) == -1 ||
-	    buf_putc(b, '\n') == -1 ? -1 : 0;
-}
-
-/* A whole number value (seq) into *v; -1 when it is something else. */
-static int
-read_seq(struct json_reader *r, struct buf *tmp, long long *v)
-{
-	char *end;
-
-	if (json_peek(r) != JSON_NUMBER)
-		return -1;
-	tmp->len = 0;
-	if (json_copy(r, tmp) < 0 || buf_cstr(tmp) == -1)
-		return -1;
-	errno = 0;
-	*v = strtoll(tmp->data, &end, 10);
-	return errno || *end || *v < 1 ? -1 : 0;
-}
-
-static int
-read_member(struct tail *t, struct json_reader *r, struct ev_spans *s,
-    size_t f)
-{
-	int rc;
-
-	if (f == F_RECEIVED && json_peek(r) == JSON_NULL) {
-		s->received_null = 1;
-		s->seen |= 1u << f;
-		return json_skip(r);
-	}
-	s->off[f] = t->ev.len;
-	rc = f == F_PAYLOAD ? json_copy(r, &t->ev) :
-	    json_read_string(r, &t->ev);
-	s->len[f] = t->ev.len - s->off[f];
-	s->seen |= 1u << f;
-	return rc;
-}
-
-/* The members of one event into t->ev; -1 when one is missing or bad. */
-static int
-read_event(struct tail *t, struct json_reader *r, struct ev_spans *s)
-{
-	const char *name;
-	size_t nlen, f;
-	int rc;
-
-	memset(s, 0, sizeof(*s));
-	t->ev.len = 0;
-	if (json_peek(r) != JSON_OBJECT || json_object_begin(r) < 0)
-		return -1;
-	for (t->tmp.len = 0; (rc = json_object_next(r, &t->tmp, &name,
-	    &nlen)) == 1; t->tmp.len = 0) {
-		for (f = 0; f < NFIELD; f++)
-			if (strlen(field_names[f]) == nlen &&
-			    memcmp(field_names[f], name, nlen) == 0)
-				break;
-		if (nlen == 3 && memcmp(name, "seq", 3) == 0) {
-			if (read_seq(r, &t->tmp, &s->seq) == -1)
-				return -1;
-			continue;
-		}
-		rc = f == NFIELD ? json_skip(r) : read_member(t, r, s, f);
-		if (rc < 0)
-			return -1;
-	}
-	/* received_at may be missing: an aggd older than 1.2. */
-	return rc < 0 || (s->seen | 1u << F_RECEIVED) != (1u << NFIELD) - 1 ||
-	    s->seq == 0 ? -1 : 0;
-}
-
-static void
-spans_fields(const struct tail *t, const struct ev_spans *s,
-    struct event_fields *f)
-{
-	const char *d = t->ev.data;
-
-	f->topic = d + s->off[F_TOPIC];
-	f->topic_len = s->len[F_TOPIC];
-	f->event_id = d + s->off[F_EVENT_ID];
-	f->event_id_len = s->len[F_EVENT_ID];
-	f->timestamp = d + s->off[F_TIMESTAMP];
-	f->timestamp_len = s->len[F_TIMESTAMP];
-	f->source = d + s->off[F_SOURCE];
-	f->source_len = s->len[F_SOURCE];
-	f->payload = d + s->off[F_PAYLOAD];
-	f->payload_len = s->len[F_PAYLOAD];
-}
-
-/* Writes the event of s into t->out (NDJSON or a table row). */
-static int
-emit_event(struct tail *t, const struct ev_spans *s)
-{
-	struct event_fields f;
-	struct event_stored at = { s->seq, -1 };
-	int64_t ms;
-
-	spans_fields(t, s, &f);
 	if (t->o->table)
-		return table_row(t, &f, s->seq);
-	if ((s->seen & 1u << F_RECEIVED) && !s->received_null &&
-	    rfc3339_parse(t->ev.data + s->off[F_RECEIVED], s->len[F_RECEIVED],
-	    &ms) == 0)
-		at.received_ms = ms;
-	return event_write_json(&t->out, &f, &at) == -1 ||
+		return table_row(&t->out, &t->cols, f, at->seq);
+	return event_write_json(&t->out, f, at) == -1 ||
 	    buf_putc(&t->out, '\n') == -1 ? -1 : 0;
-}
-
-/* The first page widens the table's columns to its values. */
-static void
-measure_event(struct tail *t, const struct ev_spans *s)
-{
-	struct event_fields f;
-	struct table *c = &t->cols;
-	char seq[24];
-
-	spans_fields(t, s, &f);
-	widen(&c->seq, snprintf(seq, sizeof(seq), "%lld", s->seq), 3);
-	widen(&c->time, columns(f.timestamp, f.timestamp_len), 4);
-	widen(&c->topic, columns(f.topic, f.topic_len), 5);
-	widen(&c->id, columns(f.event_id, f.event_id_len), 8);
-	widen(&c->source, columns(f.source, f.source_len), 6);
-	widen(&c->payload, columns(f.payload, f.payload_len), 7);
 }
 
 /* 1 when the event goes out: after the cursor, and still wanted. */
 static int
-wanted(const struct tail *t, const struct ev_spans *s)
+wanted(const struct tail *t, int64_t seq)
 {
-	return s->seq > t->cursor && (t->want < 0 || t->printed < t->want);
+	return seq > t->cursor && (t->want < 0 || t->printed < t->want);
 }
 
 /*
@@ -569,28 +320,29 @@ wanted(const struct tail *t, const struct ev_spans *s)
 static int
 read_events(struct tail *t, struct json_reader *r, int measure)
 {
-	struct ev_spans s;
+	struct event_fields f;
+	struct event_stored at;
 	int rc;
 
 	if (json_peek(r) != JSON_ARRAY || json_array_begin(r) < 0)
 		return -1;
 	while ((rc = json_array_next(r)) == 1) {
-		if (read_event(t, r, &s) == -1)
+		if (event_read_stored(r, &t->ev, &f, &at) == -1)
 			return -1;
 		if (t->scanning) {
 			if (t->page_count++ == 0)
-				t->first_seq = s.seq;
+				t->first_seq = at.seq;
 			continue;
 		}
-		if (!wanted(t, &s))
+		if (!wanted(t, at.seq))
 			continue;
 		if (measure) {
-			measure_event(t, &s);
+			table_measure(&t->cols, &f, at.seq);
 			continue;
 		}
-		if (emit_event(t, &s) == -1)
+		if (emit_event(t, &f, &at) == -1)
 			return -1;
-		t->cursor = s.seq;
+		t->cursor = at.seq;
 		t->printed++;
 	}
 	return rc < 0 ? -1 : 0;
@@ -643,8 +395,8 @@ table_start(struct tail *t)
 	t->header = 1;
 	if (read_page(t, 1, &more) == -1)
 		return -1;
-	table_fit(t);
-	return table_header(t);
+	table_fit(&t->cols, t->width);
+	return table_header(&t->out, &t->cols);
 }
 
 /* Flushes t->out to stdout: 0, 1 when the reader has gone, -1 on error. */
@@ -740,7 +492,7 @@ find_start(struct tail *t, long long n)
 
 	t->scanning = 1;
 	while (left > 0) {
-		build_url(t, before, left < PAGE_MAX ? left : PAGE_MAX);
+		build_url(t, before, left < PROTO_PAGE_MAX ? left : PROTO_PAGE_MAX);
 		if ((rc = get_page(t)) != 1)
 			return rc == 0 ? 1 : -1;
 		t->page_count = 0;

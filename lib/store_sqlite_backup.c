@@ -1,5 +1,5 @@
 /*
- * store_backup.c - online backup of a store, and restoring one.
+ * store_sqlite_backup.c - online backup of a SQLite store, and restoring one.
  *
  * A backup is SQLite's backup API run in one step on a connection of its
  * own: one read transaction, so the copy is the store as of one commit,
@@ -23,8 +23,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include "store.h"
-#include "store_int.h"
+#include "store_sqlite.h"
 
 /* Copies database src (an open connection) into a new file at path. */
 static int
@@ -127,7 +126,7 @@ write_copy(sqlite3 *src, const char *dest, char *err, size_t errsz)
 	if (copy_to(src, tmp, err, errsz) == -1)
 		return -1;
 	if (sync_file(tmp) == -1 || rename(tmp, dest) == -1 ||
-	    store_sync_parent(dir) == -1) {
+	    sqlite_sync_parent(dir) == -1) {
 		snprintf(err, errsz, "%s: %s", dest, strerror(errno));
 		(void)unlink(tmp);
 		return -1;
@@ -136,7 +135,7 @@ write_copy(sqlite3 *src, const char *dest, char *err, size_t errsz)
 }
 
 int
-store_backup(const char *path, const char *dest, uint64_t *events,
+sqlite_store_backup(const char *path, const char *dest, uint64_t *events,
     char *err, size_t errsz)
 {
 	sqlite3 *src;
@@ -168,7 +167,7 @@ remove_wal(const char *path, char *err, size_t errsz)
 }
 
 int
-store_restore(const char *backup, const char *path, uint64_t *events,
+sqlite_store_restore(const char *backup, const char *path, uint64_t *events,
     char *err, size_t errsz)
 {
 	sqlite3 *src;
@@ -176,8 +175,8 @@ store_restore(const char *backup, const char *path, uint64_t *events,
 
 	if ((src = open_store(backup, events, err, errsz)) == NULL)
 		return -1;
-	/* The lock a running aggd holds (store_open.c). */
-	if (store_mkdirs(path, err, errsz) == -1)
+	/* The lock a running aggd holds (store_sqlite_open.c). */
+	if (sqlite_mkdirs(path, err, errsz) == -1)
 		goto done;
 	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) == -1 ||
 	    flock(fd, LOCK_EX | LOCK_NB) == -1) {

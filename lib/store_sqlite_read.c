@@ -1,5 +1,5 @@
 /*
- * store_read.c - the reader side of the dedup store.
+ * store_sqlite_read.c - the reader side of the SQLite store.
  *
  * A separate connection in WAL mode: each page of events is read in its
  * own read transaction, from one committed snapshot, and no read waits
@@ -19,9 +19,11 @@
 #include <string.h>
 
 #include "runs.h"
-#include "store.h"
+#include "store_sqlite.h"
 
-struct store_reader {
+struct sqlite_reader {
+	struct store_reader base;	/* first: a struct store_reader * is this */
+	struct sqlite_store *store;	/* the writer's: identity candidates */
 	sqlite3		*db;
 	sqlite3_stmt	*topics, *topic_one, *page_all, *runs, *runs_back;
 	sqlite3_stmt	*begin, *end, *indexed, *page_tail, *one;
@@ -58,7 +60,7 @@ static const char *const reader_sql[] = {
 #define NSTMT	(sizeof(reader_sql) / sizeof(reader_sql[0]))
 
 static sqlite3_stmt **
-stmt_slot(struct store_reader *r, size_t i)
+stmt_slot(struct sqlite_reader *r, size_t i)
 {
 	sqlite3_stmt **slots[NSTMT] = {
 		&r->topics, &r->topic_one, &r->page_all, &r->runs,
@@ -70,16 +72,23 @@ stmt_slot(struct store_reader *r, size_t i)
 	return slots[i];
 }
 
+static const struct store_reader_engine sqlite_reader_engine;
+static void	reader_close(struct store_reader *);
+
 struct store_reader *
-store_reader_open(const char *path, char *err, size_t errsz)
+sqlite_reader_open(struct store *st, char *err, size_t errsz)
 {
-	struct store_reader *r;
+	struct sqlite_store *s = (struct sqlite_store *)st;
+	const char *path = sqlite3_db_filename(s->db, "main");
+	struct sqlite_reader *r;
 	size_t i;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
 		snprintf(err, errsz, "out of memory");
 		return NULL;
 	}
+	r->base.engine = &sqlite_reader_engine;
+	r->store = s;
 	if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
 		goto fail;
@@ -91,36 +100,30 @@ store_reader_open(const char *path, char *err, size_t errsz)
 		if (sqlite3_prepare_v3(r->db, reader_sql[i], -1,
 		    SQLITE_PREPARE_PERSISTENT, stmt_slot(r, i), NULL) != SQLITE_OK)
 			goto fail;
-	return r;
+	return &r->base;
 fail:
 	snprintf(err, errsz, "store %s: %s", path, r->db ?
 	    sqlite3_errmsg(r->db) : "out of memory");
-	store_reader_close(r);
+	reader_close(&r->base);
 	return NULL;
 }
 
-void
-store_reader_close(struct store_reader *r)
+static void
+reader_close(struct store_reader *rd)
 {
+	struct sqlite_reader *r = (struct sqlite_reader *)rd;
 	size_t i;
 
-	if (r == NULL)
-		return;
 	for (i = 0; i < NSTMT; i++)
 		sqlite3_finalize(*stmt_slot(r, i));
 	sqlite3_close(r->db);
 	free(r);
 }
 
-const char *
-store_reader_error(struct store_reader *r)
+static int
+read_topics(struct store_reader *rd, store_name_fn *fn, void *arg)
 {
-	return sqlite3_errmsg(r->db);
-}
-
-int
-store_read_topics(struct store_reader *r, store_name_fn *fn, void *arg)
-{
+	struct sqlite_reader *r = (struct sqlite_reader *)rd;
 	int rc;
 
 	while ((rc = sqlite3_step(r->topics)) == SQLITE_ROW)
@@ -133,9 +136,10 @@ store_read_topics(struct store_reader *r, store_name_fn *fn, void *arg)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-int
-store_topic_id(struct store_reader *r, const char *topic, int64_t *id)
+static int
+topic_id(struct store_reader *rd, const char *topic, int64_t *id)
 {
+	struct sqlite_reader *r = (struct sqlite_reader *)rd;
 	int rc;
 
 	sqlite3_bind_text(r->topic_one, 1, topic, -1, SQLITE_STATIC);
@@ -202,7 +206,7 @@ page_run(sqlite3_stmt *page, int64_t id, const struct store_range *q,
 
 /* Passes event seq to fn and counts it in *n; like page_run. */
 static int
-one_event(struct store_reader *r, uint64_t seq, store_event_fn *fn, void *arg,
+one_event(struct sqlite_reader *r, uint64_t seq, store_event_fn *fn, void *arg,
     int *n)
 {
 	int rc;
@@ -218,7 +222,7 @@ one_event(struct store_reader *r, uint64_t seq, store_event_fn *fn, void *arg,
 
 /* The events of one run within the range, up to limit in all. */
 static int
-run_events(struct store_reader *r, const void *blob, size_t len,
+run_events(struct sqlite_reader *r, const void *blob, size_t len,
     const struct store_range *q, store_event_fn *fn, void *arg, int *n)
 {
 	uint64_t seq, fp;
@@ -237,7 +241,7 @@ run_events(struct store_reader *r, const void *blob, size_t len,
 
 /* Like page_run, from the topic's runs. */
 static int
-runs_page(struct store_reader *r, int64_t id, const struct store_range *q,
+runs_page(struct sqlite_reader *r, int64_t id, const struct store_range *q,
     store_event_fn *fn, void *arg, int *n)
 {
 	int rc = SQLITE_DONE;
@@ -254,7 +258,7 @@ runs_page(struct store_reader *r, int64_t id, const struct store_range *q,
 }
 
 static int
-read_indexed(struct store_reader *r, int64_t *indexed)
+read_indexed(struct sqlite_reader *r, int64_t *indexed)
 {
 	int rc;
 
@@ -266,7 +270,7 @@ read_indexed(struct store_reader *r, int64_t *indexed)
 
 /* A topic's page: from its runs as far as they go, then the rest. */
 static int
-topic_page(struct store_reader *r, int64_t id, const struct store_range *q,
+topic_page(struct sqlite_reader *r, int64_t id, const struct store_range *q,
     store_event_fn *fn, void *arg)
 {
 	struct store_range tail = *q;
@@ -312,7 +316,7 @@ run_back(const void *blob, size_t len, const struct store_range *q,
  * of all) within the range; q->before when there are none.
  */
 static int
-newest_low(struct store_reader *r, int64_t id, const struct store_range *q,
+newest_low(struct sqlite_reader *r, int64_t id, const struct store_range *q,
     int64_t *low)
 {
 	sqlite3_stmt *st = id ? r->tail_back : r->low_all;
@@ -346,7 +350,7 @@ newest_low(struct store_reader *r, int64_t id, const struct store_range *q,
 }
 
 static int
-read_range(struct store_reader *r, int64_t topic_id,
+read_range(struct sqlite_reader *r, int64_t topic_id,
     const struct store_range *range, store_event_fn *fn, void *arg)
 {
 	struct store_range q = *range;
@@ -365,7 +369,7 @@ read_range(struct store_reader *r, int64_t topic_id,
 }
 
 static int
-begin_read(struct store_reader *r)
+begin_read(struct sqlite_reader *r)
 {
 	int rc = sqlite3_step(r->begin);
 
@@ -374,41 +378,79 @@ begin_read(struct store_reader *r)
 }
 
 static void
-end_read(struct store_reader *r)
+end_read(struct sqlite_reader *r)
 {
 	(void)sqlite3_step(r->end);
 	sqlite3_reset(r->end);
 }
 
-int
-store_read_events(struct store_reader *r, int64_t topic_id,
+static int
+read_events(struct store_reader *rd, int64_t topic,
     const struct store_range *q, store_event_fn *fn, void *arg)
 {
+	struct sqlite_reader *r = (struct sqlite_reader *)rd;
 	int rc;
 
 	if (begin_read(r) == -1)
 		return -1;
-	rc = read_range(r, topic_id, q, fn, arg);
+	rc = read_range(r, topic, q, fn, arg);
 	end_read(r);
 	return rc != SQLITE_DONE && rc != SQLITE_OK ? -1 : 0;
 }
 
-int
-store_read_seq(struct store_reader *r, int64_t seq, store_event_fn *fn,
+/* The stored event of the identity a find looks for. */
+struct wanted {
+	const char	*topic, *event_id;
+	size_t		 topic_len, event_id_len;
+	store_event_fn	*fn;
+	void		*arg;
+	int		 found;
+};
+
+/* A candidate is the event only if its stored identity matches. */
+static int
+identity_event(const struct event_fields *f, const struct event_stored *at,
     void *arg)
 {
-	int rc, n = 0;
+	struct wanted *w = arg;
 
+	if (f->event_id_len != w->event_id_len || f->topic_len != w->topic_len ||
+	    memcmp(f->event_id, w->event_id, w->event_id_len) != 0 ||
+	    memcmp(f->topic, w->topic, w->topic_len) != 0)
+		return 0;
+	w->found = 1;
+	return w->fn(f, at, w->arg);
+}
+
+#define MAX_CANDIDATES	16
+
+/* The fingerprint set proposes, the stored row decides. */
+static int
+find(struct store_reader *rd, const char *topic, size_t topic_len,
+    const char *event_id, size_t event_id_len, const struct store_range *q,
+    store_event_fn *fn, void *arg)
+{
+	struct sqlite_reader *r = (struct sqlite_reader *)rd;
+	struct wanted w = { topic, event_id, topic_len, event_id_len, fn, arg,
+	    0 };
+	uint64_t seq[MAX_CANDIDATES];
+	size_t n, i;
+	int rc = SQLITE_DONE, k = 0;
+
+	n = sqlite_candidates(r->store, topic, topic_len, event_id,
+	    event_id_len, seq, MAX_CANDIDATES);
 	if (begin_read(r) == -1)
 		return -1;
-	rc = one_event(r, (uint64_t)seq, fn, arg, &n);
+	for (i = 0; i < n && !w.found && rc == SQLITE_DONE; i++)
+		if ((int64_t)seq[i] > q->after && (int64_t)seq[i] < q->before)
+			rc = one_event(r, seq[i], identity_event, &w, &k);
 	end_read(r);
 	return rc != SQLITE_DONE && rc != SQLITE_OK ? -1 : 0;
 }
 
 /* The first event at or after seq: its seq and received_at; 0 none. */
 static int
-probe(struct store_reader *r, int64_t seq, int64_t *at, int64_t *ms)
+probe(struct sqlite_reader *r, int64_t seq, int64_t *at, int64_t *ms)
 {
 	int rc;
 
@@ -427,9 +469,10 @@ probe(struct store_reader *r, int64_t seq, int64_t *at, int64_t *ms)
  * by bisection over seqs, a few dozen probes of the table's B-tree
  * however many events it holds, and gaps in seq are no matter.
  */
-int
-store_seq_at(struct store_reader *r, int64_t ms, int64_t *seq)
+static int
+seq_at(struct store_reader *rd, int64_t ms, int64_t *seq)
 {
+	struct sqlite_reader *r = (struct sqlite_reader *)rd;
 	int64_t lo = 1, hi, mid, at = 0, got = 0;
 	int rc = -1, found;
 
@@ -458,3 +501,12 @@ done:
 	end_read(r);
 	return rc;
 }
+
+static const struct store_reader_engine sqlite_reader_engine = {
+	.close = reader_close,
+	.read_topics = read_topics,
+	.topic_id = topic_id,
+	.read_events = read_events,
+	.find = find,
+	.seq_at = seq_at,
+};

@@ -1,6 +1,6 @@
 /*
- * store_wal.c - the store's write-ahead log: synced for every
- * acknowledged commit (store_sync), and copied into the database by
+ * store_sqlite_wal.c - the SQLite store's write-ahead log: synced for every
+ * acknowledged commit (sqlite_sync), and copied into the database by
  * checkpoints on a thread of their own.
  */
 #include <errno.h>
@@ -10,10 +10,11 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "store_int.h"
+#include "log.h"
+#include "store_sqlite.h"
 
 /*
- * synchronous=NORMAL: SQLite does not fsync at COMMIT; store_sync does,
+ * synchronous=NORMAL: SQLite does not fsync at COMMIT; sqlite_sync does,
  * from another thread, so that the next transaction is built while the
  * last one reaches the disk.  Checkpoints still sync WAL and database.
  */
@@ -22,17 +23,17 @@ static const char pragmas[] = "PRAGMA journal_mode=WAL;"
     "PRAGMA journal_size_limit=67108864; PRAGMA cache_size=-8192;";
 
 int
-store_wal_setup(struct store *s)
+sqlite_wal_setup(struct sqlite_store *s)
 {
 	return sqlite3_exec(s->db, pragmas, NULL, NULL, NULL) == SQLITE_OK ?
 	    0 : -1;
 }
 
-/* Counts the times the WAL started over: see store_checkpoint. */
+/* Counts the times the WAL started over: see checkpoint. */
 static int
 wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
-	struct store *s = arg;
+	struct sqlite_store *s = arg;
 
 	(void)db;
 	(void)name;
@@ -48,7 +49,7 @@ wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
  * symbolic link, SQLite keeps the WAL next to the file it points to.
  */
 int
-store_wal_open(struct store *s)
+sqlite_wal_open(struct sqlite_store *s)
 {
 	const char *db = sqlite3_db_filename(s->db, "main");
 	char path[PATH_MAX];
@@ -61,13 +62,13 @@ store_wal_open(struct store *s)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	return store_sync_parent(path);
+	return sqlite_sync_parent(path);
 }
 
 int
-store_sync(struct store *s)
+sqlite_sync(struct store *st)
 {
-	return fdatasync(s->walfd);
+	return fdatasync(((struct sqlite_store *)st)->walfd);
 }
 
 /*
@@ -87,9 +88,17 @@ store_sync(struct store *s)
  * thread made both wait in SQLite's busy handler (p99 60-130 ms).
  */
 #define CKPT_CATCH_UP	8192	/* frames: 32 MiB of WAL */
+#define CKPT_BUSY	(-4)	/* not run: another checkpoint held the lock */
 
-int
-store_checkpoint(struct store *s)
+/*
+ * One round: 1 when the WAL is long and the next should follow at once,
+ * 0 when not, CKPT_BUSY when it did not run, STORE_ERROR when it failed
+ * and a later one may succeed, STORE_FULL when it failed for want of
+ * disk space, STORE_IOERR (errno set) when writing the database back
+ * failed: the kernel may have dropped the pages.
+ */
+static int
+checkpoint(struct sqlite_store *s)
 {
 	int gen, log = 0, done = 0, rc;
 
@@ -97,7 +106,7 @@ store_checkpoint(struct store *s)
 	rc = sqlite3_wal_checkpoint_v2(s->ckpt, NULL, SQLITE_CHECKPOINT_PASSIVE,
 	    &log, &done);
 	if (rc == SQLITE_BUSY)
-		return STORE_BUSY;
+		return CKPT_BUSY;
 	if (rc == SQLITE_FULL)
 		return STORE_FULL;
 	if (rc == SQLITE_IOERR &&
@@ -109,7 +118,7 @@ store_checkpoint(struct store *s)
 		return STORE_ERROR;
 	/*
 	 * SQLite fsyncs the database only in a checkpoint that reaches the
-	 * end of the WAL: under load, the writer's store_catch_up.  That
+	 * end of the WAL: under load, the writer's sqlite_catch_up.  That
 	 * fsync then wrote back every page copied since the WAL started over,
 	 * up to 32 MiB scattered over the file, with the writer waiting: 2-38 ms
 	 * every half second, the p99 of 100-event requests at half the
@@ -128,12 +137,52 @@ store_checkpoint(struct store *s)
 }
 
 /*
+ * Says when checkpoints start failing, or fail for another reason, and
+ * when they succeed again, not every 20 ms in between.  Returns the state
+ * now: 0, STORE_ERROR or STORE_FULL.  A round that did not run changes
+ * nothing.
+ */
+static int
+checkpoint_state(int was, int rc)
+{
+	int now;
+
+	if (rc == CKPT_BUSY)
+		return was;
+	now = rc == STORE_ERROR || rc == STORE_FULL ? rc : 0;
+	if (now != 0 && now != was)
+		log_warnx("checkpoints fail%s; the WAL grows until one succeeds",
+		    now == STORE_FULL ? ": the store's disk is full" : "");
+	else if (now == 0 && was != 0)
+		log_warnx("checkpoints succeed again");
+	return now;
+}
+
+/*
+ * The engine's maintenance (store_maintain): a checkpoint round, and the
+ * memory the fingerprint index grows into next, made ahead on this thread
+ * (fpset_make_spare), so that the writer does not take the page faults.
+ */
+int
+sqlite_maintain(struct store *st)
+{
+	struct sqlite_store *s = (struct sqlite_store *)st;
+	int rc;
+
+	if ((rc = checkpoint(s)) == STORE_IOERR)
+		return STORE_IOERR;
+	s->ckpt_state = checkpoint_state(s->ckpt_state, rc);
+	fpset_make_spare(&s->set);
+	return rc == 1;
+}
+
+/*
  * The writer's side of the handshake above.  Past 4 x CKPT_CATCH_UP it
  * copies without waiting for the checkpointer, which bounds the WAL when
  * that thread cannot keep up.
  */
 void
-store_catch_up(struct store *s)
+sqlite_catch_up(struct sqlite_store *s)
 {
 	int ready = __atomic_load_n(&s->ckpt_ready, __ATOMIC_ACQUIRE);
 
@@ -144,7 +193,7 @@ store_catch_up(struct store *s)
 }
 
 int
-store_ckpt_open(struct store *s, const char *path)
+sqlite_ckpt_open(struct sqlite_store *s, const char *path)
 {
 	if (sqlite3_open_v2(path, &s->ckpt, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)

@@ -1,7 +1,7 @@
 /*
- * store_open.c - opening and closing the store: its folders, the lock
- * that keeps a second aggd out, the schema and the conversion of older
- * stores, the fingerprint key.
+ * store_sqlite_open.c - opening and closing the SQLite store: its folders,
+ * the lock that keeps a second aggd out, the schema and the conversion of
+ * older stores, the fingerprint key.
  *
  * The flock on the store file keeps a second aggd out; the descriptor stays
  * open until SQLite has closed, since closing any descriptor of the file
@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "store_int.h"
+#include "store_sqlite.h"
 
 static void
 seterr(char *err, size_t errsz, const char *fmt, const char *a, const char *b)
@@ -43,7 +43,7 @@ sync_dir(const char *dir)
 
 /* Syncs the folder that holds path (cut at its last '/', then restored). */
 int
-store_sync_parent(char *path)
+sqlite_sync_parent(char *path)
 {
 	char *slash = strrchr(path, '/');
 	int rc;
@@ -67,11 +67,11 @@ mkdir_synced(char *dir)
 {
 	if (mkdir(dir, 0755) == -1)
 		return errno == EEXIST ? 0 : -1;
-	return store_sync_parent(dir);
+	return sqlite_sync_parent(dir);
 }
 
 int
-store_mkdirs(const char *path, char *err, size_t errsz)
+sqlite_mkdirs(const char *path, char *err, size_t errsz)
 {
 	char dir[PATH_MAX];
 	char *p;
@@ -100,7 +100,7 @@ fail:
 }
 
 static int
-store_lock(struct store *s, const char *path, char *err, size_t errsz)
+sqlite_lock(struct sqlite_store *s, const char *path, char *err, size_t errsz)
 {
 	s->dbfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (s->dbfd == -1) {
@@ -149,7 +149,7 @@ static const struct {
 };
 
 static int
-exists(struct store *s, const char *type, const char *name)
+exists(struct sqlite_store *s, const char *type, const char *name)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -166,7 +166,7 @@ exists(struct store *s, const char *type, const char *name)
 
 /* Fills topic_runs from rows_sql, (topic_id, seq, fp) of every event. */
 static int
-runs_convert(struct store *s, const char *rows_sql)
+runs_convert(struct sqlite_store *s, const char *rows_sql)
 {
 	sqlite3_stmt *rows = NULL, *ins = NULL;
 	int rc;
@@ -176,7 +176,7 @@ runs_convert(struct store *s, const char *rows_sql)
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(s->db, rows_sql, -1, &rows, NULL);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v2(s->db, store_ins_run_sql, -1, &ins, NULL);
+		rc = sqlite3_prepare_v2(s->db, sqlite_ins_run_sql, -1, &ins, NULL);
 	if (rc == SQLITE_OK)
 		rc = runs_build_rows(rows, ins);
 	sqlite3_finalize(rows);
@@ -203,7 +203,7 @@ static const struct {
 };
 
 static int
-has_column(struct store *s, const char *table, const char *column)
+has_column(struct sqlite_store *s, const char *table, const char *column)
 {
 	sqlite3_stmt *st;
 	int rc, found = 0;
@@ -220,7 +220,7 @@ has_column(struct store *s, const char *table, const char *column)
 }
 
 static int
-add_columns(struct store *s)
+add_columns(struct sqlite_store *s)
 {
 	size_t i;
 	int has;
@@ -243,7 +243,7 @@ add_columns(struct store *s)
  * the index is stale (a 1.0 ran since) and is only dropped.
  */
 static int
-store_migrate(struct store *s)
+sqlite_migrate(struct sqlite_store *s)
 {
 	size_t i;
 	int found, converted = 0;
@@ -266,7 +266,7 @@ store_migrate(struct store *s)
 
 /* The fingerprint key: made once per store, kept in it. */
 static int
-store_key(struct store *s)
+sqlite_key(struct sqlite_store *s)
 {
 	sqlite3_stmt *st;
 	unsigned char k[16];
@@ -300,34 +300,35 @@ store_key(struct store *s)
 
 
 static int
-store_setup(struct store *s)
+sqlite_setup(struct sqlite_store *s)
 {
-	if (store_wal_setup(s) == -1 ||
+	if (sqlite_wal_setup(s) == -1 ||
 	    sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return -1;
 	if (sqlite3_exec(s->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK ||
-	    add_columns(s) == -1 || store_migrate(s) == -1 ||
-	    store_key(s) == -1 ||
+	    add_columns(s) == -1 || sqlite_migrate(s) == -1 ||
+	    sqlite_key(s) == -1 ||
 	    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
 	}
-	return store_load(s);
+	return sqlite_load(s);
 }
 
 struct store *
-store_open(const char *path, char *err, size_t errsz)
+sqlite_store_open(const char *path, char *err, size_t errsz)
 {
-	struct store *s;
+	struct sqlite_store *s;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		seterr(err, errsz, "%s%s", "out of memory", "");
 		return NULL;
 	}
+	s->base.engine = &sqlite_engine;
 	s->dbfd = s->walfd = -1;
 	pthread_mutex_init(&s->set_mu, NULL);
-	if (store_mkdirs(path, err, errsz) == -1 ||
-	    store_lock(s, path, err, errsz) == -1)
+	if (sqlite_mkdirs(path, err, errsz) == -1 ||
+	    sqlite_lock(s, path, err, errsz) == -1)
 		goto fail;
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
@@ -340,31 +341,30 @@ store_open(const char *path, char *err, size_t errsz)
 		seterr(err, errsz, "store %s: %s", path, "read-only");
 		goto fail;
 	}
-	if (store_setup(s) == -1) {
+	if (sqlite_setup(s) == -1) {
 		seterr(err, errsz, "store %s: %s", path, sqlite3_errmsg(s->db));
 		goto fail;
 	}
-	if (store_wal_open(s) == -1) {
+	if (sqlite_wal_open(s) == -1) {
 		seterr(err, errsz, "store %s-wal: %s", path, strerror(errno));
 		goto fail;
 	}
-	if (store_ckpt_open(s, path) == -1) {
+	if (sqlite_ckpt_open(s, path) == -1) {
 		seterr(err, errsz, "store %s: %s", path, sqlite3_errmsg(s->ckpt));
 		goto fail;
 	}
-	return s;
+	return &s->base;
 fail:
-	store_close(s);
+	sqlite_close(&s->base);
 	return NULL;
 }
 
 void
-store_close(struct store *s)
+sqlite_close(struct store *st)
 {
+	struct sqlite_store *s = (struct sqlite_store *)st;
 	size_t i;
 
-	if (s == NULL)
-		return;
 	for (i = 0; i < INSERT_SIZES; i++)
 		sqlite3_finalize(s->ins_events[i]);
 	sqlite3_finalize(s->get_event);

@@ -1,0 +1,114 @@
+/*
+ * store_sqlite.h - the SQLite engine of the store: what its files share
+ * (store_sqlite.c writes, _open.c opens and closes, _wal.c keeps the WAL
+ * and its checkpoints, _read.c reads, _backup.c copies), and the three
+ * entry points store.c calls.  Nothing else includes it.
+ */
+#ifndef AGG_STORE_SQLITE_H
+#define AGG_STORE_SQLITE_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fpset.h"
+#include "runs.h"
+#include "siphash.h"
+#include "store.h"
+
+struct topic {
+	char		*name;
+	size_t		 len;
+	int64_t		 id;
+	uint64_t	 hash;
+	struct store_counts total;	/* committed */
+	struct store_counts delta;	/* of the open transaction */
+	int		 touched;
+};
+
+/*
+ * New events wait here and reach SQLite up to PENDING_MAX at a time, in
+ * one multi-row INSERT: one statement run and one B-tree descent for many
+ * rows instead of one each.  Statements for 1, 2, 4 .. PENDING_MAX rows
+ * take any remainder in at most INSERT_SIZES runs.
+ */
+#define INSERT_SIZES	6
+#define PENDING_MAX	(1 << (INSERT_SIZES - 1))
+
+struct pending {
+	struct event_fields f;		/* points into the caller's batch */
+	int64_t		 topic_id;
+	uint64_t	 fp;
+	uint64_t	 received_ms;
+};
+
+struct sqlite_store {
+	struct store	 base;		/* first: a struct store * is this */
+	sqlite3		*db;
+	int		 dbfd;		/* flock()ed; written back by checkpoints */
+	int		 walfd;		/* for sqlite_sync, from any thread */
+	sqlite3		*ckpt;		/* for checkpoints, their own thread */
+	int		 wal_frames;	/* after the last commit */
+	int		 wal_gen;	/* times the WAL started over */
+	int		 ckpt_ready;	/* see sqlite_maintain */
+	int		 ckpt_state;	/* 0, STORE_ERROR or STORE_FULL */
+	struct siphash_key key;
+	struct fpset	 set;
+	pthread_mutex_t	 set_mu;	/* the writer's while it commits */
+	uint64_t	 next_seq;
+	uint64_t	 last_ms;	/* received_at of the last commit */
+	uint64_t	 commit_ms;	/* of the open transaction's events */
+	uint64_t	 indexed;	/* topic_runs hold every seq <= this */
+	struct topic	*topics;	/* index i has id i + 1 */
+	size_t		 ntopics, topics_cap;
+	size_t		*tindex;	/* open addressing: topic index + 1 */
+	size_t		 tindex_cap;
+	size_t		*touched;	/* by the open or last transaction */
+	size_t		 ntouched;
+	struct run_item	*tail;		/* every event with seq > indexed */
+	size_t		 ntail, tail_cap;
+	struct pending	 pending[PENDING_MAX];	/* the last seqs, not in SQLite */
+	size_t		 npending;
+	sqlite3_stmt	*ins_events[INSERT_SIZES];	/* 1 << i rows */
+	sqlite3_stmt	*get_event, *ins_topic, *upd_topic;
+	sqlite3_stmt	*ins_run, *set_indexed;
+	sqlite3_stmt	*begin, *commit, *rollback;
+};
+
+/* What store.c calls: the engine's ways in (store.h says what each does). */
+struct store	*sqlite_store_open(const char *path, char *err, size_t errsz);
+int		 sqlite_store_backup(const char *path, const char *dest,
+		    uint64_t *events, char *err, size_t errsz);
+int		 sqlite_store_restore(const char *backup, const char *path,
+		    uint64_t *events, char *err, size_t errsz);
+
+extern const char sqlite_ins_run_sql[];
+extern const struct store_engine sqlite_engine;
+
+/* store_sqlite.c: loads topics and the fingerprint index, prepares
+   statements; the fingerprint of an identity and its candidates. */
+int	 sqlite_load(struct sqlite_store *);
+size_t	 sqlite_candidates(struct sqlite_store *, const char *topic,
+	    size_t topic_len, const char *event_id, size_t event_id_len,
+	    uint64_t *seq, size_t max);
+
+/* store_sqlite_open.c: syncs the folder that holds path. */
+int	 sqlite_sync_parent(char *path);
+/* Makes the folders path is in, each synced into its parent. */
+int	 sqlite_mkdirs(const char *path, char *err, size_t errsz);
+void	 sqlite_close(struct store *);
+
+/* store_sqlite_wal.c */
+int	 sqlite_wal_setup(struct sqlite_store *);
+int	 sqlite_wal_open(struct sqlite_store *);
+int	 sqlite_ckpt_open(struct sqlite_store *, const char *path);
+void	 sqlite_catch_up(struct sqlite_store *);
+int	 sqlite_sync(struct store *);
+int	 sqlite_maintain(struct store *);
+
+/* store_sqlite_read.c */
+struct store_reader *sqlite_reader_open(struct store *, char *err,
+	    size_t errsz);
+
+#endif
