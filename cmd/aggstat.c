@@ -30,10 +30,12 @@
 #define PATH_MAX_LEN	4096
 
 enum format { FMT_TEXT, FMT_JSON, FMT_PROM };
+enum { OPT_TOKEN_FILE = 256 };
 
 struct opts {
 	const char	*url;		/* -u, else AGGREGATOR_URL */
 	const char	*token;		/* -k, else AGG_TOKEN */
+	char		 token_buf[CLI_TOKEN_MAX + 1];	/* --token-file */
 	const char	*topic;		/* -t */
 	const char	*output;	/* -o */
 	int		 watch;		/* -w: seconds, 0 once */
@@ -50,6 +52,7 @@ static const char usage_text[] =
 "  -u, --url URL           aggd's URL (AGGREGATOR_URL; "
     CLIENT_DEFAULT_URL ")\n"
 "  -k, --token TOKEN       bearer token (AGG_TOKEN)\n"
+"      --token-file FILE   the token is FILE's first line (-k shows in ps)\n"
 "  -h, --help              this text\n"
 "  -V, --version           print the version\n";
 
@@ -64,6 +67,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "watch", required_argument, NULL, 'w' },
 		{ "url", required_argument, NULL, 'u' },
 		{ "token", required_argument, NULL, 'k' },
+		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -86,6 +90,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		case 'T': cli_old_letter("aggstat", ch, "-k (--token)");
 			/* FALLTHROUGH */
 		case 'k': o->token = optarg; break;
+		case OPT_TOKEN_FILE: o->token = cli_token_file("aggstat",
+		    optarg, o->token_buf, sizeof(o->token_buf)); break;
 		case 'h': fputs(usage_text, stdout); exit(0);
 		case 'V': printf("aggstat %s\n", AGG_VERSION); exit(0);
 		default: cli_bad_option("aggstat", argv, ch, longopts);

@@ -90,3 +90,32 @@ cli_number(const char *prog, const char *name, const char *s,
 		    " %s", name, min, max, s);
 	return v;
 }
+
+const char *
+cli_token_file(const char *prog, const char *path, char *buf, size_t size)
+{
+	FILE *f;
+	size_t n;
+	int e;
+
+	if ((f = fopen(path, "r")) == NULL)
+		cli_usage_error(prog, "--token-file %s: %s", path,
+		    strerror(errno));
+	n = fread(buf, 1, size, f);
+	e = ferror(f) ? errno : 0;
+	fclose(f);
+	if (e)
+		cli_usage_error(prog, "--token-file %s: %s", path, strerror(e));
+	if (memchr(buf, '\n', n))
+		n = (size_t)((char *)memchr(buf, '\n', n) - buf);
+	else if (n == size)
+		cli_usage_error(prog, "--token-file %s: longer than %zu bytes",
+		    path, size - 1);
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
+	if (n == 0 || memchr(buf, '\0', n))
+		cli_usage_error(prog, "--token-file %s: %s", path, n == 0 ?
+		    "no token on its first line" : "a NUL in the token");
+	buf[n] = '\0';
+	return buf;
+}

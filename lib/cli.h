@@ -10,6 +10,8 @@
 #ifndef AGG_CLI_H
 #define AGG_CLI_H
 
+#include <stddef.h>
+
 /* "PROG: MSG; try 'PROG --help'" on standard error, then exit(2). */
 void	cli_usage_error(const char *prog, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3), noreturn));
@@ -34,5 +36,15 @@ void	cli_old_letter(const char *prog, int old, const char *now);
  */
 unsigned long long cli_number(const char *prog, const char *name,
 	    const char *s, unsigned long long min, unsigned long long max);
+
+/*
+ * --token-file: the token is the file's first line (a final newline, and
+ * CR LF, dropped), so that it does not show in ps(1) as -k would.  Read
+ * into buf[size]; a usage error when the file cannot be read, is empty,
+ * or is longer than CLI_TOKEN_MAX bytes.
+ */
+#define CLI_TOKEN_MAX	1024
+const char *cli_token_file(const char *prog, const char *path, char *buf,
+	    size_t size);
 
 #endif

@@ -58,6 +58,13 @@ reserve(struct conn *c, struct buf *b, size_t extra, size_t upto)
 }
 
 static void
+uncharge(struct conn *c)
+{
+	c->p->buffered -= c->charged;
+	c->charged = 0;
+}
+
+static void
 release(struct conn *c, struct buf *b)
 {
 	c->p->buffered -= b->cap;
@@ -92,6 +99,7 @@ conn_destroy(struct conn *c)
 	release(c, &c->in);
 	release(c, &c->out);
 	release(c, &c->tail);
+	uncharge(c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -543,9 +551,23 @@ conn_hold(struct conn *c)
 	c->held++;
 }
 
+int
+conn_charge(struct conn *c, size_t n)
+{
+	struct conn_pool *p = c->p;
+
+	if (p->buffered > p->cfg.max_buffered ||
+	    n > p->cfg.max_buffered - p->buffered)
+		return -1;
+	p->buffered += n;
+	c->charged += n;
+	return 0;
+}
+
 void
 conn_release(struct conn *c)
 {
 	c->held--;
+	uncharge(c);
 	conn_settle(c);
 }

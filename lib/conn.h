@@ -148,6 +148,12 @@ void		 conn_close_idle(struct conn *);
  */
 void		 conn_hold(struct conn *);
 void		 conn_release(struct conn *);
+/*
+ * Counts n bytes that the protocol's handler holds for this connection
+ * outside its buffers (a parsed copy of a body) against the budget, until
+ * conn_release or the free; -1, and nothing counted, when over it.
+ */
+int		 conn_charge(struct conn *, size_t n);
 int		 conn_gone(const struct conn *);
 
 #endif

@@ -36,6 +36,7 @@ struct conn {
 	int		 refusing;	/* past max_conns: drained once, closed */
 	int		 busy;		/* inside an event or a callback */
 	int		 held;
+	size_t		 charged;	/* conn_charge, until conn_release */
 	int		 hung_up;	/* the protocol was told it is gone */
 	uint64_t	 deadline, write_deadline, idle_since;
 	int		 unsent;	/* kernel's send queue at the last look */

@@ -16,8 +16,10 @@
  *   an array on an NDJSON line) is a rule violation "must be a JSON
  *   object" (422), like a non-object element of an array.
  * - The top-level object is a wrapper when one of its "events" members is
- *   an array; the first such array is the batch, and everything else in
- *   the wrapper (another "events" too) is only checked to be JSON.  An
+ *   an array; that array is the batch, and everything else in the
+ *   wrapper is only checked to be JSON.  A second "events" member is
+ *   refused as malformed (400): parsers disagree on which one wins, so a
+ *   proxy in front of aggd could have seen another batch.  An
  *   object with both an "events" array and any of the five event fields
  *   could be either, and is refused (422) rather than read one way.
  * - An NDJSON line is always one event: "events" there is an ordinary
@@ -301,6 +303,8 @@ wrapper(struct ctx *c, size_t amark)
 		if (rc != 1)
 			return rc < 0 ? -1 : 0;
 		f = field_of(name, nlen);
+		if (f == F_EVENTS)
+			return json_refuse(&c->r, "a second \"events\" member");
 		if (f < NFIELD && violation(c, 0, "events", AMBIGUOUS) < 0)
 			return -1;
 		if (json_skip(&c->r) < 0)
@@ -317,7 +321,7 @@ members(struct ctx *c, size_t index, int top, struct span *sp,
 	size_t amark = a->len, nlen, km;
 	const char *name;
 	enum field f;
-	int rc;
+	int rc, events = 0;
 
 	for (;;) {
 		km = a->len;
@@ -325,6 +329,8 @@ members(struct ctx *c, size_t index, int top, struct span *sp,
 			return rc < 0 ? -1 : 0;
 		f = field_of(name, nlen);
 		a->len = km;		/* drop a decoded name */
+		if (top && f == F_EVENTS && events++ > 0)
+			return json_refuse(&c->r, "a second \"events\" member");
 		if (top && f == F_EVENTS && json_peek(&c->r) == JSON_ARRAY) {
 			if (*seen == 0) {
 				*seen = 1u << NFIELD;

@@ -615,6 +615,12 @@ httpd_body(const struct httpd_req *r, size_t *len)
  * next one (keep-alive) or ends once the reply is out, and the handler's
  * hold ends, which frees a connection whose peer went meanwhile.
  */
+int
+httpd_charge(struct httpd_req *r, size_t n)
+{
+	return conn_charge(r->c, n);
+}
+
 static void
 answered(struct httpd_req *r, int keep)
 {

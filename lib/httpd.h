@@ -90,6 +90,12 @@ const struct http_request *httpd_request(const struct httpd_req *);
 void		 httpd_set_data(struct httpd_req *, void *);
 void		*httpd_data(const struct httpd_req *);
 const char	*httpd_body(const struct httpd_req *, size_t *len);
+/*
+ * Counts n more bytes that the handler holds for the request (a parsed
+ * copy of its body) against the connections' budget until the reply;
+ * -1 when that would pass the budget: the handler should answer 503.
+ */
+int		 httpd_charge(struct httpd_req *, size_t n);
 
 /*
  * Sends the reply: status, Content-Type (NULL: application/json), extra

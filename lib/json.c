@@ -59,6 +59,12 @@ bad(struct json_reader *r, const char *at, const char *what)
 	return fail(r, at, "invalid JSON", what);
 }
 
+int
+json_refuse(struct json_reader *r, const char *why)
+{
+	return fail(r, r->p, "ambiguous JSON", why);
+}
+
 /* The error for a missing token: end of input is the likelier story. */
 static int
 expected(struct json_reader *r, const char *what)
@@ -420,8 +426,8 @@ num_slow(struct json_reader *r, struct buf *out, const char *s, size_t n)
 		r->overflow++;
 		return put(r, out, s, n);
 	}
-	if (d == 0)		/* -0.0 too: "-0" would read back as "0" */
-		return putch(r, out, '0');
+	if (d == 0)		/* "-0" would read back as the integer 0 */
+		return signbit(d) ? put(r, out, "-0.0", 4) : putch(r, out, '0');
 	for (prec = 15; prec <= 17; prec++) {
 		snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
 		if (prec == 17 || strtod(tmp, NULL) == d)

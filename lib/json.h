@@ -7,7 +7,7 @@
  * escapes (\" \\ \b \f \n \r \t, \u00XX for other controls; everything
  * else raw UTF-8), integers within int64 as their decimal digits ("-0" is
  * "0"), every other number as the shortest "%.{15,16,17}g" text that
- * reads back as the same IEEE-754 double.  Canonical form is idempotent.
+ * reads back as the same IEEE-754 double (a negative zero as "-0.0").  Canonical form is idempotent.
  *
  * Why not json-c, which the clients use: aggd copies each payload into
  * its stored form in one pass without building a tree, reports the byte
@@ -93,6 +93,9 @@ int	json_read_string(struct json_reader *, struct buf *);
 int	json_copy(struct json_reader *, struct buf *);
 /* Validates and passes over the next value. */
 int	json_skip(struct json_reader *);
+/* Refuses a valid text that could be read two ways (JSON_ESYNTAX, with
+ * "ambiguous JSON at byte N: why" at the cursor). */
+int	json_refuse(struct json_reader *, const char *why);
 /* Checks that only white space remains. */
 int	json_end(struct json_reader *);
 

@@ -104,9 +104,10 @@ store_reader_close(struct store_reader *r)
 }
 
 int
-store_read_topics(struct store_reader *r, store_name_fn *fn, void *arg)
+store_read_topics(struct store_reader *r, const char *after,
+    store_name_fn *fn, void *arg)
 {
-	return r->engine->read_topics(r, fn, arg);
+	return r->engine->read_topics(r, after, fn, arg);
 }
 
 int

@@ -67,7 +67,8 @@ struct store_engine {
 
 struct store_reader_engine {
 	void	(*close)(struct store_reader *);
-	int	(*read_topics)(struct store_reader *, store_name_fn *, void *);
+	int	(*read_topics)(struct store_reader *, const char *after,
+		    store_name_fn *, void *);
 	int	(*topic_id)(struct store_reader *, const char *, int64_t *);
 	int	(*read_events)(struct store_reader *, int64_t,
 		    const struct store_range *, store_event_fn *, void *);
@@ -151,11 +152,12 @@ struct store_reader *store_reader_open(struct store *, char *err,
 void		 store_reader_close(struct store_reader *);
 
 /*
- * Calls fn with each topic's id and name, in name order, until fn returns
- * -1.  Returns 0 or -1.
+ * Calls fn with the id and name of each topic whose name sorts after
+ * after ("": all), in name order, until fn returns 1 (enough) or -1
+ * (failed).  Returns 0 or -1.
  */
-int		 store_read_topics(struct store_reader *, store_name_fn *,
-		    void *arg);
+int		 store_read_topics(struct store_reader *, const char *after,
+		    store_name_fn *, void *arg);
 
 /* Sets *id to topic's: 0, 1 when the store has no such topic, or -1. */
 int		 store_topic_id(struct store_reader *, const char *topic,

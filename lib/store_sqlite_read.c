@@ -34,7 +34,7 @@ struct sqlite_reader {
 	" e.received_at FROM events e JOIN topics t ON t.id = e.topic_id"
 
 static const char *const reader_sql[] = {
-	"SELECT id, name FROM topics ORDER BY name",
+	"SELECT id, name FROM topics WHERE name > ? ORDER BY name",
 	"SELECT id FROM topics WHERE name = ?",
 	"SELECT " EVENT_COLS " WHERE e.seq > ? AND e.seq < ? ORDER BY e.seq"
 	" LIMIT ?",
@@ -121,19 +121,20 @@ reader_close(struct store_reader *rd)
 }
 
 static int
-read_topics(struct store_reader *rd, store_name_fn *fn, void *arg)
+read_topics(struct store_reader *rd, const char *after, store_name_fn *fn,
+    void *arg)
 {
 	struct sqlite_reader *r = (struct sqlite_reader *)rd;
-	int rc;
+	int rc, said = 0;
 
-	while ((rc = sqlite3_step(r->topics)) == SQLITE_ROW)
-		if (fn(sqlite3_column_int64(r->topics, 0),
-		    (const char *)sqlite3_column_text(r->topics, 1), arg) == -1) {
-			rc = SQLITE_ABORT;
-			break;
-		}
+	sqlite3_bind_text(r->topics, 1, after, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(r->topics)) == SQLITE_ROW &&
+	    (said = fn(sqlite3_column_int64(r->topics, 0),
+	    (const char *)sqlite3_column_text(r->topics, 1), arg)) == 0)
+		;
 	sqlite3_reset(r->topics);
-	return rc == SQLITE_DONE ? 0 : -1;
+	sqlite3_clear_bindings(r->topics);
+	return rc == SQLITE_DONE || said == 1 ? 0 : -1;
 }
 
 static int

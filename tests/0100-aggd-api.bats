@@ -104,18 +104,21 @@ $(event t 2)"
 	[ "$(last_code)" = 400 ]
 	[ "$(jq -r .line <<<"$output")" = 2 ]
 	[[ "$(jq -r .error <<<"$output")" == "line 2:"* ]]
+	run publish "{\"events\":[$(event t 1)],\"events\":[$(event t 2)]}"
+	[ "$(last_code)" = 400 ]
+	[[ "$(jq -r .error <<<"$output")" == *'a second "events" member'* ]]
 	run get "$AGGD_URL/stats"
 	[ "$(jq -r .received <<<"$output")" = 0 ]
 }
 
 @test "payload comes back as the same JSON value; int64 exact, other numbers as doubles" {
 	start_aggd
-	run publish '{"topic":"n","event_id":"1","timestamp":"2025-10-21T10:00:00Z","source":"s","payload":{"big":9223372036854775807,"neg":-9223372036854775808,"over":18446744073709551616,"f":0.1,"e":1E2,"s":"\u00e9\n\"","nested":{"a":[1,{"b":null},true]},"u":"日本"}}'
+	run publish '{"topic":"n","event_id":"1","timestamp":"2025-10-21T10:00:00Z","source":"s","payload":{"big":9223372036854775807,"neg":-9223372036854775808,"over":18446744073709551616,"f":0.1,"e":1E2,"s":"\u00e9\n\"","nested":{"a":[1,{"b":null},true]},"u":"日本","z":-0.0,"iz":-0}}'
 	[ "$(last_code)" = 200 ]
 	run get "$AGGD_URL/events?topic=n"
 	# the raw bytes: canonical JSON, integers in range exact, others the
 	# shortest text of the nearest double
-	[[ "$output" == *'"payload":{"big":9223372036854775807,"neg":-9223372036854775808,"over":1.8446744073709552e+19,"f":0.1,"e":100,"s":"é\n\"","nested":{"a":[1,{"b":null},true]},"u":"日本"}'* ]]
+	[[ "$output" == *'"payload":{"big":9223372036854775807,"neg":-9223372036854775808,"over":1.8446744073709552e+19,"f":0.1,"e":100,"s":"é\n\"","nested":{"a":[1,{"b":null},true]},"u":"日本","z":-0.0,"iz":0}'* ]]
 }
 
 @test "GET /events pages in seq order; stats agree with the pages" {
@@ -316,6 +319,64 @@ $(event t 2)"
 	[ "$(last_code)" = 401 ]
 	run publish "$(event t 1)" -H 'Authorization: Bearer flag'
 	[ "$(last_code)" = 200 ]
+}
+
+@test "--token-file: the first line is the token, kept out of ps; the clients take it too" {
+	printf 's3cret\r\nsecond line\n' >"$TMP/token"
+	start_aggd --token-file "$TMP/token"
+	! ps -o args= -p "$AGGD_PID" | grep -q s3cret
+	run publish "$(event t 1)" -H 'Authorization: Bearer s3cret'
+	[ "$(last_code)" = 200 ]
+	run publish "$(event t 2)" -H 'Authorization: Bearer second line'
+	[ "$(last_code)" = 401 ]
+	AGG_TOKEN= run "$AGG_BIN/aggstat" -j --token-file "$TMP/token" -u "$AGGD_URL"
+	[ "$status" = 0 ]
+	[ "$(jq -r .unique_processed <<<"$output")" = 1 ]
+	AGG_TOKEN= run "$AGG_BIN/aggevents" --token-file "$TMP/token" -u "$AGGD_URL"
+	[ "$status" = 0 ]
+	[ "$(jq -r .event_id <<<"$output")" = 1 ]
+	printf '{"topic":"t","event_id":"3","timestamp":"2025-10-21T10:00:00Z","source":"s","payload":{}}\n' |
+	    AGG_TOKEN= "$AGG_BIN/aggpub" -q --token-file "$TMP/token" -u "$AGGD_URL" -
+	[ "$(curl -s -H 'Authorization: Bearer s3cret' "$AGGD_URL/stats" | jq .unique_processed)" = 2 ]
+	: >"$TMP/empty"
+	run "$AGG_BIN/aggd" --token-file "$TMP/empty"
+	[ "$status" = 2 ]
+	[ "$output" = "aggd: --token-file $TMP/empty: no token on its first line; try 'aggd --help'" ]
+	run "$AGG_BIN/aggpub" --token-file "$TMP/none"
+	[ "$status" = 2 ]
+	[[ "$output" == *"--token-file $TMP/none: No such file or directory"* ]]
+}
+
+@test "/stats lists the first 1000 topics and topic_count; /topics pages through every name once" {
+	start_aggd
+	awk 'BEGIN { for (i = 2500; i >= 1; i--)
+	    printf "{\"topic\":\"t%05d\",\"event_id\":\"1\",\"timestamp\":" \
+	    "\"2025-10-21T10:00:00Z\",\"source\":\"s\",\"payload\":{}}\n", i }' >"$TMP/t.ndjson"
+	[ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/x-ndjson' \
+	    --data-binary @"$TMP/t.ndjson" "$AGGD_URL/publish")" = 200 ]
+	run get "$AGGD_URL/stats"
+	[ "$(jq -c '[.topic_count, (.topics | length), (.by_topic | length), .topics[0], .topics[-1], .unique_processed]' <<<"$output")" = '[2500,1000,1000,"t00001","t01000",2500]' ]
+	# every name once, in order, over pages of 700
+	after= pages=0
+	: >"$TMP/names"
+	while :; do
+		curl -s -G --data-urlencode "after=$after" "$AGGD_URL/topics?limit=700" >"$TMP/page"
+		jq -r '.topics[]' "$TMP/page" >>"$TMP/names"
+		pages=$((pages + 1))
+		after=$(jq -r '.next // empty' "$TMP/page")
+		[ -n "$after" ] || break
+	done
+	[ "$pages" = 4 ]
+	[ "$(wc -l <"$TMP/names")" = 2500 ]
+	sort -c "$TMP/names"
+	[ "$(sort -u "$TMP/names" | wc -l)" = 2500 ]
+	[ "$(curl -s "$AGGD_URL/topics?after=t02499")" = '{"topics":["t02500"],"next":null}' ]
+	[ "$(curl -s "$AGGD_URL/topics?after=t00002&limit=1")" = '{"topics":["t00003"],"next":"t00003"}' ]
+	[ "$(curl -s "$AGGD_URL/topics?limit=99999999999999999999999" | jq '.topics | length')" = 2500 ]
+	run get "$AGGD_URL/topics?limit=0"
+	[ "$(last_code)" = 400 ]
+	run get "$AGGD_URL/topics?after=a%00b"
+	[ "$(last_code)" = 400 ]
 }
 
 @test "GET / lists the endpoints" {

@@ -149,6 +149,30 @@ counts() {
 	[ "$(counts)" = '[4,3,1]' ]
 }
 
+@test "stdin: a line over --max-body is skipped by its number, in bounded memory" {
+	{
+		event s 1; echo
+		head -c 48000000 /dev/zero | tr '\0' x; echo	# 48 MB, one line
+		event s 2; echo
+		head -c 3000000 /dev/zero | tr '\0' y		# no newline at the end
+	} >"$TMP/in.ndjson"
+	# the peak of the same aggd on a small input, for comparison
+	{ event small 1; echo; } >"$TMP/small.ndjson"
+	AGGD_STDIN=$TMP/small.ndjson start_aggd --max-body 1M
+	wait_log "stdin: 1 lines"
+	base=$(awk '/^VmHWM/ { print $2 }' "/proc/$AGGD_PID/status")
+	stop_aggd
+	AGGD_STDIN=$TMP/in.ndjson start_aggd --max-body 1M
+	wait_log "stdin: 4 lines"
+	grep -q 'stdin:2: longer than 1048576 bytes (--max-body): skipped' "$TMP/aggd.log"
+	grep -q 'stdin:4: longer than 1048576 bytes' "$TMP/aggd.log"
+	grep -q '2 events stored (2 new, 0 duplicates), 2 bad lines skipped' "$TMP/aggd.log"
+	hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$AGGD_PID/status")
+	echo "peak RSS $hwm KiB, $base KiB on one line"
+	[ "$hwm" -lt $((base + 16000)) ]	# the 48 MB line was never held
+	[ "$(counts)" = '[3,3,0]' ]
+}
+
 @test "stdin: aggd keeps serving after the input ends without -x" {
 	printf '%s\n' "$(event p 1)" "$(event p 2)" >"$TMP/in.ndjson"
 	AGGD_STDIN=$TMP/in.ndjson start_aggd
@@ -213,6 +237,24 @@ counts() {
 	exited_cleanly
 	start_aggd
 	[ "$(counts)" = '[3000,3000,0]' ]
+}
+
+@test "SIGHUP, SIGUSR1 and SIGUSR2 are ignored; SIGQUIT stops as SIGTERM does" {
+	start_aggd
+	publish "$(event sig e1)" >/dev/null
+	kill -HUP "$AGGD_PID"
+	kill -USR1 "$AGGD_PID"
+	kill -USR2 "$AGGD_PID"
+	# answering takes the loop's thread, so a fatal signal would be seen
+	publish "$(event sig e2)" >/dev/null
+	[ "$(cat "$TMP/code")" = 200 ]
+	[ "$(counts)" = '[2,2,0]' ]
+	kill -0 "$AGGD_PID"
+	kill -QUIT "$AGGD_PID"
+	exited_cleanly
+	grep -q "Quit: finishing requests in flight" "$TMP/aggd.log"
+	start_aggd
+	[ "$(counts)" = '[2,2,0]' ]
 }
 
 # exited_cleanly: aggd, sent SIGTERM by the test, exits 0 (it may have)

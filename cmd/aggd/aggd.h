@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "cli.h"
 #include "ev.h"
 #include "httpd.h"
 #include "service.h"
@@ -20,6 +21,7 @@ struct aggd_config {
 	const char	*listen;
 	const char	*db_path;
 	const char	*token;		/* NULL: no auth */
+	char		 token_buf[CLI_TOKEN_MAX + 1];	/* --token-file */
 	const char	*backup, *restore;	/* a copy to make, then exit */
 	int		 relaxed;
 	int		 exit_on_eof;
@@ -41,10 +43,11 @@ extern const struct httpd_handlers api_http_handlers;
 int	metrics_text(struct buf *b, const struct service_health *,
 	    size_t conns, size_t buffered);
 
-/* feed.c: NDJSON on standard input; finished is called on the loop's
-   thread once it is all stored (failed: a read error). */
+/* feed.c: NDJSON on standard input, lines of max_line bytes at most;
+   finished is called on the loop's thread once it is all stored (failed:
+   a read error). */
 struct feed;
-struct feed *feed_start(struct ev_loop *, struct service *,
+struct feed *feed_start(struct ev_loop *, struct service *, size_t max_line,
 	    void (*finished)(void *arg, int failed), void *arg);
 void	feed_stop(struct feed *);
 

@@ -143,63 +143,89 @@ reply_refused(struct httpd_req *r, int status, const struct event_batch *b)
 	httpd_reply_buf(r, status, NULL, NULL);
 }
 
+/* A publish in flight: its parse, then its commit. */
+struct publish {
+	struct parse_job p;		/* first */
+	struct api	*api;
+	struct httpd_req *r;
+};
+
 static void
-job_free(struct ingest_job *j)
+publish_free(struct publish *pb)
 {
-	event_batch_free(&j->batch);
-	free(j);
+	event_batch_free(&pb->p.job.batch);
+	free(pb);
 }
 
 /* The commit is durable (or failed): the request is answered. */
 static void
 publish_done(struct ingest_job *j)
 {
-	struct httpd_req *r = j->owner;
+	struct publish *pb = j->owner;
 
 	if (j->status == 0)
-		reply_counts(r, &j->counts);
+		reply_counts(pb->r, &j->counts);
 	else if (j->status == STORE_FULL)
-		reply_error(r, 507, "the store's disk is full; nothing of this"
-		    " request was stored", NULL);
+		reply_error(pb->r, 507, "the store's disk is full; nothing of"
+		    " this request was stored", NULL);
 	else
-		reply_error(r, 500, j->err, NULL);
-	job_free(j);
+		reply_error(pb->r, 500, j->err, NULL);
+	publish_free(pb);
+}
+
+/* The body is parsed: refused, empty, or on to the next group commit. */
+static void
+publish_parsed(struct parse_job *p)
+{
+	struct publish *pb = (struct publish *)p;
+	struct store_counts none = { 0, 0, 0, 0 };
+	struct httpd_req *r = pb->r;
+
+	if (p->rc == EVENT_SYNTAX || p->rc == EVENT_INVALID)
+		reply_refused(r, p->rc == EVENT_INVALID ? 422 : 400,
+		    &p->job.batch);
+	else if (p->rc != EVENT_OK)
+		reply_error(r, 503, "out of memory, retry later", RETRY);
+	else if (p->job.batch.n == 0)
+		reply_counts(r, &none);
+	else {
+		/* Also after SIGTERM: a request that began before it is in
+		   flight, and is finished, not refused. */
+		p->job.owner = pb;
+		p->job.done = publish_done;
+		if (service_publish(pb->api->svc, &p->job) == 0)
+			return;
+		reply_error(r, 503, "ingest queue is full, retry later", RETRY);
+	}
+	publish_free(pb);
 }
 
 static void
 api_publish(struct api *a, struct httpd_req *r)
 {
-	const struct http_request *hr = httpd_request(r);
-	struct store_counts none = { 0, 0, 0, 0 };
-	struct ingest_job *j;
+	struct publish *pb;
 	const char *body;
 	size_t len;
-	int rc;
 
-	if ((j = calloc(1, sizeof(*j))) == NULL) {
+	body = httpd_body(r, &len);
+	/* The parsed events are a second copy of the body, about its size. */
+	if (httpd_charge(r, len) == -1) {
+		reply_error(r, 503, "server busy, retry later", RETRY);
+		return;
+	}
+	if ((pb = calloc(1, sizeof(*pb))) == NULL) {
 		reply_error(r, 503, "out of memory, retry later", RETRY);
 		return;
 	}
-	event_batch_init(&j->batch);
-	body = httpd_body(r, &len);
-	rc = is_ndjson(hr) ? event_parse_ndjson(&j->batch, body, len) :
-	    event_parse_json(&j->batch, body, len);
-	if (rc == EVENT_SYNTAX || rc == EVENT_INVALID)
-		reply_refused(r, rc == EVENT_INVALID ? 422 : 400, &j->batch);
-	else if (rc != EVENT_OK)
-		reply_error(r, 503, "out of memory, retry later", RETRY);
-	else if (j->batch.n == 0)
-		reply_counts(r, &none);
-	else {
-		/* Also after SIGTERM: a request that began before it is in
-		   flight, and is finished, not refused. */
-		j->owner = r;
-		j->done = publish_done;
-		if (service_publish(a->svc, j) == 0)
-			return;
-		reply_error(r, 503, "ingest queue is full, retry later", RETRY);
-	}
-	job_free(j);
+	event_batch_init(&pb->p.job.batch);
+	pb->api = a;
+	pb->r = r;
+	pb->p.parse = is_ndjson(httpd_request(r)) ? event_parse_ndjson :
+	    event_parse_json;
+	pb->p.body = body;
+	pb->p.len = len;
+	pb->p.parsed = publish_parsed;
+	service_parse(a->svc, &pb->p);
 }
 
 /* A page or the figures are built: the answer. */
@@ -364,6 +390,27 @@ api_stats(struct api *a, struct httpd_req *r)
 		reply_error(r, 503, "out of memory, retry later", RETRY);
 }
 
+/* GET /topics?after=NAME&limit=N: the names in name order, paged. */
+static void
+api_topics(struct api *a, struct httpd_req *r)
+{
+	const struct http_request *hr = httpd_request(r);
+	char after[EVENT_FIELD_MAX + 1] = "";
+	long long limit = PROTO_TOPICS_DEFAULT;
+	size_t len;
+
+	if (query_text(hr, "after", after, sizeof(after), &len) == -1) {
+		reply_error(r, 400, "after must be a topic name", NULL);
+		return;
+	}
+	if (query_number(hr, "limit", 1, PROTO_TOPICS_MAX, &limit) == -1) {
+		reply_error(r, 400, "limit must be a whole number from 1", NULL);
+		return;
+	}
+	if (service_topics(a->svc, after, (int)limit, read_done, r) == -1)
+		reply_error(r, 503, "out of memory, retry later", RETRY);
+}
+
 static void
 api_healthz(struct api *a, struct httpd_req *r)
 {
@@ -393,7 +440,7 @@ api_root(struct api *a, struct httpd_req *r)
 {
 	static const char body[] = "{\"service\":\"aggd\",\"version\":\""
 	    AGG_VERSION "\",\"endpoints\":[\"POST /publish\",\"GET /events\","
-	    "\"GET /stats\",\"GET /healthz\",\"GET /metrics\"],\"manual\":"
+	    "\"GET /stats\",\"GET /topics\",\"GET /healthz\",\"GET /metrics\"],\"manual\":"
 	    "\"man aggd\"}\n";
 
 	(void)a;
@@ -405,6 +452,7 @@ static const struct route routes[] = {
 	{ "/publish", "POST", "Allow: POST\r\n", api_publish },
 	{ "/events", "GET", "Allow: GET, HEAD\r\n", api_events },
 	{ "/stats", "GET", "Allow: GET, HEAD\r\n", api_stats },
+	{ "/topics", "GET", "Allow: GET, HEAD\r\n", api_topics },
 	{ "/healthz", "GET", "Allow: GET, HEAD\r\n", api_healthz },
 	{ "/metrics", "GET", "Allow: GET, HEAD\r\n", api_metrics },
 };

@@ -6,6 +6,9 @@
  * the good ones through the service (service_publish_wait), waiting for
  * room rather than refusing (a pipe can wait; a network client is told
  * 503).  One batch is in flight at a time, so input order is seq order.
+ * A line is held whole, so it is capped as a body is (--max-body): a
+ * longer one is reported by its number and skipped to its newline, and
+ * memory stays within the cap plus one read.
  * A batch whose commit fails is retried: every good line goes in.  At the
  * end the thread tells the loop through an eventfd, and the loop tells
  * whoever started the feed.
@@ -33,7 +36,9 @@ struct feed {
 	int		 stop_fd;	/* main -> thread */
 	int		 done_fd;	/* thread -> loop */
 	struct ingest_job job;
+	size_t		 max_line;
 	long		 line;
+	int		 skipping;	/* the rest of an over-long line */
 	uint64_t	 bad;
 	struct store_counts total;
 	int		 failed;	/* read error */
@@ -83,12 +88,23 @@ feed_commit(struct feed *f)
 }
 
 static int
+too_long(struct feed *f)
+{
+	log_warnx("stdin:%ld: longer than %zu bytes (--max-body): skipped",
+	    f->line, f->max_line);
+	f->bad++;
+	return 0;
+}
+
+static int
 feed_line(struct feed *f, const char *s, size_t len)
 {
 	size_t i;
 	int rc;
 
 	f->line++;
+	if (len > f->max_line)
+		return too_long(f);
 	for (i = 0; i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r'); i++)
 		;
 	if (i == len)
@@ -113,6 +129,14 @@ feed_lines(struct feed *f, struct buf *b, int eof)
 {
 	char *p = b->data, *end = b->data + b->len, *nl;
 
+	if (f->skipping) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL) {
+			b->len = 0;
+			return 0;
+		}
+		f->skipping = 0;
+		p = nl + 1;
+	}
 	while (p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
 		if (feed_line(f, p, (size_t)(nl - p)) == -1)
 			return -1;
@@ -121,6 +145,12 @@ feed_lines(struct feed *f, struct buf *b, int eof)
 	if (eof && p < end) {
 		if (feed_line(f, p, (size_t)(end - p)) == -1)
 			return -1;
+		p = end;
+	}
+	if ((size_t)(end - p) > f->max_line) {	/* no newline in sight */
+		f->line++;
+		(void)too_long(f);
+		f->skipping = 1;
 		p = end;
 	}
 	buf_consume(b, (size_t)(p - b->data));
@@ -177,7 +207,7 @@ feed_finished(struct ev_loop *loop, int fd, unsigned events, void *arg)
 }
 
 struct feed *
-feed_start(struct ev_loop *loop, struct service *svc,
+feed_start(struct ev_loop *loop, struct service *svc, size_t max_line,
     void (*finished)(void *, int), void *arg)
 {
 	struct feed *f;
@@ -186,6 +216,7 @@ feed_start(struct ev_loop *loop, struct service *svc,
 		return NULL;
 	f->loop = loop;
 	f->svc = svc;
+	f->max_line = max_line;
 	f->finished = finished;
 	f->arg = arg;
 	f->stop_fd = eventfd(0, EFD_CLOEXEC);

@@ -2,7 +2,7 @@
  * aggd - the agg daemon: collects events over HTTP (and from standard
  * input), drops duplicates by (topic, event_id) for good, and serves what
  * arrived.  main owns every long-lived object; it sets them up in order,
- * runs the loop, and on SIGTERM/SIGINT takes them down in reverse:
+ * runs the loop, and on SIGTERM/SIGINT/SIGQUIT takes them down in reverse:
  * stop accepting, answer what is in flight, commit, close, exit 0.
  */
 #include <errno.h>
@@ -72,12 +72,14 @@ check_listen(const char *addr)
 }
 
 static const char usage_text[] =
-"usage: aggd [-x] [-l addr:port] [-d store] [-k token] [--relaxed]\n"
-"            [--max-body bytes] [--queue events] [--max-conns n]\n"
+"usage: aggd [-x] [-l addr:port] [-d store] [-k token] [--token-file file]\n"
+"            [--relaxed] [--max-body bytes] [--queue events] [--max-conns n]\n"
 "       aggd [-d store] --backup file | --restore file\n"
 "  -l, --listen ADDR:PORT   listen address (AGG_LISTEN; 127.0.0.1:8080)\n"
 "  -d, --db PATH            store file (DEDUP_DB_PATH; data/dedup.db)\n"
-"  -k, --token TOKEN        require Authorization: Bearer TOKEN (AGG_TOKEN)\n"
+"  -k, --token TOKEN        require Authorization: Bearer TOKEN (AGG_TOKEN);\n"
+"                           shows in ps(1): prefer AGG_TOKEN or --token-file\n"
+"      --token-file FILE    the token is FILE's first line\n"
 "  -x, --exit-on-eof        exit once standard input is stored\n"
 "      --relaxed            do not fsync each commit: faster, but a power\n"
 "                           loss may lose the last acknowledged events\n"
@@ -120,7 +122,7 @@ size_arg(const char *name, const char *s)
 
 /* Options without a letter of their own; the letters of 1.1 map here. */
 enum { OPT_RELAXED = 256, OPT_MAX_BODY, OPT_QUEUE, OPT_MAX_CONNS,
-	OPT_BACKUP, OPT_RESTORE };
+	OPT_BACKUP, OPT_RESTORE, OPT_TOKEN_FILE };
 
 static void
 parse_args(int argc, char **argv, struct aggd_config *c)
@@ -129,6 +131,7 @@ parse_args(int argc, char **argv, struct aggd_config *c)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "db", required_argument, NULL, 'd' },
 		{ "token", required_argument, NULL, 'k' },
+		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 		{ "relaxed", no_argument, NULL, OPT_RELAXED },
 		{ "exit-on-eof", no_argument, NULL, 'x' },
 		{ "max-body", required_argument, NULL, OPT_MAX_BODY },
@@ -159,6 +162,8 @@ parse_args(int argc, char **argv, struct aggd_config *c)
 		case 'd': c->db_path = optarg; break;
 		case 't':
 		case 'k': c->token = optarg; break;
+		case OPT_TOKEN_FILE: c->token = cli_token_file("aggd", optarg,
+		    c->token_buf, sizeof(c->token_buf)); break;
 		case 'r':
 		case OPT_RELAXED: c->relaxed = 1; break;
 		case 'x': c->exit_on_eof = 1; break;
@@ -451,11 +456,18 @@ main(int argc, char **argv)
 	parse_args(argc, argv, &cfg);
 	if (cfg.backup || cfg.restore)
 		return copy_store(&cfg);
+	/* logrotate's HUP and a stray USR1/USR2 must not kill a daemon that
+	 * keeps no log file to reopen and has no second meaning to give. */
 	signal(SIGPIPE, SIG_IGN);
-	/* Blocked before any thread starts, so only signalfd sees them. */
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);
+	signal(SIGUSR2, SIG_IGN);
+	/* Blocked before any thread starts, so only signalfd sees them;
+	 * QUIT stops as TERM does, rather than dumping core mid-request. */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGQUIT);
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	raise_fd_limit(&cfg);
 
@@ -480,7 +492,7 @@ main(int argc, char **argv)
 	service_health(d.svc, &h);
 	print_listening(lfd, &cfg, h.counts.unique);
 	if (stdin_is_data() && (d.feed = feed_start(d.loop, d.svc,
-	    feed_finished, &d)) == NULL)
+	    cfg.http.max_body, feed_finished, &d)) == NULL)
 		fatal("standard input");
 	if (cfg.exit_on_eof && d.feed == NULL)
 		begin_stop(&d, "no input on standard input");

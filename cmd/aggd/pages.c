@@ -1,6 +1,6 @@
 /*
  * pages.c - the JSON of what readers are shown: a page of events and the
- * figures of /stats, built on the reader thread (reads.h) from one store
+ * figures of /stats, built on the reader thread (worker.h) from one store
  * snapshot and the counters as of the last durable commit (ingest.h).
  *
  * The order of a page's reads makes it agree with itself: the topic's id
@@ -134,7 +134,11 @@ struct stats_out {
 	const struct tally *counts;
 	uint64_t	 now;		/* monotonic ms, for the rates */
 	struct buf	 names;		/* "a","b" */
-	struct buf	 by_topic;	/* "a":{...},"b":{...} */
+	struct buf	 by_topic;	/* "a":{...},"b":{...}; NULL: not wanted */
+	int		 listed, limit;
+	int		 figures;	/* /stats: each topic's figures too */
+	char		 last[EVENT_FIELD_MAX + 1];	/* the last listed */
+	int		 more;		/* a topic past limit exists */
 };
 
 /*
@@ -169,9 +173,18 @@ stats_topic(int64_t id, const char *name, void *arg)
 
 	if ((size_t)id > o->counts->n)
 		return 0;
-	return (o->names.len && (buf_putc(&o->names, ',') == -1 ||
-	    buf_putc(&o->by_topic, ',') == -1)) ||
-	    json_write_string(&o->names, name, len) == -1 ||
+	if (o->listed == o->limit) {
+		o->more = 1;
+		return 1;
+	}
+	o->listed++;
+	snprintf(o->last, sizeof(o->last), "%s", name);
+	if ((o->names.len && buf_putc(&o->names, ',') == -1) ||
+	    json_write_string(&o->names, name, len) == -1)
+		return -1;
+	if (!o->figures)
+		return 0;	/* /topics: the names alone */
+	return (o->by_topic.len && buf_putc(&o->by_topic, ',') == -1) ||
 	    json_write_string(&o->by_topic, name, len) == -1 ||
 	    buf_puts(&o->by_topic, ":{") == -1 ||
 	    stats_figures(&o->by_topic, o->counts, id, o->now) == -1 ||
@@ -183,21 +196,42 @@ stats_build(const struct reading *rd, uint64_t now, uint64_t uptime_s,
     struct buf *body)
 {
 	struct tally counts;
-	struct stats_out o = { &counts, now, { NULL, 0, 0 }, { NULL, 0, 0 } };
+	struct stats_out o = { .counts = &counts, .now = now,
+	    .limit = PROTO_STATS_TOPICS, .figures = 1 };
 	int fail;
 
 	body->len = 0;
 	fail = ingest_readable_all(rd->ingest, &counts) == -1 ||
-	    store_read_topics(rd->reader, stats_topic, &o) == -1 ||
+	    store_read_topics(rd->reader, "", stats_topic, &o) == -1 ||
 	    buf_putc(body, '{') == -1 ||
 	    stats_figures(body, &counts, 0, now) == -1 ||
-	    buf_printf(body, ",\"topics\":[%.*s],\"uptime_seconds\":"
-	    "%llu,\"by_topic\":{%.*s}}\n",
-	    (int)o.names.len, o.names.data ? o.names.data : "",
+	    buf_printf(body, ",\"topics\":[%.*s],\"topic_count\":%zu,"
+	    "\"uptime_seconds\":%llu,\"by_topic\":{%.*s}}\n",
+	    (int)o.names.len, o.names.data ? o.names.data : "", counts.n,
 	    (unsigned long long)uptime_s,
 	    (int)o.by_topic.len, o.by_topic.data ? o.by_topic.data : "") == -1;
 	tally_free(&counts);
 	buf_free(&o.names);
 	buf_free(&o.by_topic);
+	return fail ? -1 : 0;
+}
+
+int
+topics_build(const struct reading *rd, const char *after, int limit,
+    struct buf *body)
+{
+	struct tally counts;
+	struct stats_out o = { .counts = &counts, .limit = limit };
+	int fail;
+
+	body->len = 0;
+	fail = ingest_readable_all(rd->ingest, &counts) == -1 ||
+	    store_read_topics(rd->reader, after, stats_topic, &o) == -1 ||
+	    buf_printf(body, "{\"topics\":[%.*s],\"next\":", (int)o.names.len,
+	    o.names.data ? o.names.data : "") == -1 ||
+	    (o.more ? json_write_string(body, o.last, strlen(o.last)) :
+	    buf_puts(body, "null")) == -1 || buf_puts(body, "}\n") == -1;
+	tally_free(&counts);
+	buf_free(&o.names);
 	return fail ? -1 : 0;
 }

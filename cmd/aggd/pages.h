@@ -27,5 +27,8 @@ int	page_build(const struct reading *, const struct page_query *q,
 /* The /stats body; now is the monotonic clock in ms, for the rates. */
 int	stats_build(const struct reading *, uint64_t now, uint64_t uptime_s,
 	    struct buf *body);
+/* A /topics page: at most limit names after after (""), and next. */
+int	topics_build(const struct reading *, const char *after, int limit,
+	    struct buf *body);
 
 #endif

@@ -10,13 +10,14 @@
  * other topics.  A parked page that times out is answered with the empty
  * page it read last.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "array.h"
 #include "log.h"
 #include "pages.h"
-#include "reads.h"
+#include "worker.h"
 #include "service.h"
 
 struct page_list {
@@ -24,7 +25,7 @@ struct page_list {
 };
 
 struct page_request {
-	struct read_job	 job;		/* first: the job is the request */
+	struct work	 job;		/* first: the job is the request */
 	struct service	*svc;
 	struct page_query q;
 	service_done_fn	*done;
@@ -38,11 +39,13 @@ struct page_request {
 };
 
 struct stats_request {
-	struct read_job	 job;
+	struct work	 job;
 	struct service	*svc;
 	service_done_fn	*done;
 	void		*arg;
 	uint64_t	 uptime_s;
+	int		 topics_limit;	/* /topics; 0: /stats */
+	char		 after[EVENT_FIELD_MAX + 1];
 	struct buf	 body;
 	int		 rc;
 };
@@ -50,7 +53,9 @@ struct stats_request {
 struct service {
 	struct ev_loop	*loop;
 	struct ingest	*ingest;
-	struct reads	*reads;
+	struct worker	*reads;		/* on the store_reader */
+	struct store_reader *reader;
+	struct worker	*parser;	/* large bodies */
 	struct reading	 rd;
 	int		 stopping;
 	uint64_t	 started;
@@ -125,7 +130,7 @@ park(struct service *s, struct page_request *p)
 }
 
 static void
-page_run(struct read_job *j, struct store_reader *reader)
+page_run(struct work *j, void *reader)
 {
 	struct page_request *p = (struct page_request *)j;
 	struct reading rd = p->svc->rd;
@@ -136,7 +141,7 @@ page_run(struct read_job *j, struct store_reader *reader)
 
 /* Back on the loop: the page goes to its asker, or waits for events. */
 static void
-page_done(struct read_job *j)
+page_done(struct work *j)
 {
 	struct page_request *p = (struct page_request *)j;
 	struct service *s = p->svc;
@@ -154,7 +159,7 @@ page_read(struct service *s, struct page_request *p)
 {
 	p->job.run = page_run;
 	p->job.done = page_done;
-	reads_submit(s->reads, &p->job);
+	worker_submit(s->reads, &p->job);
 }
 
 struct page_request *
@@ -257,17 +262,18 @@ on_tick(struct ev_loop *loop, void *arg)
 }
 
 static void
-stats_run(struct read_job *j, struct store_reader *reader)
+stats_run(struct work *j, void *reader)
 {
 	struct stats_request *r = (struct stats_request *)j;
 	struct reading rd = r->svc->rd;
 
 	rd.reader = reader;
-	r->rc = stats_build(&rd, ev_clock_ms(), r->uptime_s, &r->body);
+	r->rc = r->topics_limit ? topics_build(&rd, r->after, r->topics_limit,
+	    &r->body) : stats_build(&rd, ev_clock_ms(), r->uptime_s, &r->body);
 }
 
 static void
-stats_done(struct read_job *j)
+stats_done(struct work *j)
 {
 	struct stats_request *r = (struct stats_request *)j;
 
@@ -280,21 +286,45 @@ stats_done(struct read_job *j)
 	free(r);
 }
 
+static struct stats_request *
+figures_request(struct service *s, service_done_fn *done, void *arg)
+{
+	struct stats_request *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	r->svc = s;
+	r->done = done;
+	r->arg = arg;
+	buf_init(&r->body);
+	r->job.run = stats_run;
+	r->job.done = stats_done;
+	return r;
+}
+
+int
+service_topics(struct service *s, const char *after, int limit,
+    service_done_fn *done, void *arg)
+{
+	struct stats_request *r;
+
+	if ((r = figures_request(s, done, arg)) == NULL)
+		return -1;
+	snprintf(r->after, sizeof(r->after), "%s", after);
+	r->topics_limit = limit;
+	worker_submit(s->reads, &r->job);
+	return 0;
+}
+
 int
 service_stats(struct service *s, service_done_fn *done, void *arg)
 {
 	struct stats_request *r;
 
-	if ((r = calloc(1, sizeof(*r))) == NULL)
+	if ((r = figures_request(s, done, arg)) == NULL)
 		return -1;
-	r->svc = s;
-	r->done = done;
-	r->arg = arg;
 	r->uptime_s = (ev_now(s->loop) - s->started) / 1000;
-	buf_init(&r->body);
-	r->job.run = stats_run;
-	r->job.done = stats_done;
-	reads_submit(s->reads, &r->job);
+	worker_submit(s->reads, &r->job);
 	return 0;
 }
 
@@ -302,6 +332,40 @@ int
 service_publish(struct service *s, struct ingest_job *j)
 {
 	return ingest_queue(s->ingest, j);
+}
+
+/* Bodies up to this are parsed on the loop: under 0.1 ms, less than the
+   hand-off to the parser thread and back would cost. */
+#define PARSE_INLINE_MAX	(64 * 1024)
+
+static void
+parse_run(struct work *w, void *ctx)
+{
+	struct parse_job *p = (struct parse_job *)w;
+
+	(void)ctx;
+	p->rc = p->parse(&p->job.batch, p->body, p->len);
+}
+
+static void
+parse_done(struct work *w)
+{
+	struct parse_job *p = (struct parse_job *)w;
+
+	p->parsed(p);
+}
+
+void
+service_parse(struct service *s, struct parse_job *p)
+{
+	if (p->len <= PARSE_INLINE_MAX) {
+		parse_run(&p->work, NULL);
+		parse_done(&p->work);
+		return;
+	}
+	p->work.run = parse_run;
+	p->work.done = parse_done;
+	worker_submit(s->parser, &p->work);
 }
 
 int
@@ -335,7 +399,8 @@ service_start(struct ev_loop *loop, struct store *store,
 	s->started = ev_now(loop);
 	if ((s->ingest = ingest_start(store, loop, cfg->queue,
 	    cfg->durable)) == NULL ||
-	    (s->reads = reads_start(loop, reader)) == NULL ||
+	    (s->reads = worker_start(loop, "aggd-reader", reader)) == NULL ||
+	    (s->parser = worker_start(loop, "aggd-parse", NULL)) == NULL ||
 	    ev_add_before_wait(loop, wake_changed, s) == -1 ||
 	    ev_add_tick(loop, 250, on_tick, s) == -1) {
 		ingest_stop(s->ingest);
@@ -343,6 +408,7 @@ service_start(struct ev_loop *loop, struct store *store,
 		return NULL;
 	}
 	s->rd.ingest = s->ingest;
+	s->reader = reader;
 	return s;
 }
 
@@ -359,7 +425,9 @@ service_stop(struct service *s)
 	if (s == NULL)
 		return;
 	service_shutdown(s);
-	reads_stop(s->reads);	/* answers what it read */
+	worker_stop(s->parser);	/* what it parsed goes to ingest */
+	worker_stop(s->reads);	/* answers what it read */
+	store_reader_close(s->reader);
 	expire(s, 1);
 	ingest_stop(s->ingest);	/* commits and answers what is queued */
 	free(s->by_topic);

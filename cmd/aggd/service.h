@@ -7,7 +7,7 @@
  * events and the counters of the same commits lives here and nowhere
  * else: every read is bounded by the last durable seq, which it passes to
  * the store as the upper end of the range it reads.  Reads run on a
- * thread of their own (reads.h) and answer on the loop's thread; a page
+ * thread of their own (worker.h) and answer on the loop's thread; a page
  * that finds nothing may wait for events (a long poll), and is woken only
  * by commits to its topic.  The answers are JSON bodies: the domain is
  * what knows JSON; the caller decides how they travel.
@@ -24,6 +24,7 @@
 #include "ingest.h"
 #include "proto.h"
 #include "store.h"
+#include "worker.h"
 
 struct service;
 
@@ -48,6 +49,33 @@ void		 service_shutdown(struct service *);
  */
 int		 service_publish(struct service *, struct ingest_job *);
 int		 service_publish_wait(struct service *, struct ingest_job *);
+
+/*
+ * A body to parse into a batch before it is published: a front door's
+ * parse (event_parse_json, event_parse_ndjson, or its own) fills
+ * job.batch from body[0..len) and returns an EVENT_ status into rc.
+ */
+struct parse_job;
+typedef int	parse_fn(struct event_batch *, const char *body, size_t len);
+typedef void	parsed_fn(struct parse_job *);
+
+struct parse_job {
+	struct work	 work;		/* the parser thread's */
+	struct ingest_job job;		/* the batch, then its commit */
+	parse_fn	*parse;
+	const char	*body;		/* the caller's, until parsed */
+	size_t		 len;
+	int		 rc;
+	parsed_fn	*parsed;	/* on the loop's thread */
+};
+
+/*
+ * Parses p->body: at once when it is small, else on the parser thread,
+ * so that a large body (16 MiB takes 25 ms to 1 s) delays no other
+ * client; p->parsed follows on the loop's thread either way, maybe before
+ * this returns.
+ */
+void		 service_parse(struct service *, struct parse_job *);
 
 /* What a page asks for (GET /events). */
 struct page_query {
@@ -78,8 +106,12 @@ struct page_request *service_page(struct service *, const struct page_query *,
 /* The asker went, or needs no more waiting: a parked page is answered now. */
 void		 service_page_now(struct page_request *);
 
-/* /stats: the counters, rates and topics, as of the last durable commit. */
+/* /stats: the counters, rates and the first topics (PROTO_STATS_TOPICS),
+   as of the last durable commit. */
 int		 service_stats(struct service *, service_done_fn *, void *arg);
+/* /topics: at most limit topic names after after ("": from the first). */
+int		 service_topics(struct service *, const char *after, int limit,
+		    service_done_fn *, void *arg);
 
 /* What /metrics shows of the service. */
 struct service_health {

@@ -58,6 +58,7 @@
 struct opts {
 	const char	*url;		/* -u, else AGGREGATOR_URL */
 	const char	*token;		/* -k, else AGG_TOKEN */
+	char		 token_buf[CLI_TOKEN_MAX + 1];	/* --token-file */
 	const char	*topic;		/* -t */
 	const char	*event_id;	/* -i */
 	const char	*since, *until;	/* RFC 3339, checked */
@@ -112,6 +113,7 @@ static const char usage_text[] =
 "  -u, --url URL           aggd's URL (AGGREGATOR_URL; "
     CLIENT_DEFAULT_URL ")\n"
 "  -k, --token TOKEN       bearer token (AGG_TOKEN)\n"
+"      --token-file FILE   the token is FILE's first line (-k shows in ps)\n"
 "  -h, --help              this text\n"
 "  -V, --version           print the version\n";
 
@@ -124,7 +126,7 @@ time_arg(const char *name, const char *s)
 	return s;
 }
 
-enum { OPT_SINCE = 256, OPT_UNTIL, OPT_LIMIT };
+enum { OPT_SINCE = 256, OPT_UNTIL, OPT_LIMIT, OPT_TOKEN_FILE };
 
 static void
 check_args(const struct opts *o)
@@ -160,6 +162,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "human", no_argument, NULL, 'H' },
 		{ "url", required_argument, NULL, 'u' },
 		{ "token", required_argument, NULL, 'k' },
+		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -193,6 +196,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		case 'T': cli_old_letter("aggevents", ch, "-k (--token)");
 			/* FALLTHROUGH */
 		case 'k': o->token = optarg; break;
+		case OPT_TOKEN_FILE: o->token = cli_token_file("aggevents",
+		    optarg, o->token_buf, sizeof(o->token_buf)); break;
 		case 'h': fputs(usage_text, stdout); exit(0);
 		case 'V': printf("aggevents %s\n", AGG_VERSION); exit(0);
 		default: cli_bad_option("aggevents", argv, ch, longopts);

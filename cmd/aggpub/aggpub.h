@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "cli.h"
 #include "client.h"
 #include "event.h"
 
@@ -39,6 +40,7 @@ struct opts {
 	uint64_t	 count, seed, topics, batch, conc, retries;
 	double		 share;
 	const char	*url, *token, *output;
+	char		 token_buf[CLI_TOKEN_MAX + 1];	/* --token-file */
 	volatile sig_atomic_t *interrupted;
 	int		 quiet, gen_flags, nfiles;
 	char		**files;

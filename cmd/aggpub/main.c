@@ -62,12 +62,15 @@ static const char usage_text[] =
 "  -u, --url URL            aggd's URL (AGGREGATOR_URL;\n"
 "                           " CLIENT_DEFAULT_URL ")\n"
 "  -k, --token TOKEN        bearer token (AGG_TOKEN)\n"
+"      --token-file FILE    the token is FILE's first line (-k shows in ps)\n"
 "  -o, --output FILE        write the generated events to FILE as NDJSON\n"
 "                           instead of sending them (-: standard output)\n"
 "  -q, --quiet              no progress, retry notices or summary\n"
 "  -h, --help               this text\n"
 "  -V, --version            print the version\n"
 "\"-\" or files: ship NDJSON read from them.\n";
+
+enum { OPT_TOKEN_FILE = 256 };
 
 static uint64_t
 num_arg(int ch, const char *s, uint64_t min, uint64_t max)
@@ -104,6 +107,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "batch", 1, NULL, 'b' }, { "concurrency", 1, NULL, 'c' },
 		{ "retries", 1, NULL, 'r' }, { "url", 1, NULL, 'u' },
 		{ "token", 1, NULL, 'k' }, { "output", 1, NULL, 'o' },
+		{ "token-file", 1, NULL, OPT_TOKEN_FILE },
 		{ "quiet", 0, NULL, 'q' }, { "help", 0, NULL, 'h' },
 		{ "version", 0, NULL, 'V' }, { NULL, 0, NULL, 0 }
 	};
@@ -130,13 +134,16 @@ parse_args(int argc, char **argv, struct opts *o)
 		case 't': cli_old_letter("aggpub", ch, "-k (--token)");
 			/* FALLTHROUGH */
 		case 'k': o->token = optarg; break;
+		case OPT_TOKEN_FILE: o->token = cli_token_file("aggpub", optarg,
+		    o->token_buf, sizeof(o->token_buf)); break;
 		case 'o': o->output = optarg; break;
 		case 'q': o->quiet = 1; break;
 		case 'h': fputs(usage_text, stdout); exit(0);
 		case 'V': puts("aggpub " AGG_VERSION); exit(0);
 		default: cli_bad_option("aggpub", argv, ch, lopts);
 		}
-		o->gen_flags |= strchr("ndDTs", ch) != NULL;
+		/* ch < 128: strchr would match (char)256, a long option, at the NUL */
+		o->gen_flags |= ch < 128 && strchr("ndDTs", ch) != NULL;
 	}
 	o->files = argv + optind;
 	o->nfiles = argc - optind;

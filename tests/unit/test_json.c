@@ -2,6 +2,7 @@
  * test_json - the JSON reader and canonical writer: tables of raw inputs,
  * what each copies to, or the error it must give.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,7 +55,8 @@ static const struct {
 	{ "1.0", "1" }, { "-1.0", "-1" }, { "0.1", "0.1" }, { "-0.5", "-0.5" },
 	{ "12.50", "12.5" }, { "1200.000", "1200" }, { "100.5", "100.5" },
 	{ "0.0001", "0.0001" }, { "0.00001", "1e-05" }, { "0.000123", "0.000123" },
-	{ "-0.0", "0" }, { "0.0", "0" }, { "-0e5", "0" }, { "1e-400", "0" },
+	{ "-0.0", "-0.0" }, { "0.0", "0" }, { "-0e5", "-0.0" }, { "1e-400", "0" },
+	{ "-1e-400", "-0.0" }, { "0e-3", "0" },
 	{ "1e2", "100" }, { "1E+2", "100" }, { "1e-2", "0.01" },
 	{ "1e15", "1e+15" }, { "1e14", "100000000000000" },
 	{ "123456789012345.0", "123456789012345" },
@@ -98,7 +100,8 @@ test_copy(void)
 }
 
 /* The reference the fast paths must agree with: strtod, then the
- * shortest of %.15g, %.16g, %.17g that reads back; -0 as 0. */
+ * shortest of %.15g, %.16g, %.17g that reads back; zero as 0, or -0.0
+ * when negative (the integer -0 is 0, but that one is kept as it is). */
 static void
 reference(const char *num, char *out, size_t outlen)
 {
@@ -106,7 +109,8 @@ reference(const char *num, char *out, size_t outlen)
 	int prec;
 
 	if (d == 0) {
-		snprintf(out, outlen, "0");
+		snprintf(out, outlen, signbit(d) && strpbrk(num, ".eE") ?
+		    "-0.0" : "0");
 		return;
 	}
 	for (prec = 15; prec <= 17; prec++) {

@@ -1,8 +1,8 @@
 /*
- * reads.c - the reader thread; see reads.h.
+ * worker.c - a thread for work off the loop; see worker.h.
  *
- * One mutex guards the two lists: queued (loop -> reader) and done
- * (reader -> loop).  The eventfd is written once per batch of done jobs.
+ * One mutex guards the two lists: queued (loop -> worker) and done
+ * (worker -> loop).  The eventfd is written once per batch of done jobs.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -11,38 +11,38 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "reads.h"
+#include "worker.h"
 
-struct reads {
+struct worker {
 	struct ev_loop	*loop;
-	struct store_reader *reader;
+	void		*ctx;
 	int		 efd;
 	pthread_t	 thread;
 	pthread_mutex_t	 mu;
-	pthread_cond_t	 work;
-	struct read_job	*queued, **queued_tail;
-	struct read_job	*done, **done_tail;
+	pthread_cond_t	 wake;
+	struct work	*queued, **queued_tail;
+	struct work	*done, **done_tail;
 	int		 stopping;
 };
 
 static void *
-reader_main(void *arg)
+worker_main(void *arg)
 {
-	struct reads *r = arg;
-	struct read_job *j;
+	struct worker *r = arg;
+	struct work *j;
 	uint64_t one = 1;
 
 	pthread_mutex_lock(&r->mu);
 	for (;;) {
 		while (r->queued == NULL && !r->stopping)
-			pthread_cond_wait(&r->work, &r->mu);
+			pthread_cond_wait(&r->wake, &r->mu);
 		if ((j = r->queued) == NULL)
 			break;
 		if ((r->queued = j->next) == NULL)
 			r->queued_tail = &r->queued;
 		pthread_mutex_unlock(&r->mu);
 		j->next = NULL;
-		j->run(j, r->reader);
+		j->run(j, r->ctx);
 		pthread_mutex_lock(&r->mu);
 		*r->done_tail = j;
 		r->done_tail = &j->next;
@@ -57,8 +57,8 @@ reader_main(void *arg)
 static void
 on_done(struct ev_loop *loop, int fd, unsigned events, void *arg)
 {
-	struct reads *r = arg;
-	struct read_job *j, *next;
+	struct worker *r = arg;
+	struct work *j, *next;
 	uint64_t n;
 
 	(void)loop;
@@ -75,53 +75,52 @@ on_done(struct ev_loop *loop, int fd, unsigned events, void *arg)
 	}
 }
 
-struct reads *
-reads_start(struct ev_loop *loop, struct store_reader *reader)
+struct worker *
+worker_start(struct ev_loop *loop, const char *name, void *ctx)
 {
-	struct reads *r;
+	struct worker *r;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return NULL;
 	r->loop = loop;
-	r->reader = reader;
+	r->ctx = ctx;
 	r->queued_tail = &r->queued;
 	r->done_tail = &r->done;
 	pthread_mutex_init(&r->mu, NULL);
-	pthread_cond_init(&r->work, NULL);
+	pthread_cond_init(&r->wake, NULL);
 	if ((r->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1 ||
 	    ev_watch(loop, r->efd, EV_READ, on_done, r) == -1 ||
-	    pthread_create(&r->thread, NULL, reader_main, r) != 0)
-		fatal("cannot start the reader thread");
-	(void)pthread_setname_np(r->thread, "aggd-reader");
+	    pthread_create(&r->thread, NULL, worker_main, r) != 0)
+		fatal("cannot start the %s thread", name);
+	(void)pthread_setname_np(r->thread, name);
 	return r;
 }
 
 void
-reads_submit(struct reads *r, struct read_job *j)
+worker_submit(struct worker *r, struct work *j)
 {
 	j->next = NULL;
 	pthread_mutex_lock(&r->mu);
 	*r->queued_tail = j;
 	r->queued_tail = &j->next;
-	pthread_cond_signal(&r->work);
+	pthread_cond_signal(&r->wake);
 	pthread_mutex_unlock(&r->mu);
 }
 
 void
-reads_stop(struct reads *r)
+worker_stop(struct worker *r)
 {
 	if (r == NULL)
 		return;
 	pthread_mutex_lock(&r->mu);
 	r->stopping = 1;
-	pthread_cond_signal(&r->work);
+	pthread_cond_signal(&r->wake);
 	pthread_mutex_unlock(&r->mu);
 	pthread_join(r->thread, NULL);
 	on_done(r->loop, r->efd, EV_READ, r);
 	ev_unwatch(r->loop, r->efd);
 	close(r->efd);
-	store_reader_close(r->reader);
 	pthread_mutex_destroy(&r->mu);
-	pthread_cond_destroy(&r->work);
+	pthread_cond_destroy(&r->wake);
 	free(r);
 }
