@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rowsum.h"
 #include "runs.h"
 
 static void
@@ -35,15 +36,41 @@ run_entry(const void *blob, size_t i, uint64_t *seq, uint64_t *fp)
 	*fp = get64(e + 8);
 }
 
+static uint64_t
+run_sum(int64_t topic_id, int64_t last_seq, const void *entries, size_t len)
+{
+	int64_t inner = rowsum_bytes(ROWSUM_RUN, topic_id, entries, len);
+
+	return (uint64_t)rowsum_bytes(ROWSUM_RUN, last_seq, &inner,
+	    sizeof(inner));
+}
+
+int
+run_verify(int64_t topic_id, int64_t last_seq, const void *blob,
+    size_t bytes, size_t *n)
+{
+	*n = bytes / RUN_ENTRY;
+	if (bytes % RUN_ENTRY == 0)
+		return 0;		/* written before 1.2: no sum */
+	if (bytes % RUN_ENTRY != RUN_SUM)
+		return -1;
+	return get64((const unsigned char *)blob + *n * RUN_ENTRY) ==
+	    run_sum(topic_id, last_seq, blob, *n * RUN_ENTRY) ? 0 : -1;
+}
+
+/* run holds n entries and room for the sum after them. */
 static int
 run_insert(sqlite3_stmt *ins, int64_t topic_id, uint64_t last_seq,
-    const unsigned char *run, size_t n)
+    unsigned char *run, size_t n)
 {
 	int rc;
 
+	put64(run + n * RUN_ENTRY, run_sum(topic_id, (int64_t)last_seq, run,
+	    n * RUN_ENTRY));
 	sqlite3_bind_int64(ins, 1, topic_id);
 	sqlite3_bind_int64(ins, 2, (int64_t)last_seq);
-	sqlite3_bind_blob(ins, 3, run, (int)(n * RUN_ENTRY), SQLITE_STATIC);
+	sqlite3_bind_blob(ins, 3, run, (int)(n * RUN_ENTRY + RUN_SUM),
+	    SQLITE_STATIC);
 	rc = sqlite3_step(ins);
 	sqlite3_reset(ins);
 	return rc == SQLITE_DONE ? 0 : rc;
@@ -55,7 +82,7 @@ typedef int	next_fn(void *src, struct run_item *);
 static int
 build(next_fn *next, void *src, sqlite3_stmt *ins)
 {
-	unsigned char run[RUN_MAX * RUN_ENTRY];
+	unsigned char run[RUN_MAX * RUN_ENTRY + RUN_SUM];
 	struct run_item it;
 	int64_t topic = 0;
 	uint64_t seq = 0;

@@ -83,6 +83,20 @@ store_backup(const char *where, const char *dest, uint64_t *events,
 	return sqlite_store_backup(where, dest, events, err, errsz);
 }
 
+long
+store_check(const char *where, store_report_fn *report, void *arg,
+    uint64_t *events, char *err, size_t errsz)
+{
+	return sqlite_store_check(where, report, arg, events, err, errsz);
+}
+
+long
+store_salvage(const char *where, const char *dest, store_report_fn *report,
+    void *arg, uint64_t *kept, char *err, size_t errsz)
+{
+	return sqlite_store_salvage(where, dest, report, arg, kept, err, errsz);
+}
+
 int
 store_restore(const char *backup, const char *where, uint64_t *events,
     char *err, size_t errsz)

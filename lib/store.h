@@ -26,6 +26,7 @@
 #define STORE_ERROR	(-1)
 #define STORE_FULL	(-2)	/* the disk is full: nothing was applied */
 #define STORE_IOERR	(-3)	/* the disk failed a write: trust it no more */
+#define STORE_TOPICS	(-4)	/* a batch refused: it would pass max_topics */
 
 struct store;
 struct store_reader;
@@ -33,6 +34,9 @@ struct store_reader;
 struct store_counts {
 	uint64_t	received, unique, duplicates;
 	uint64_t	last_ms;	/* when the last arrived (ms since 1970), 0 none */
+	int		refused;	/* store_commit: the batch would pass
+					   max_topics, and nothing of it was
+					   applied */
 };
 
 typedef int	 store_counts_fn(int64_t topic_id, const struct store_counts *,
@@ -81,9 +85,13 @@ struct store_reader_engine {
 /* Every engine's handles begin with these. */
 struct store {
 	const struct store_engine *engine;
+	size_t		 max_topics;	/* 0: no limit; set after store_open */
 };
 struct store_reader {
 	const struct store_reader_engine *engine;
+	/* Why the last read failed when a row failed its checksum, else "";
+	   each read clears it. */
+	char		 damage[200];
 };
 
 /* The store at where (a path: SQLite); NULL with a one-line err. */
@@ -92,7 +100,8 @@ void		 store_close(struct store *);
 
 /*
  * Applies batches b[0..n) in one transaction and sets res[i] to batch i's
- * counts.  Returns 0, or STORE_FULL or STORE_ERROR with a message in err:
+ * counts.  A batch that would bring the store past max_topics topics is
+ * not applied (res[i].refused), the others are.  Returns 0, or STORE_FULL or STORE_ERROR with a message in err:
  * then nothing at all was applied.  STORE_IOERR: the commit itself
  * failed after it may have reached the disk, and only recovery decides
  * whether it was applied; the caller must answer nobody and stop.  A
@@ -142,6 +151,25 @@ const char	*store_engine_name(const struct store *);
  */
 int		 store_backup(const char *where, const char *dest,
 		    uint64_t *events, char *err, size_t errsz);
+/*
+ * Verifies every value the store at where holds against what wrote it
+ * (aggd --check): each problem found goes to report as one line.
+ * Returns how many were found (*events: how many events it holds), or -1
+ * with err set when the store cannot be read at all.
+ */
+typedef void	 store_report_fn(const char *line, void *arg);
+long		 store_check(const char *where, store_report_fn *, void *arg,
+		    uint64_t *events, char *err, size_t errsz);
+/*
+ * Writes the sound rows of the store at where into a new store at dest
+ * (aggd --salvage), the store itself untouched: what was dropped or made
+ * again goes to report.  Returns how many events were dropped (*kept:
+ * how many are in dest), or -1 with err set.
+ */
+long		 store_salvage(const char *where, const char *dest,
+		    store_report_fn *, void *arg, uint64_t *kept, char *err,
+		    size_t errsz);
+
 /* The store at where replaced by the backup, while no aggd runs on it. */
 int		 store_restore(const char *backup, const char *where,
 		    uint64_t *events, char *err, size_t errsz);

@@ -33,8 +33,16 @@
 #include <time.h>
 
 #include "array.h"
+#include "log.h"
+#include "rowsum.h"
 #include "store_sqlite.h"
 
+
+int64_t
+sqlite_topic_sum(int64_t id, const char *name, size_t len)
+{
+	return rowsum_bytes(ROWSUM_TOPIC, id, name, len);
+}
 
 static int
 prepare(struct sqlite_store *s, sqlite3_stmt **st, const char *sql)
@@ -49,8 +57,8 @@ static int
 prepare_inserts(struct sqlite_store *s)
 {
 	static const char head[] = "INSERT INTO events(seq, topic_id, fp,"
-	    " event_id, ts, source, payload, received_at) VALUES ",
-	    row[] = "(?,?,?,?,?,?,?,?)";
+	    " event_id, ts, source, payload, received_at, sum) VALUES ",
+	    row[] = "(?,?,?,?,?,?,?,?,?)";
 	char sql[sizeof(head) + PENDING_MAX * sizeof(row)];
 	size_t len, i, rows;
 
@@ -74,10 +82,10 @@ static int
 sqlite_prepare(struct sqlite_store *s)
 {
 	if (prepare_inserts(s) == -1 ||
-	    prepare(s, &s->get_event, "SELECT topic_id, event_id FROM events"
-	    " WHERE seq = ?") == -1 ||
-	    prepare(s, &s->ins_topic, "INSERT INTO topics(id, name) VALUES (?,?)")
-	    == -1 ||
+	    prepare(s, &s->get_event, "SELECT topic_id, fp, received_at, sum, "
+	    SQLITE_FIELD_COLS " FROM events WHERE seq = ?") == -1 ||
+	    prepare(s, &s->ins_topic, "INSERT INTO topics(id, name, sum)"
+	    " VALUES (?,?,?)") == -1 ||
 	    prepare(s, &s->upd_topic, "UPDATE topics SET received = received + ?,"
 	    " uniq = uniq + ?, dups = dups + ?, last_at = ? WHERE id = ?") == -1 ||
 	    prepare(s, &s->ins_run, sqlite_ins_run_sql) == -1 ||
@@ -191,6 +199,8 @@ topic_get(struct sqlite_store *s, const char *name, size_t len, int *rc)
 	}
 	sqlite3_bind_int64(s->ins_topic, 1, t->id);
 	sqlite3_bind_text(s->ins_topic, 2, t->name, (int)len, SQLITE_STATIC);
+	sqlite3_bind_int64(s->ins_topic, 3, sqlite_topic_sum(t->id, t->name,
+	    len));
 	if ((*rc = step_done(s->ins_topic)) != 0)
 		return NULL;
 	return t;
@@ -220,7 +230,7 @@ topics_load(struct sqlite_store *s, uint64_t *uniq)
 
 	*uniq = 0;
 	if (sqlite3_prepare_v2(s->db, "SELECT id, name, received, uniq, dups,"
-	    " last_at FROM topics ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+	    " last_at, sum FROM topics ORDER BY id", -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	if (tindex_rebuild(s, 64) == -1)
 		goto fail;
@@ -236,6 +246,13 @@ topics_load(struct sqlite_store *s, uint64_t *uniq)
 		t->total.unique = (uint64_t)sqlite3_column_int64(st, 3);
 		t->total.duplicates = (uint64_t)sqlite3_column_int64(st, 4);
 		t->total.last_ms = (uint64_t)sqlite3_column_int64(st, 5);
+		if (sqlite3_column_type(st, 6) != SQLITE_NULL &&
+		    sqlite3_column_int64(st, 6) != sqlite_topic_sum(t->id,
+		    t->name, t->len)) {
+			snprintf(s->damage, sizeof(s->damage), "topic %lld"
+			    " fails its checksum", (long long)t->id);
+			goto fail;
+		}
 		if (t->total.last_ms > s->last_ms)
 			s->last_ms = t->total.last_ms;
 		*uniq += t->total.unique;
@@ -271,7 +288,32 @@ select_u64(struct sqlite_store *s, const char *sql, uint64_t *v)
  */
 #define INDEX_LAG	1024
 
-/* Adds the events in the runs. */
+/*
+ * 1 when a run's row is not what was written: its sum differs, or its
+ * entries are not seqs in order within (0, indexed] ending at last_seq.
+ * The seqs become indexes into memory, so none is taken on trust.
+ */
+static int
+run_damaged(const struct sqlite_store *s, sqlite3_stmt *st)
+{
+	int64_t topic_id = sqlite3_column_int64(st, 0);
+	int64_t last_seq = sqlite3_column_int64(st, 1);
+	const void *blob = sqlite3_column_blob(st, 2);
+	size_t bytes = (size_t)sqlite3_column_bytes(st, 2), i, len;
+	uint64_t seq, fp, prev = 0;
+
+	if (run_verify(topic_id, last_seq, blob, bytes, &len) == -1 ||
+	    len == 0 || len > RUN_MAX)
+		return 1;
+	for (i = 0; i < len; i++, prev = seq) {
+		run_entry(blob, i, &seq, &fp);
+		if (seq <= prev || seq > s->indexed)
+			return 1;
+	}
+	return prev != (uint64_t)last_seq;
+}
+
+/* Adds the events in the runs; 1 when a run is damaged (s->damage). */
 static int
 fps_add_runs(struct sqlite_store *s)
 {
@@ -281,12 +323,20 @@ fps_add_runs(struct sqlite_store *s)
 	size_t i, n, len;
 	int rc;
 
-	if (sqlite3_prepare_v2(s->db, "SELECT entries FROM topic_runs", -1, &st,
-	    NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db, "SELECT topic_id, last_seq, entries"
+	    " FROM topic_runs", -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		blob = sqlite3_column_blob(st, 0);
-		len = (size_t)sqlite3_column_bytes(st, 0) / RUN_ENTRY;
+		if (run_damaged(s, st)) {
+			snprintf(s->damage, sizeof(s->damage), "the run of topic"
+			    " %lld ending at seq %lld is damaged",
+			    (long long)sqlite3_column_int64(st, 0),
+			    (long long)sqlite3_column_int64(st, 1));
+			sqlite3_finalize(st);
+			return 1;
+		}
+		blob = sqlite3_column_blob(st, 2);
+		len = (size_t)sqlite3_column_bytes(st, 2) / RUN_ENTRY;
 		for (i = 0; i < len; i += n) {
 			for (n = 0; n < LOAD_BATCH && i + n < len; n++)
 				run_entry(blob, i + n, &seq[n], &fp[n]);
@@ -340,11 +390,34 @@ fps_load(struct sqlite_store *s, uint64_t expected)
 {
 	uint64_t last;
 
+	int rc;
+
 	if (fpset_init(&s->set, (size_t)expected) == -1 ||
-	    select_u64(s, "SELECT value FROM meta WHERE name = 'indexed'",
-	    &s->indexed) == -1 ||
-	    fps_add_runs(s) == -1 || fps_add_tail(s) == -1 ||
-	    select_u64(s, "SELECT coalesce(max(seq), 0) FROM events", &last) == -1)
+	    select_u64(s, "SELECT coalesce(max(seq), 0) FROM events", &last) ==
+	    -1 || select_u64(s, "SELECT value FROM meta WHERE name = 'indexed'",
+	    &s->indexed) == -1)
+		return -1;
+	if (s->indexed > last)
+		rc = 1, snprintf(s->damage, sizeof(s->damage), "the index"
+		    " claims seq %llu, past the last event (%llu)",
+		    (unsigned long long)s->indexed, (unsigned long long)last);
+	else
+		rc = fps_add_runs(s);
+	if (rc == 1) {
+		/* The runs are derived from the events: made again. */
+		log_warnx("store damaged: %s; rebuilding the index from the"
+		    " events", s->damage);
+		*s->damage = '\0';
+		fpset_free(&s->set);
+		if (fpset_init(&s->set, (size_t)expected) == -1 ||
+		    sqlite_rebuild_runs(s) == -1 ||
+		    select_u64(s, "SELECT value FROM meta WHERE name ="
+		    " 'indexed'", &s->indexed) == -1 ||
+		    (rc = fps_add_runs(s)) != 0)
+			return -1;
+		log_warnx("the index is whole again");
+	}
+	if (rc != 0 || fps_add_tail(s) == -1)
 		return -1;
 	s->next_seq = last + 1;
 	return 0;
@@ -362,16 +435,24 @@ sqlite_load(struct sqlite_store *s)
 }
 
 
-static uint64_t
-fingerprint(const struct sqlite_store *s, const struct event_fields *f)
+uint64_t
+sqlite_fingerprint(const struct siphash_key *k, const char *topic,
+    size_t topic_len, const char *event_id, size_t event_id_len)
 {
 	unsigned char key[1 + 2 * EVENT_FIELD_MAX];
 
 	/* The length prefix keeps ("ab","c") apart from ("a","bc"). */
-	key[0] = (unsigned char)f->topic_len;
-	memcpy(key + 1, f->topic, f->topic_len);
-	memcpy(key + 1 + f->topic_len, f->event_id, f->event_id_len);
-	return siphash(&s->key, key, 1 + f->topic_len + f->event_id_len);
+	key[0] = (unsigned char)topic_len;
+	memcpy(key + 1, topic, topic_len);
+	memcpy(key + 1 + topic_len, event_id, event_id_len);
+	return siphash(k, key, 1 + topic_len + event_id_len);
+}
+
+static uint64_t
+fingerprint(const struct sqlite_store *s, const struct event_fields *f)
+{
+	return sqlite_fingerprint(&s->key, f->topic, f->topic_len, f->event_id,
+	    f->event_id_len);
 }
 
 /* 1 when a candidate's (topic_id, event_id) is f's. */
@@ -381,6 +462,41 @@ same_identity(int64_t topic_id, const void *event_id, size_t len,
 {
 	return topic_id == want_topic_id && len == f->event_id_len &&
 	    memcmp(event_id, f->event_id, len) == 0;
+}
+
+void
+sqlite_row_fields(sqlite3_stmt *st, int col, struct event_fields *f)
+{
+	f->event_id = (const char *)sqlite3_column_text(st, col);
+	f->event_id_len = (size_t)sqlite3_column_bytes(st, col);
+	f->timestamp = (const char *)sqlite3_column_text(st, col + 1);
+	f->timestamp_len = (size_t)sqlite3_column_bytes(st, col + 1);
+	f->source = (const char *)sqlite3_column_text(st, col + 2);
+	f->source_len = (size_t)sqlite3_column_bytes(st, col + 2);
+	f->payload = (const char *)sqlite3_column_text(st, col + 3);
+	f->payload_len = (size_t)sqlite3_column_bytes(st, col + 3);
+}
+
+/*
+ * 1, with s->damage set, when the event row at the cursor (get_event's
+ * columns) is not what was written.  Rows from before 1.2 have no sum and
+ * are taken as they are.
+ */
+static int
+stored_damaged(struct sqlite_store *s, sqlite3_stmt *st, uint64_t seq)
+{
+	struct event_fields f;
+
+	if (sqlite3_column_type(st, 3) == SQLITE_NULL)
+		return 0;
+	sqlite_row_fields(st, 4, &f);
+	if (sqlite3_column_int64(st, 3) == rowsum_event((int64_t)seq,
+	    sqlite3_column_int64(st, 0), (uint64_t)sqlite3_column_int64(st, 1),
+	    sqlite3_column_int64(st, 2), &f))
+		return 0;
+	snprintf(s->damage, sizeof(s->damage), "event seq %llu fails its"
+	    " checksum", (unsigned long long)seq);
+	return 1;
 }
 
 /* 1 when (topic, event_id) is stored (or added by this transaction). */
@@ -394,6 +510,13 @@ is_stored(struct sqlite_store *s, uint64_t fp, int64_t topic_id,
 	int found = 0, step;
 
 	while (!found && (seq = fpset_next(&s->set, fp, &pos)) != 0) {
+		if (seq >= s->next_seq) {	/* never trust the file */
+			snprintf(s->damage, sizeof(s->damage), "the index"
+			    " names seq %llu, past the last event",
+			    (unsigned long long)seq);
+			*rc = SQLITE_CORRUPT;
+			return -1;
+		}
 		if (seq >= first_pending) {
 			p = &s->pending[seq - first_pending];
 			found = same_identity(p->topic_id, p->f.event_id,
@@ -401,11 +524,15 @@ is_stored(struct sqlite_store *s, uint64_t fp, int64_t topic_id,
 			continue;
 		}
 		sqlite3_bind_int64(s->get_event, 1, (int64_t)seq);
-		if ((step = sqlite3_step(s->get_event)) == SQLITE_ROW) {
+		if ((step = sqlite3_step(s->get_event)) == SQLITE_ROW &&
+		    stored_damaged(s, s->get_event, seq)) {
+			*rc = SQLITE_CORRUPT;
+			found = -1;
+		} else if (step == SQLITE_ROW) {
 			found = same_identity(
 			    sqlite3_column_int64(s->get_event, 0),
-			    sqlite3_column_blob(s->get_event, 1),
-			    (size_t)sqlite3_column_bytes(s->get_event, 1),
+			    sqlite3_column_blob(s->get_event, 4),
+			    (size_t)sqlite3_column_bytes(s->get_event, 4),
 			    topic_id, f);
 		} else if (step != SQLITE_DONE) {
 			*rc = step;
@@ -433,6 +560,8 @@ bind_row(sqlite3_stmt *st, int col, uint64_t seq, const struct pending *p)
 	sqlite3_bind_text(st, col + 7, f->payload, (int)f->payload_len,
 	    SQLITE_STATIC);
 	sqlite3_bind_int64(st, col + 8, (int64_t)p->received_ms);
+	sqlite3_bind_int64(st, col + 9, rowsum_event((int64_t)seq, p->topic_id,
+	    p->fp, (int64_t)p->received_ms, f));
 }
 
 /* Inserts the pending rows, the largest statement that fits first. */
@@ -449,7 +578,7 @@ flush_pending(struct sqlite_store *s)
 			;
 		rows = (size_t)1 << k;
 		for (i = 0; i < rows; i++)
-			bind_row(s->ins_events[k], 8 * (int)i, seq + done + i,
+			bind_row(s->ins_events[k], 9 * (int)i, seq + done + i,
 			    &s->pending[done + i]);
 		if ((rc = step_done(s->ins_events[k])) != 0)
 			return rc;
@@ -547,6 +676,41 @@ index_tail(struct sqlite_store *s)
 	return 0;
 }
 
+/*
+ * 1 when batch b brings more new topics than max_topics leaves room for
+ * (new names counted once each, by their hash), 0 when not, -1 without
+ * memory.  A batch of fewer events than the room needs no look.
+ */
+static int
+past_topic_limit(struct sqlite_store *s, const struct event_batch *b)
+{
+	size_t max = s->base.max_topics, room, cap, n = 0, i, k;
+	struct event_fields f;
+	uint64_t h, *seen;
+
+	if (max == 0 || s->ntopics + b->n <= max)
+		return 0;
+	room = max > s->ntopics ? max - s->ntopics : 0;
+	for (cap = 16; cap < 2 * (room + 1); cap *= 2)
+		;
+	if ((seen = calloc(cap, sizeof(*seen))) == NULL)
+		return -1;
+	for (i = 0; i < b->n && n <= room; i++) {
+		event_fields(b, i, &f);
+		h = topic_hash(s, f.topic, f.topic_len);
+		if (topic_find(s, f.topic, f.topic_len, h) != NULL)
+			continue;
+		h |= 1;		/* 0 marks a free slot */
+		for (k = h & (cap - 1); seen[k] && seen[k] != h;
+		    k = (k + 1) & (cap - 1))
+			;
+		if (!seen[k])
+			seen[k] = h, n++;
+	}
+	free(seen);
+	return n > room;
+}
+
 static int
 apply_all(struct sqlite_store *s, struct event_batch *const *b, size_t n,
     struct store_counts *res)
@@ -557,6 +721,10 @@ apply_all(struct sqlite_store *s, struct event_batch *const *b, size_t n,
 
 	for (i = 0; i < n; i++) {
 		memset(&res[i], 0, sizeof(res[i]));
+		if ((rc = past_topic_limit(s, b[i])) < 0)
+			return SQLITE_NOMEM;
+		if ((res[i].refused = rc) != 0)
+			continue;
 		for (j = 0; j < b[i]->n; j++) {
 			event_fields(b[i], j, &f);
 			if ((rc = apply_event(s, &f, &res[i])) != 0)
@@ -678,8 +846,14 @@ sqlite_commit(struct store *st, struct event_batch *const *b, size_t n,
 		sqlite_catch_up(s);
 		return 0;
 	}
-	snprintf(err, errsz, "store: %s", rc == SQLITE_NOMEM ? "out of memory" :
-	    sqlite3_errstr(rc));
+	if (rc == SQLITE_CORRUPT && *s->damage) {
+		snprintf(err, errsz, "store damaged: %s (aggd --check tells"
+		    " more); nothing of this request was stored", s->damage);
+		log_warnx("store damaged: %s; see aggd --check", s->damage);
+		*s->damage = '\0';
+	} else
+		snprintf(err, errsz, "store: %s", rc == SQLITE_NOMEM ?
+		    "out of memory" : sqlite3_errstr(rc));
 	end_transaction(s, &before);
 	pthread_mutex_unlock(&s->set_mu);
 	if (unknown)

@@ -54,6 +54,7 @@ struct sqlite_store {
 	int		 ckpt_ready;	/* see sqlite_maintain */
 	int		 ckpt_state;	/* 0, STORE_ERROR or STORE_FULL */
 	struct siphash_key key;
+	char		 damage[200];	/* why the store was refused, or "" */
 	struct fpset	 set;
 	pthread_mutex_t	 set_mu;	/* the writer's while it commits */
 	uint64_t	 next_seq;
@@ -86,14 +87,39 @@ int		 sqlite_store_restore(const char *backup, const char *path,
 extern const char sqlite_ins_run_sql[];
 extern const struct store_engine sqlite_engine;
 
+#define ROWSUM_TOPIC	0x746f706963		/* rowsum_bytes tags */
+#define ROWSUM_KEY	0x6b6579
+
 /* store_sqlite.c: loads topics and the fingerprint index, prepares
-   statements; the fingerprint of an identity and its candidates. */
+   statements; the fingerprint of an identity and its candidates; the sum
+   a topic's row keeps: over its id and name, which never change (its
+   counters do, and aggd 1.1, which still opens the store, would leave a
+   sum over them stale; --check checks them against the events). */
+int64_t	 sqlite_topic_sum(int64_t id, const char *name, size_t len);
+uint64_t sqlite_fingerprint(const struct siphash_key *, const char *topic,
+	    size_t topic_len, const char *event_id, size_t event_id_len);
+/*
+ * An event's four stored fields from columns col .. col + 3 of st
+ * (event_id, ts, source, payload); topic is left alone.
+ */
+void	 sqlite_row_fields(sqlite3_stmt *st, int col, struct event_fields *f);
+/* The event columns those read, in that order. */
+#define SQLITE_FIELD_COLS	"event_id, ts, source, payload"
+
+/* store_sqlite_check.c and _salvage.c: store_check's and store_salvage's. */
+long	 sqlite_store_check(const char *path, store_report_fn *, void *,
+	    uint64_t *events, char *err, size_t errsz);
+long	 sqlite_store_salvage(const char *path, const char *dest,
+	    store_report_fn *, void *, uint64_t *kept, char *err, size_t errsz);
 int	 sqlite_load(struct sqlite_store *);
 size_t	 sqlite_candidates(struct sqlite_store *, const char *topic,
 	    size_t topic_len, const char *event_id, size_t event_id_len,
 	    uint64_t *seq, size_t max);
 
-/* store_sqlite_open.c: syncs the folder that holds path. */
+/* store_sqlite_open.c: makes topic_runs again from the events, in a
+   transaction of its own. */
+int	 sqlite_rebuild_runs(struct sqlite_store *);
+/* Syncs the folder that holds path. */
 int	 sqlite_sync_parent(char *path);
 /* Makes the folders path is in, each synced into its parent. */
 int	 sqlite_mkdirs(const char *path, char *err, size_t errsz);

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "rowsum.h"
 #include "store_sqlite.h"
 
 static void
@@ -121,11 +122,11 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS topics(id INTEGER PRIMARY KEY,"
     " name TEXT NOT NULL UNIQUE, received INTEGER NOT NULL DEFAULT 0,"
     " uniq INTEGER NOT NULL DEFAULT 0, dups INTEGER NOT NULL DEFAULT 0,"
-    " last_at INTEGER NOT NULL DEFAULT 0);"
+    " last_at INTEGER NOT NULL DEFAULT 0, sum INTEGER);"
     "CREATE TABLE IF NOT EXISTS events(seq INTEGER PRIMARY KEY,"
     " topic_id INTEGER NOT NULL, fp INTEGER NOT NULL, event_id TEXT NOT NULL,"
     " ts TEXT NOT NULL, source TEXT NOT NULL, payload TEXT NOT NULL,"
-    " received_at INTEGER);"
+    " received_at INTEGER, sum INTEGER);"
     "CREATE TABLE IF NOT EXISTS topic_runs(topic_id INTEGER NOT NULL,"
     " last_seq INTEGER NOT NULL, entries BLOB NOT NULL,"
     " PRIMARY KEY(topic_id, last_seq)) WITHOUT ROWID;"
@@ -188,6 +189,21 @@ runs_convert(struct sqlite_store *s, const char *rows_sql)
 	return 0;
 }
 
+int
+sqlite_rebuild_runs(struct sqlite_store *s)
+{
+	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	if (runs_convert(s, "SELECT topic_id, seq, fp FROM events"
+	    " ORDER BY topic_id, seq") == -1 ||
+	    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Columns that 1.2 added, to a store made before: ALTER TABLE ADD COLUMN
  * changes only the schema, not the rows.  Events stored before have no
@@ -200,6 +216,9 @@ static const struct {
 	    " INTEGER" },
 	{ "topics", "last_at", "ALTER TABLE topics ADD COLUMN last_at INTEGER"
 	    " NOT NULL DEFAULT 0" },
+	/* 1.2: row sums (rowsum.h); NULL in rows written before them */
+	{ "events", "sum", "ALTER TABLE events ADD COLUMN sum INTEGER" },
+	{ "topics", "sum", "ALTER TABLE topics ADD COLUMN sum INTEGER" },
 };
 
 static int
@@ -264,6 +283,37 @@ sqlite_migrate(struct sqlite_store *s)
 	return 0;
 }
 
+/*
+ * The key's sum: one changed bit of the key changes every fingerprint,
+ * and dedup would silently miss every stored identity.  Kept from the
+ * first 1.2 start on.
+ */
+static int
+key_sum(struct sqlite_store *s, const unsigned char *k, size_t len)
+{
+	int64_t want = rowsum_bytes(ROWSUM_KEY, 0, k, len);
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE name ="
+	    " 'key_sum'", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_int64(st, 0) != want)
+		snprintf(s->damage, sizeof(s->damage), "the fingerprint key"
+		    " fails its checksum");
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return *s->damage ? -1 : 0;
+	if (rc != SQLITE_DONE || sqlite3_prepare_v2(s->db, "INSERT INTO meta"
+	    " VALUES ('key_sum', ?)", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, want);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* The fingerprint key: made once per store, kept in it. */
 static int
 sqlite_key(struct sqlite_store *s)
@@ -295,7 +345,7 @@ sqlite_key(struct sqlite_store *s)
 	}
 	memcpy(&s->key.k0, k, 8);
 	memcpy(&s->key.k1, k + 8, 8);
-	return 0;
+	return key_sum(s, k, sizeof(k));
 }
 
 
@@ -342,7 +392,12 @@ sqlite_store_open(const char *path, char *err, size_t errsz)
 		goto fail;
 	}
 	if (sqlite_setup(s) == -1) {
-		seterr(err, errsz, "store %s: %s", path, sqlite3_errmsg(s->db));
+		if (*s->damage)
+			seterr(err, errsz, "store %s is damaged: %s (see"
+			    " aggd --check)", path, s->damage);
+		else
+			seterr(err, errsz, "store %s: %s", path,
+			    sqlite3_errmsg(s->db));
 		goto fail;
 	}
 	if (sqlite_wal_open(s) == -1) {

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rowsum.h"
 #include "runs.h"
 #include "store_sqlite.h"
 
@@ -30,18 +31,20 @@ struct sqlite_reader {
 	sqlite3_stmt	*low_all, *tail_back, *seq_probe, *seq_last;
 };
 
+/* What an event row holds, and its row's and its topic's sums. */
 #define EVENT_COLS "e.seq, t.name, e.event_id, e.ts, e.source, e.payload," \
-	" e.received_at FROM events e JOIN topics t ON t.id = e.topic_id"
+	" e.received_at, e.topic_id, e.fp, e.sum, t.sum FROM events e" \
+	" JOIN topics t ON t.id = e.topic_id"	/* fields: SQLITE_FIELD_COLS */
 
 static const char *const reader_sql[] = {
 	"SELECT id, name FROM topics WHERE name > ? ORDER BY name",
 	"SELECT id FROM topics WHERE name = ?",
 	"SELECT " EVENT_COLS " WHERE e.seq > ? AND e.seq < ? ORDER BY e.seq"
 	" LIMIT ?",
-	"SELECT entries FROM topic_runs WHERE topic_id = ? AND last_seq > ?"
-	" ORDER BY last_seq",
-	"SELECT entries FROM topic_runs WHERE topic_id = ? AND last_seq > ?"
-	" ORDER BY last_seq DESC",
+	"SELECT entries, last_seq FROM topic_runs WHERE topic_id = ? AND"
+	" last_seq > ? ORDER BY last_seq",
+	"SELECT entries, last_seq FROM topic_runs WHERE topic_id = ? AND"
+	" last_seq > ? ORDER BY last_seq DESC",
 	"BEGIN",
 	"COMMIT",
 	"SELECT value FROM meta WHERE name = 'indexed'",
@@ -157,26 +160,48 @@ fn_status(int r)
 	return r == 0 ? SQLITE_DONE : r > 0 ? SQLITE_OK : SQLITE_ABORT;
 }
 
-/* The row of an event query (EVENT_COLS) to fn. */
+/* 1, with the reader's damage set, when a row fails its sums. */
 static int
-row_to_fn(sqlite3_stmt *st, store_event_fn *fn, void *arg)
+row_damaged(struct sqlite_reader *r, sqlite3_stmt *st,
+    const struct event_fields *f, const struct event_stored *at)
+{
+	int64_t topic_id = sqlite3_column_int64(st, 7);
+
+	if (sqlite3_column_type(st, 9) != SQLITE_NULL &&
+	    sqlite3_column_int64(st, 9) != rowsum_event(at->seq, topic_id,
+	    (uint64_t)sqlite3_column_int64(st, 8), sqlite3_column_int64(st, 6),
+	    f)) {
+		snprintf(r->base.damage, sizeof(r->base.damage), "event seq"
+		    " %lld fails its checksum", (long long)at->seq);
+		return 1;
+	}
+	if (sqlite3_column_type(st, 10) != SQLITE_NULL &&
+	    sqlite3_column_int64(st, 10) != sqlite_topic_sum(topic_id,
+	    f->topic, f->topic_len)) {
+		snprintf(r->base.damage, sizeof(r->base.damage), "topic %lld"
+		    " (of event seq %lld) fails its checksum",
+		    (long long)topic_id, (long long)at->seq);
+		return 1;
+	}
+	return 0;
+}
+
+/* The row of an event query (EVENT_COLS) to fn, once its sums hold. */
+static int
+row_to_fn(struct sqlite_reader *r, sqlite3_stmt *st, store_event_fn *fn,
+    void *arg)
 {
 	struct event_fields f;
 	struct event_stored at;
 
-#define COL(i, p, l) do {						\
-	f.p = (const char *)sqlite3_column_text(st, i);			\
-	f.l = (size_t)sqlite3_column_bytes(st, i);			\
-} while (0)
-	COL(1, topic, topic_len);
-	COL(2, event_id, event_id_len);
-	COL(3, timestamp, timestamp_len);
-	COL(4, source, source_len);
-	COL(5, payload, payload_len);
-#undef COL
+	f.topic = (const char *)sqlite3_column_text(st, 1);
+	f.topic_len = (size_t)sqlite3_column_bytes(st, 1);
+	sqlite_row_fields(st, 2, &f);
 	at.seq = sqlite3_column_int64(st, 0);
 	at.received_ms = sqlite3_column_type(st, 6) == SQLITE_NULL ? -1 :
 	    sqlite3_column_int64(st, 6);
+	if (row_damaged(r, st, &f, &at))
+		return SQLITE_CORRUPT;
 	return fn_status(fn(&f, &at, arg));
 }
 
@@ -186,8 +211,9 @@ row_to_fn(sqlite3_stmt *st, store_event_fn *fn, void *arg)
  * page, SQLITE_ABORT when it failed, or an error.
  */
 static int
-page_run(sqlite3_stmt *page, int64_t id, const struct store_range *q,
-    int limit, store_event_fn *fn, void *arg, int *n)
+page_run(struct sqlite_reader *r, sqlite3_stmt *page, int64_t id,
+    const struct store_range *q, int limit, store_event_fn *fn, void *arg,
+    int *n)
 {
 	int rc, col = 1;
 
@@ -198,7 +224,7 @@ page_run(sqlite3_stmt *page, int64_t id, const struct store_range *q,
 	sqlite3_bind_int(page, col, limit);
 	while ((rc = sqlite3_step(page)) == SQLITE_ROW) {
 		++*n;
-		if ((rc = row_to_fn(page, fn, arg)) != SQLITE_DONE)
+		if ((rc = row_to_fn(r, page, fn, arg)) != SQLITE_DONE)
 			break;
 	}
 	sqlite3_reset(page);
@@ -215,7 +241,7 @@ one_event(struct sqlite_reader *r, uint64_t seq, store_event_fn *fn, void *arg,
 	sqlite3_bind_int64(r->one, 1, (int64_t)seq);
 	if ((rc = sqlite3_step(r->one)) == SQLITE_ROW) {
 		++*n;
-		rc = row_to_fn(r->one, fn, arg);
+		rc = row_to_fn(r, r->one, fn, arg);
 	}
 	sqlite3_reset(r->one);
 	return rc;
@@ -240,6 +266,22 @@ run_events(struct sqlite_reader *r, const void *blob, size_t len,
 	return rc;
 }
 
+/* 1, with the reader's damage set, when a run's row fails its sum. */
+static int
+run_row_damaged(struct sqlite_reader *r, sqlite3_stmt *st, int64_t id)
+{
+	int64_t last_seq = sqlite3_column_int64(st, 1);
+	size_t n;
+
+	if (run_verify(id, last_seq, sqlite3_column_blob(st, 0),
+	    (size_t)sqlite3_column_bytes(st, 0), &n) == 0)
+		return 0;
+	snprintf(r->base.damage, sizeof(r->base.damage), "the run of topic"
+	    " %lld ending at seq %lld fails its checksum", (long long)id,
+	    (long long)last_seq);
+	return 1;
+}
+
 /* Like page_run, from the topic's runs. */
 static int
 runs_page(struct sqlite_reader *r, int64_t id, const struct store_range *q,
@@ -251,7 +293,8 @@ runs_page(struct sqlite_reader *r, int64_t id, const struct store_range *q,
 	sqlite3_bind_int64(r->runs, 2, q->after);
 	while (rc == SQLITE_DONE && *n < q->limit &&
 	    (rc = sqlite3_step(r->runs)) == SQLITE_ROW)
-		rc = run_events(r, sqlite3_column_blob(r->runs, 0),
+		rc = run_row_damaged(r, r->runs, id) ? SQLITE_CORRUPT :
+		    run_events(r, sqlite3_column_blob(r->runs, 0),
 		    (size_t)sqlite3_column_bytes(r->runs, 0) / RUN_ENTRY, q, fn,
 		    arg, n);
 	sqlite3_reset(r->runs);
@@ -284,8 +327,8 @@ topic_page(struct sqlite_reader *r, int64_t id, const struct store_range *q,
 		rc = runs_page(r, id, q, fn, arg, &n);
 	if (rc == SQLITE_DONE && n < q->limit) {
 		tail.after = q->after > indexed ? q->after : indexed;
-		rc = page_run(r->page_tail, id, &tail, q->limit - n, fn, arg,
-		    &n);
+		rc = page_run(r, r->page_tail, id, &tail, q->limit - n, fn,
+		    arg, &n);
 	}
 	return rc;
 }
@@ -342,11 +385,14 @@ newest_low(struct sqlite_reader *r, int64_t id, const struct store_range *q,
 		return SQLITE_DONE;
 	sqlite3_bind_int64(r->runs_back, 1, id);
 	sqlite3_bind_int64(r->runs_back, 2, q->after);
-	while (n < q->limit && (rc = sqlite3_step(r->runs_back)) == SQLITE_ROW)
+	while (n < q->limit && (rc = sqlite3_step(r->runs_back)) == SQLITE_ROW &&
+	    !run_row_damaged(r, r->runs_back, id))
 		run_back(sqlite3_column_blob(r->runs_back, 0),
 		    (size_t)sqlite3_column_bytes(r->runs_back, 0) / RUN_ENTRY, q,
 		    &n, low);
 	sqlite3_reset(r->runs_back);
+	if (*r->base.damage)
+		return SQLITE_CORRUPT;
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_DONE : rc;
 }
 
@@ -366,7 +412,7 @@ read_range(struct sqlite_reader *r, int64_t topic_id,
 	if (q.after >= q.before - 1)	/* before >= 1: no overflow */
 		return SQLITE_DONE;
 	return topic_id ? topic_page(r, topic_id, &q, fn, arg) :
-	    page_run(r->page_all, 0, &q, q.limit, fn, arg, &n);
+	    page_run(r, r->page_all, 0, &q, q.limit, fn, arg, &n);
 }
 
 static int
@@ -374,6 +420,7 @@ begin_read(struct sqlite_reader *r)
 {
 	int rc = sqlite3_step(r->begin);
 
+	*r->base.damage = '\0';
 	sqlite3_reset(r->begin);
 	return rc == SQLITE_DONE ? 0 : -1;
 }

@@ -379,6 +379,24 @@ $(event t 2)"
 	[ "$(last_code)" = 400 ]
 }
 
+@test "--max-topics: a request that would pass it is 422 and stores nothing; known topics go on" {
+	start_aggd --max-topics 3
+	publish_ndjson "$(event a 1)
+$(event b 1)
+$(event c 1)" >/dev/null
+	[ "$(last_code)" = 200 ]
+	run publish_ndjson "$(event a 2)
+$(event d 1)"
+	[ "$(last_code)" = 422 ]
+	[[ "$(jq -r .error <<<"$output")" == *"a new topic would pass the limit of 3 topics (--max-topics); nothing of this request was stored"* ]]
+	run publish "$(event c 2)"
+	[ "$(last_code)" = 200 ]
+	run get "$AGGD_URL/stats"
+	[ "$(jq -c '[.received, .unique_processed, .topic_count]' <<<"$output")" = '[4,4,3]' ]
+	run "$AGG_BIN/aggd" --max-topics 0
+	[ "$status" = 2 ]
+}
+
 @test "GET / lists the endpoints" {
 	start_aggd
 	run get "$AGGD_URL/"

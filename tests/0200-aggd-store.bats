@@ -217,7 +217,7 @@ counts() {
 	start_aggd
 	# (the main thread is the loop, named aggd, or valgrind's tool under it)
 	[ "$(grep -h '^aggd-' /proc/$AGGD_PID/task/*/comm | sort | tr '\n' ' ')" = \
-	    "aggd-maint aggd-reader aggd-sync aggd-writer " ]
+	    "aggd-maint aggd-parse aggd-reader aggd-sync aggd-writer " ]
 }
 
 @test "SIGTERM answers a request in flight, then exits 0" {
@@ -255,6 +255,27 @@ counts() {
 	grep -q "Quit: finishing requests in flight" "$TMP/aggd.log"
 	start_aggd
 	[ "$(counts)" = '[2,2,0]' ]
+}
+
+@test "SIGTERM with 500 clients that read nothing of 4 MB pages: gone within 10 s" {
+	pad=$(head -c 4000 /dev/zero | tr '\0' p)
+	for i in $(seq 1000); do event big "$i" "{\"p\":\"$pad\"}"; echo; done >"$TMP/big.ndjson"
+	mkdir -p "$(dirname "$AGGD_DB")"
+	aggd -x -l 127.0.0.1:0 -d "$AGGD_DB" <"$TMP/big.ndjson" 2>/dev/null
+	start_aggd
+	fds=()
+	for i in $(seq 500); do
+		exec {fd}<>"/dev/tcp/127.0.0.1/$AGGD_PORT"
+		printf 'GET /events?limit=10000 HTTP/1.1\r\nHost: t\r\n\r\n' >&$fd
+		fds+=("$fd")
+	done
+	wait_metric agg_http_connections_open ">=" 500
+	SECONDS=0
+	kill -TERM "$AGGD_PID"
+	exited_cleanly
+	echo "gone after $SECONDS s"
+	[ "$SECONDS" -lt 10 ]
+	for fd in "${fds[@]}"; do exec {fd}>&-; done
 }
 
 # exited_cleanly: aggd, sent SIGTERM by the test, exits 0 (it may have)

@@ -230,6 +230,44 @@ read_by_aggd() {
 	stop_aggd
 }
 
+@test "long polls whose clients went free their slots at once: 300 gone, the next clients are served" {
+	start_aggd --max-conns 300
+	for i in $(seq 300); do
+		exec {fd}<>"/dev/tcp/127.0.0.1/$AGGD_PORT"
+		printf 'GET /events?topic=lp%d&wait=30 HTTP/1.1\r\nHost: t\r\n\r\n' "$i" >&$fd
+		exec {fd}>&-		# gone: a FIN right after the request
+	done
+	SECONDS=0
+	wait_metric agg_http_long_polls "<=" 0
+	wait_metric agg_http_connections_open "<=" 1
+	echo "slots free after $SECONDS s"
+	[ "$SECONDS" -lt 5 ]		# not when wait=30 ends
+	served
+}
+
+@test "5000 long polls parked on other topics do not slow commits: a normal client keeps half its rate or more" {
+	ulimit -n "$(ulimit -Hn)"
+	[ "$(ulimit -n)" -ge 5100 ] || skip "RLIMIT_NOFILE hard limit below 5100"
+	start_aggd
+	run "$ABUSE" idle "127.0.0.1:$AGGD_PORT" 0 3
+	normal_ok "$output"
+	alone=$(sed -n 's/.* requests=\([0-9]*\) .*/\1/p' <<<"$output")
+	fds=()
+	for i in $(seq 5000); do
+		exec {fd}<>"/dev/tcp/127.0.0.1/$AGGD_PORT"
+		printf 'GET /events?topic=other%d&wait=60 HTTP/1.1\r\nHost: t\r\n\r\n' "$i" >&$fd
+		fds+=("$fd")
+	done
+	wait_metric agg_http_long_polls ">=" 5000
+	run "$ABUSE" idle "127.0.0.1:$AGGD_PORT" 0 3
+	echo "normal client alone: $alone requests; beside 5000 parked polls: $output"
+	parked=$(sed -n 's/.* requests=\([0-9]*\) .*/\1/p' <<<"$output")
+	[ "$((parked * 2))" -ge "$alone" ]
+	[ "$(curl -s "$AGGD_URL/metrics" | awk '$1 == "agg_http_long_polls" {print $2}')" -ge 5000 ]
+	for fd in "${fds[@]}"; do exec {fd}>&-; done
+	stop_aggd
+}
+
 @test "requests pipelined before a FIN are all answered, whatever the read boundaries" {
 	start_aggd
 	for bytes in 16383 16384 32768; do

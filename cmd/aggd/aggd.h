@@ -15,6 +15,7 @@
 #include "service.h"
 
 #define AGGD_QUEUE_DEFAULT	65536	/* events */
+#define AGGD_TOPICS_DEFAULT	100000	/* --max-topics */
 #define AGGD_GRACE_MS		8000	/* SIGTERM: time to finish requests */
 
 struct aggd_config {
@@ -23,9 +24,12 @@ struct aggd_config {
 	const char	*token;		/* NULL: no auth */
 	char		 token_buf[CLI_TOKEN_MAX + 1];	/* --token-file */
 	const char	*backup, *restore;	/* a copy to make, then exit */
+	int		 check;		/* --check: verify the store, exit */
+	const char	*salvage;	/* --salvage: its sound rows to this */
 	int		 relaxed;
 	int		 exit_on_eof;
 	size_t		 queue;
+	size_t		 max_topics;
 	struct httpd_config http;
 };
 

@@ -165,6 +165,8 @@ publish_done(struct ingest_job *j)
 
 	if (j->status == 0)
 		reply_counts(pb->r, &j->counts);
+	else if (j->status == STORE_TOPICS)
+		reply_error(pb->r, 422, j->err, NULL);
 	else if (j->status == STORE_FULL)
 		reply_error(pb->r, 507, "the store's disk is full; nothing of"
 		    " this request was stored", NULL);
@@ -178,12 +180,14 @@ static void
 publish_parsed(struct parse_job *p)
 {
 	struct publish *pb = (struct publish *)p;
-	struct store_counts none = { 0, 0, 0, 0 };
+	struct store_counts none = { 0, 0, 0, 0, 0 };
 	struct httpd_req *r = pb->r;
 
 	if (p->rc == EVENT_SYNTAX || p->rc == EVENT_INVALID)
 		reply_refused(r, p->rc == EVENT_INVALID ? 422 : 400,
 		    &p->job.batch);
+	else if (p->rc == PARSE_SKIPPED)
+		reply_error(r, 503, "aggd is stopping, retry later", RETRY);
 	else if (p->rc != EVENT_OK)
 		reply_error(r, 503, "out of memory, retry later", RETRY);
 	else if (p->job.batch.n == 0)

@@ -80,6 +80,13 @@ feed_commit(struct feed *f)
 			event_batch_reset(&j->batch);
 			return 0;
 		}
+		if (j->status == STORE_TOPICS) {	/* no retry will do */
+			log_warnx("stdin: %zu events before line %ld: %s",
+			    j->batch.n, f->line + 1, j->err);
+			f->bad += j->batch.n;
+			event_batch_reset(&j->batch);
+			return 0;
+		}
 		log_warnx("stdin: %s; retrying", j->err);
 		if (poll(&p, 1, 1000) > 0)
 			return -1;

@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -119,10 +120,16 @@ commit_group(struct ingest *in, struct group *g)
 			fatalx("out of memory");
 		failed = failed ? failed : rc;
 		for (n = 0, j = first; j && n < 256; j = j->next, n++) {
-			j->status = rc;
+			j->status = rc == 0 && res[n].refused ? STORE_TOPICS :
+			    rc;
 			j->counts = res[n];
 			if (rc != 0)
 				memcpy(j->err, err, sizeof(j->err));
+			else if (res[n].refused)
+				snprintf(j->err, sizeof(j->err), "a new topic"
+				    " would pass the limit of %zu topics"
+				    " (--max-topics); nothing of this request"
+				    " was stored", in->store->max_topics);
 		}
 		if (rc != 0)
 			log_warnx("commit of %zu request%s failed: %s", n,

@@ -74,7 +74,9 @@ check_listen(const char *addr)
 static const char usage_text[] =
 "usage: aggd [-x] [-l addr:port] [-d store] [-k token] [--token-file file]\n"
 "            [--relaxed] [--max-body bytes] [--queue events] [--max-conns n]\n"
-"       aggd [-d store] --backup file | --restore file\n"
+"            [--max-topics n]\n"
+"       aggd [-d store] --backup file | --restore file | --check |\n"
+"            --salvage file\n"
 "  -l, --listen ADDR:PORT   listen address (AGG_LISTEN; 127.0.0.1:8080)\n"
 "  -d, --db PATH            store file (DEDUP_DB_PATH; data/dedup.db)\n"
 "  -k, --token TOKEN        require Authorization: Bearer TOKEN (AGG_TOKEN);\n"
@@ -86,8 +88,14 @@ static const char usage_text[] =
 "      --max-body BYTES     largest request body (16M); K, M suffixes\n"
 "      --queue EVENTS       ingest queue size before 503 (65536)\n"
 "      --max-conns N        open connections (10000)\n"
+"      --max-topics N       topics the store takes; a request that would\n"
+"                           pass it is refused with 422 (100000)\n"
 "      --backup FILE        copy the store to FILE while aggd runs, exit\n"
 "      --restore FILE       replace the stopped store by backup FILE, exit\n"
+"      --check              verify every row of the store, print each\n"
+"                           problem, exit 0 when there is none, else 1\n"
+"      --salvage FILE       write the store's sound rows to FILE, a store\n"
+"                           for --restore; say what was dropped, exit\n"
 "  -h, --help               this text\n"
 "  -V, --version            print the version\n";
 
@@ -122,7 +130,8 @@ size_arg(const char *name, const char *s)
 
 /* Options without a letter of their own; the letters of 1.1 map here. */
 enum { OPT_RELAXED = 256, OPT_MAX_BODY, OPT_QUEUE, OPT_MAX_CONNS,
-	OPT_BACKUP, OPT_RESTORE, OPT_TOKEN_FILE };
+	OPT_BACKUP, OPT_RESTORE, OPT_TOKEN_FILE, OPT_CHECK, OPT_SALVAGE,
+	OPT_MAX_TOPICS };
 
 static void
 parse_args(int argc, char **argv, struct aggd_config *c)
@@ -137,8 +146,11 @@ parse_args(int argc, char **argv, struct aggd_config *c)
 		{ "max-body", required_argument, NULL, OPT_MAX_BODY },
 		{ "queue", required_argument, NULL, OPT_QUEUE },
 		{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
+		{ "max-topics", required_argument, NULL, OPT_MAX_TOPICS },
 		{ "backup", required_argument, NULL, OPT_BACKUP },
 		{ "restore", required_argument, NULL, OPT_RESTORE },
+		{ "check", no_argument, NULL, OPT_CHECK },
+		{ "salvage", required_argument, NULL, OPT_SALVAGE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -175,8 +187,12 @@ parse_args(int argc, char **argv, struct aggd_config *c)
 		case 'c':
 		case OPT_MAX_CONNS: c->http.max_conns = size_arg("--max-conns",
 		    optarg); break;
+		case OPT_MAX_TOPICS: c->max_topics = size_arg("--max-topics",
+		    optarg); break;
 		case OPT_BACKUP: c->backup = optarg; break;
 		case OPT_RESTORE: c->restore = optarg; break;
+		case OPT_CHECK: c->check = 1; break;
+		case OPT_SALVAGE: c->salvage = optarg; break;
 		case 'h': usage(); break;
 		case 'V': printf("aggd %s\n", AGG_VERSION); exit(0);
 		default: cli_bad_option("aggd", argv, ch, opts);
@@ -186,9 +202,10 @@ parse_args(int argc, char **argv, struct aggd_config *c)
 		cli_usage_error("aggd", "unexpected argument: %s", argv[optind]);
 	if (c->token && *c->token == '\0')
 		c->token = NULL;
-	if (c->backup && c->restore)
-		cli_usage_error("aggd", "--backup or --restore: one at a time");
-	if (!c->backup && !c->restore)
+	if (!!c->backup + !!c->restore + c->check + !!c->salvage > 1)
+		cli_usage_error("aggd", "--backup, --restore, --check or"
+		    " --salvage: one at a time");
+	if (!c->backup && !c->restore && !c->check && !c->salvage)
 		check_listen(c->listen);
 }
 
@@ -203,6 +220,7 @@ config_defaults(struct aggd_config *c)
 	c->db_path = (v = getenv("DEDUP_DB_PATH")) && *v ? v : "data/dedup.db";
 	c->token = getenv("AGG_TOKEN");
 	c->queue = AGGD_QUEUE_DEFAULT;
+	c->max_topics = AGGD_TOPICS_DEFAULT;
 }
 
 /* A listening socket on ai, or -1 with *saved set to why not. */
@@ -438,6 +456,53 @@ copy_store(const struct aggd_config *c)
 	return 0;
 }
 
+static void
+print_problem(const char *line, void *arg)
+{
+	(void)arg;
+	printf("%s\n", line);
+}
+
+/* --check: the problems on standard output, one line on standard error. */
+static int
+check_store(const struct aggd_config *c)
+{
+	uint64_t events;
+	char err[512];
+	long n;
+
+	if ((n = store_check(c->db_path, print_problem, NULL, &events, err,
+	    sizeof(err))) == -1) {
+		fprintf(stderr, "aggd: check failed: %s\n", err);
+		return 1;
+	}
+	fflush(stdout);
+	fprintf(stderr, "aggd: checked %s: %llu events, %ld problem%s%s\n",
+	    c->db_path, (unsigned long long)events, n, n == 1 ? "" : "s",
+	    n ? "; aggd(8) RECOVERY says what to do" : "");
+	return n ? 1 : 0;
+}
+
+/* --salvage FILE: what was dropped on standard output, then one line. */
+static int
+salvage_store(const struct aggd_config *c)
+{
+	uint64_t kept;
+	char err[512];
+	long n;
+
+	if ((n = store_salvage(c->db_path, c->salvage, print_problem, NULL,
+	    &kept, err, sizeof(err))) == -1) {
+		fprintf(stderr, "aggd: salvage failed: %s\n", err);
+		return 1;
+	}
+	fflush(stdout);
+	fprintf(stderr, "aggd: salvaged %s into %s: %llu events kept, %ld"
+	    " dropped; with aggd stopped, aggd --restore %s puts it in place\n",
+	    c->db_path, c->salvage, (unsigned long long)kept, n, c->salvage);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -454,6 +519,10 @@ main(int argc, char **argv)
 	log_init(argv[0]);
 	config_defaults(&cfg);
 	parse_args(argc, argv, &cfg);
+	if (cfg.check)
+		return check_store(&cfg);
+	if (cfg.salvage)
+		return salvage_store(&cfg);
 	if (cfg.backup || cfg.restore)
 		return copy_store(&cfg);
 	/* logrotate's HUP and a stray USR1/USR2 must not kill a daemon that
@@ -475,6 +544,7 @@ main(int argc, char **argv)
 	if ((store = store_open(cfg.db_path, err, sizeof(err))) == NULL ||
 	    (reader = store_reader_open(store, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
+	store->max_topics = cfg.max_topics;
 	memset(&d, 0, sizeof(d));
 	d.cfg = &cfg;
 	if ((d.loop = ev_new()) == NULL)

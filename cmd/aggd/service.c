@@ -103,12 +103,29 @@ unpark(struct service *s, struct page_request *p)
 	s->parked--;
 }
 
+/*
+ * On the reader thread, a read that failed: body gets the one line its
+ * asker sees, the reader's word when a row failed its checksum (then it
+ * is logged too: a damaged store needs its operator).
+ */
+static void
+read_failed(struct buf *body, void *reader)
+{
+	const struct store_reader *r = reader;
+
+	body->len = 0;
+	if (*r->damage) {
+		log_warnx("store damaged: %s; see aggd --check", r->damage);
+		(void)buf_printf(body, "store damaged: %s (aggd --check tells"
+		    " more)", r->damage);
+	} else
+		(void)buf_puts(body, "cannot read the store");
+}
+
 static void
 deliver(struct page_request *p)
 {
 	if (p->count < 0) {
-		p->body.len = 0;
-		(void)buf_puts(&p->body, "cannot read the store");
 		p->done(p->arg, 500, &p->body);
 	} else
 		p->done(p->arg, 200, &p->body);
@@ -136,7 +153,8 @@ page_run(struct work *j, void *reader)
 	struct reading rd = p->svc->rd;
 
 	rd.reader = reader;
-	p->count = page_build(&rd, &p->q, &p->body, &p->topic_id);
+	if ((p->count = page_build(&rd, &p->q, &p->body, &p->topic_id)) < 0)
+		read_failed(&p->body, reader);
 }
 
 /* Back on the loop: the page goes to its asker, or waits for events. */
@@ -147,6 +165,13 @@ page_done(struct work *j)
 	struct service *s = p->svc;
 	uint64_t t = ev_now(s->loop);
 
+	if (j->skipped) {
+		p->count = -1;
+		p->body.len = 0;
+		(void)buf_puts(&p->body, "aggd is stopping");
+		deliver(p);
+		return;
+	}
 	if (p->deadline == 0)
 		p->deadline = t + (uint64_t)p->q.wait_ms;
 	if (p->count != 0 || p->q.wait_ms == 0 || s->stopping || p->now ||
@@ -270,6 +295,8 @@ stats_run(struct work *j, void *reader)
 	rd.reader = reader;
 	r->rc = r->topics_limit ? topics_build(&rd, r->after, r->topics_limit,
 	    &r->body) : stats_build(&rd, ev_clock_ms(), r->uptime_s, &r->body);
+	if (r->rc == -1)
+		read_failed(&r->body, reader);
 }
 
 static void
@@ -277,9 +304,10 @@ stats_done(struct work *j)
 {
 	struct stats_request *r = (struct stats_request *)j;
 
-	if (r->rc == -1) {
+	if (j->skipped) {
+		r->rc = -1;
 		r->body.len = 0;
-		(void)buf_puts(&r->body, "cannot read the store");
+		(void)buf_puts(&r->body, "aggd is stopping");
 	}
 	r->done(r->arg, r->rc == -1 ? 500 : 200, &r->body);
 	buf_free(&r->body);
@@ -352,6 +380,8 @@ parse_done(struct work *w)
 {
 	struct parse_job *p = (struct parse_job *)w;
 
+	if (w->skipped)
+		p->rc = PARSE_SKIPPED;
 	p->parsed(p);
 }
 

@@ -76,6 +76,8 @@ struct parse_job {
  * this returns.
  */
 void		 service_parse(struct service *, struct parse_job *);
+/* rc of a parse that aggd stopped before it ran: answer 503. */
+#define PARSE_SKIPPED	(-100)
 
 /* What a page asks for (GET /events). */
 struct page_query {

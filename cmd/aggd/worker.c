@@ -36,7 +36,7 @@ worker_main(void *arg)
 	for (;;) {
 		while (r->queued == NULL && !r->stopping)
 			pthread_cond_wait(&r->wake, &r->mu);
-		if ((j = r->queued) == NULL)
+		if (r->stopping || (j = r->queued) == NULL)
 			break;
 		if ((r->queued = j->next) == NULL)
 			r->queued_tail = &r->queued;
@@ -110,6 +110,8 @@ worker_submit(struct worker *r, struct work *j)
 void
 worker_stop(struct worker *r)
 {
+	struct work *j;
+
 	if (r == NULL)
 		return;
 	pthread_mutex_lock(&r->mu);
@@ -117,6 +119,10 @@ worker_stop(struct worker *r)
 	pthread_cond_signal(&r->wake);
 	pthread_mutex_unlock(&r->mu);
 	pthread_join(r->thread, NULL);
+	for (j = r->queued; j; j = j->next)
+		j->skipped = 1;
+	*r->done_tail = r->queued;	/* after those that ran */
+	r->queued = NULL;
 	on_done(r->loop, r->efd, EV_READ, r);
 	ev_unwatch(r->loop, r->efd);
 	close(r->efd);

@@ -21,6 +21,7 @@ struct work {
 	struct work	*next;
 	work_fn		*run;		/* on the worker's thread, with ctx */
 	work_done_fn	*done;		/* then on the loop's */
+	int		 skipped;	/* done without run: the worker stopped */
 };
 
 struct worker;
@@ -29,7 +30,10 @@ struct worker;
 struct worker	*worker_start(struct ev_loop *, const char *name, void *ctx);
 /* From the loop's thread; wakes the worker at once. */
 void		 worker_submit(struct worker *, struct work *);
-/* Runs what is queued, hands it back, joins the thread. */
+/*
+ * Lets the job that runs finish, hands back the ones still queued unrun
+ * (skipped), joins the thread: a stop waits for one job, not for all.
+ */
 void		 worker_stop(struct worker *);
 
 #endif

@@ -642,7 +642,8 @@ static const char as_1_0[] = INDEX_1_0
 static const char as_topic_seq[] = TOPIC_SEQ;
 /* A 1.1 store that 1.0 then opened: its index again, stale runs. */
 static const char as_downgraded[] = INDEX_1_0
-    "INSERT INTO topic_runs SELECT topic_id, seq, zeroblob(16) FROM events"
+    "INSERT INTO topic_runs(topic_id, last_seq, entries)"
+    " SELECT topic_id, seq, zeroblob(16) FROM events"
     " WHERE seq <= 10";
 /* That store opened by 1.0 afterwards: its index whole, topic_seq stale. */
 static const char as_topic_seq_then_1_0[] = TOPIC_SEQ INDEX_1_0;
@@ -676,7 +677,7 @@ migrates(const char *db_path, const char *old_format, const char *gone)
 	snprintf(q, sizeof(q), "SELECT count(*) FROM sqlite_master"
 	    " WHERE name = '%s'", gone);
 	CHECK_EQ(sql_int(db_path, q), 0);
-	CHECK_EQ(sql_int(db_path, "SELECT sum(length(entries)) / 16"
+	CHECK_EQ(sql_int(db_path, "SELECT sum(length(entries) / 16)"
 	    " FROM topic_runs"), 50);
 	CHECK_EQ(sql_int(db_path, "SELECT value FROM meta"
 	    " WHERE name = 'indexed'"), 50);
@@ -694,6 +695,101 @@ test_migrates_old_stores(void)
 	migrates(p2, as_downgraded, "events_by_topic");
 	snprintf(p2, sizeof(p2), "%s.4", path);
 	migrates(p2, as_topic_seq_then_1_0, "topic_seq");
+}
+
+/* n events e0.. over topics a and b, in one transaction; the counts. */
+static struct store_counts
+commit_many(struct store *s, int n)
+{
+	struct event_batch a, *list[1] = { &a };
+	struct store_counts res = { 0, 0, 0, 0, 0 };
+	char line[200], err[256];
+	struct buf nd;
+	int i;
+
+	buf_init(&nd);
+	for (i = 0; i < n; i++) {
+		snprintf(line, sizeof(line), EV("%s", "e%d"), i % 2 ? "a" : "b",
+		    i);
+		CHECK_EQ(buf_puts(&nd, line), 0);
+	}
+	CHECK_EQ(buf_putc(&nd, '\0'), 0);
+	batch_of(&a, nd.data);
+	CHECK_EQ(store_commit(s, list, 1, &res, err, sizeof(err)), 0);
+	event_batch_free(&a);
+	buf_free(&nd);
+	return res;
+}
+
+/* The store opens, or not, with err holding want. */
+static void
+opens(const char *p, const char *want)
+{
+	struct store *s;
+	char err[256] = "";
+
+	s = store_open(p, err, sizeof(err));
+	CHECK((s != NULL) == (want == NULL));
+	if (want != NULL) {
+		CHECK(strstr(err, want) != NULL);
+		printf("#   %s\n", err);
+	}
+	store_close(s);
+}
+
+/* A changed value in a row is an error that names it, never an answer. */
+static void
+test_damage_is_told(void)
+{
+	struct store_range all = { 0, INT64_MAX, 10000, 0 };
+	struct event_batch a, *list[1] = { &a };
+	struct store_counts res;
+	struct store_reader *r;
+	struct store *s;
+	char p[160], err[256];
+	int64_t last = 0;
+
+	snprintf(p, sizeof(p), "%s/damage.db", dir);
+	CHECK((s = store_open(p, err, sizeof(err))) != NULL);
+	CHECK_EQ(commit_many(s, 3000).unique, 3000);
+	store_close(s);
+
+	/* a payload: the page that holds it fails, and so does a re-send */
+	sql(p, "UPDATE events SET payload = '{\"x\":2}' WHERE seq = 7");
+	CHECK((s = store_open(p, err, sizeof(err))) != NULL);
+	CHECK((r = store_reader_open(s, err, sizeof(err))) != NULL);
+	CHECK_EQ(store_read_events(r, 0, &all, count_event, &last), -1);
+	CHECK(strstr(r->damage, "event seq 7 fails its checksum") != NULL);
+	batch_of(&a, EV("b", "e6"));
+	CHECK_EQ(store_commit(s, list, 1, &res, err, sizeof(err)), STORE_ERROR);
+	CHECK(strstr(err, "store damaged: event seq 7 fails its checksum") !=
+	    NULL);
+	event_batch_free(&a);
+	store_reader_close(r);
+	store_close(s);
+	sql(p, "UPDATE events SET payload = '{\"x\":1}' WHERE seq = 7");
+
+	/* the index: made again from the events, and dedup stays exact */
+	sql(p, "UPDATE topic_runs SET entries = zeroblob(length(entries))"
+	    " WHERE topic_id = 1 AND last_seq = (SELECT min(last_seq) FROM"
+	    " topic_runs WHERE topic_id = 1)");
+	CHECK((s = store_open(p, err, sizeof(err))) != NULL);
+	res = commit_many(s, 3000);
+	CHECK_EQ(res.unique, 0);
+	CHECK_EQ(res.duplicates, 3000);
+	store_close(s);
+	/* a seq past the end, with its sum made to match, is refused too */
+	sql(p, "UPDATE meta SET value = 999999 WHERE name = 'indexed'");
+	opens(p, NULL);
+	CHECK_EQ(sql_int(p, "SELECT value FROM meta WHERE name = 'indexed'"),
+	    3000);
+
+	/* a topic's name, the fingerprint key: the store is refused */
+	sql(p, "UPDATE topics SET name = 'c' WHERE id = 1");
+	opens(p, "is damaged: topic 1 fails its checksum");
+	sql(p, "UPDATE topics SET name = 'b' WHERE id = 1");
+	sql(p, "UPDATE meta SET value = zeroblob(16) WHERE name = 'key'");
+	opens(p, "is damaged: the fingerprint key fails its checksum");
 }
 
 int
@@ -718,6 +814,7 @@ main(void)
 	T_RUN(test_failed_commit_counts);
 	snprintf(path, sizeof(path), "%s/old.db", dir);
 	T_RUN(test_migrates_old_stores);
+	T_RUN(test_damage_is_told);
 	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
 	(void)!system(path);
 	return t_done();

@@ -8,7 +8,7 @@ static void
 test_set_and_sum(void)
 {
 	struct tally t;
-	struct store_counts c, a = { 3, 2, 1, 5 }, b = { 10, 4, 6, 9 };
+	struct store_counts c, a = { 3, 2, 1, 5, 0 }, b = { 10, 4, 6, 9, 0 };
 	int64_t id;
 
 	tally_init(&t);
@@ -46,7 +46,7 @@ test_changes_apply_in_order(void)
 {
 	struct tally t;
 	struct tally_changes ch = { NULL, 0, 0 };
-	struct store_counts c, first = { 1, 1, 0, 1 }, later = { 5, 2, 3, 2 };
+	struct store_counts c, first = { 1, 1, 0, 1, 0 }, later = { 5, 2, 3, 2, 0 };
 	int i;
 
 	tally_init(&t);
@@ -74,7 +74,7 @@ test_rate(void)
 {
 	struct tally t;
 	struct tally_changes ch = { NULL, 0, 0 };
-	struct store_counts c = { 0, 0, 0, 0 };
+	struct store_counts c = { 0, 0, 0, 0, 0 };
 	uint64_t m = 60000 * 1000;	/* the start of some minute */
 
 	tally_init(&t);
