@@ -112,18 +112,27 @@ parse_args(int argc, char **argv, struct opts *o)
 static int
 fetch_stats(const struct opts *o, struct buf *body)
 {
-	char url[CLIENT_URL_MAX], err[CURL_ERROR_SIZE + 64];
+	char url[CLIENT_URL_MAX], err[CURL_ERROR_SIZE + 64], *q;
+	size_t len;
 	CURL *c;
 	long status;
 
-	if (client_url(o->url, "/stats", url, sizeof(url)) == -1) {
-		fprintf(stderr, "aggstat: URL too long\n");
-		return -1;
-	}
 	if ((c = curl_easy_init()) == NULL) {
 		fprintf(stderr, "aggstat: cannot start libcurl\n");
 		return -1;
 	}
+	/* -t: that topic's figures alone, wherever it sorts among all. */
+	q = o->topic ? curl_easy_escape(c, o->topic, 0) : NULL;
+	if (client_url(o->url, "/stats", url, sizeof(url)) == -1 ||
+	    (o->topic && (q == NULL || (len = strlen(url)) + 7 + strlen(q) >=
+	    sizeof(url) || snprintf(url + len, sizeof(url) - len, "?topic=%s",
+	    q) < 0))) {
+		fprintf(stderr, "aggstat: URL too long\n");
+		curl_free(q);
+		curl_easy_cleanup(c);
+		return -1;
+	}
+	curl_free(q);
 	status = client_get(c, url, client_token(o->token), STAT_TIMEOUT, body,
 	    err, sizeof(err));
 	curl_easy_cleanup(c);
@@ -202,7 +211,7 @@ topic_object(struct json_object *stats, const char *topic)
 
 /* The names in "topics" (an empty list when absent). */
 static size_t
-topic_count(struct json_object *stats)
+topics_listed(struct json_object *stats)
 {
 	struct json_object *a;
 
@@ -210,6 +219,17 @@ topic_count(struct json_object *stats)
 	    !json_object_is_type(a, json_type_array))
 		return 0;
 	return json_object_array_length(a);
+}
+
+/* How many topics the store has: topic_count, or the list's length from
+   an aggd before 1.2 (which listed all). */
+static uint64_t
+topics_all(struct json_object *stats)
+{
+	uint64_t n;
+
+	return get_count(stats, "topic_count", &n) == 0 ? n :
+	    topics_listed(stats);
 }
 
 static const char *
@@ -249,11 +269,12 @@ format_text(struct json_object *stats, struct buf *out)
 	const char *name;
 	char prefix[300];
 	uint64_t v;
-	size_t i, n = topic_count(stats);
+	size_t i, n = topics_listed(stats);
 
 	if (get_figures(stats, &f) == -1 || text_figures(out, "", &f) == -1)
 		return -1;
-	if (buf_printf(out, "topics %zu\n", n) == -1 ||
+	if (buf_printf(out, "topics %llu\n",
+	    (unsigned long long)topics_all(stats)) == -1 ||
 	    (get_count(stats, "uptime_seconds", &v) == 0 &&
 	    buf_printf(out, "uptime_seconds %llu\n",
 	    (unsigned long long)v) == -1))
@@ -360,7 +381,7 @@ prom_topic_family(struct json_object *stats, const char *only, size_t k,
 	struct json_object *t;
 	struct figures f;
 	const char *name;
-	size_t i, n = topic_count(stats);
+	size_t i, n = topics_listed(stats);
 
 	if (prom_head(out, topic_metric[k], k < 3 ? "counter" : "gauge",
 	    topic_help[k]) == -1)
@@ -399,7 +420,8 @@ format_prom(struct json_object *stats, const char *only, struct buf *out)
 			return -1;
 	if (!only && (prom_head(out, "agg_topics", "gauge",
 	    "Topics with at least one event.") == -1 ||
-	    buf_printf(out, "agg_topics %zu\n", topic_count(stats)) == -1))
+	    buf_printf(out, "agg_topics %llu\n",
+	    (unsigned long long)topics_all(stats)) == -1))
 		return -1;
 	if (!only && get_count(stats, "uptime_seconds", &v) == 0 &&
 	    (prom_head(out, "agg_uptime_seconds", "gauge",

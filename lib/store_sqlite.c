@@ -23,8 +23,10 @@
  * disk does not have.
  *
  * Opening and closing the store is in store_sqlite_open.c, the WAL and
- * its checkpoints in store_sqlite_wal.c; struct sqlite_store is in
- * store_sqlite.h.
+ * its checkpoints in store_sqlite_wal.c, topics in store_sqlite_topics.c;
+ * struct sqlite_store is in store_sqlite.h.  Every row written carries
+ * its checksum (rowsum.h), and every row and index entry read back is
+ * checked before it is trusted.
  */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -37,12 +39,6 @@
 #include "rowsum.h"
 #include "store_sqlite.h"
 
-
-int64_t
-sqlite_topic_sum(int64_t id, const char *name, size_t len)
-{
-	return rowsum_bytes(ROWSUM_TOPIC, id, name, len);
-}
 
 static int
 prepare(struct sqlite_store *s, sqlite3_stmt **st, const char *sql)
@@ -98,8 +94,8 @@ sqlite_prepare(struct sqlite_store *s)
 	return 0;
 }
 
-static int
-step_done(sqlite3_stmt *st)
+int
+sqlite_step_done(sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
 
@@ -108,161 +104,6 @@ step_done(sqlite3_stmt *st)
 }
 
 
-/* Topic names -> struct topic, by open addressing over indices. */
-static uint64_t
-topic_hash(const struct sqlite_store *s, const char *name, size_t len)
-{
-	return siphash(&s->key, name, len);
-}
-
-/* Places every topic in the zeroed table t[0..cap). */
-static void
-tindex_fill(const struct sqlite_store *s, size_t *t, size_t cap)
-{
-	size_t i, j;
-
-	for (i = 0; i < s->ntopics; i++) {
-		for (j = s->topics[i].hash % cap; t[j]; j = (j + 1) % cap)
-			;
-		t[j] = i + 1;
-	}
-}
-
-static int
-tindex_rebuild(struct sqlite_store *s, size_t cap)
-{
-	size_t *t;
-
-	if ((t = calloc(cap, sizeof(*t))) == NULL)
-		return -1;
-	tindex_fill(s, t, cap);
-	free(s->tindex);
-	s->tindex = t;
-	s->tindex_cap = cap;
-	return 0;
-}
-
-static struct topic *
-topic_find(struct sqlite_store *s, const char *name, size_t len, uint64_t h)
-{
-	size_t j;
-	struct topic *t;
-
-	for (j = h % s->tindex_cap; s->tindex[j]; j = (j + 1) % s->tindex_cap) {
-		t = &s->topics[s->tindex[j] - 1];
-		if (t->hash == h && t->len == len && memcmp(t->name, name, len) == 0)
-			return t;
-	}
-	return NULL;
-}
-
-/* Adds a topic to memory only; the caller stores it. */
-static struct topic *
-topic_add(struct sqlite_store *s, const char *name, size_t len, uint64_t h)
-{
-	struct topic *t;
-	size_t j;
-
-	if (array_grow(&s->topics, &s->topics_cap, s->ntopics + 1,
-	    sizeof(*s->topics), 16) == -1)
-		return NULL;
-	if (2 * (s->ntopics + 1) > s->tindex_cap &&
-	    tindex_rebuild(s, 4 * (s->ntopics + 1)) == -1)
-		return NULL;
-	t = &s->topics[s->ntopics];
-	memset(t, 0, sizeof(*t));
-	if ((t->name = malloc(len + 1)) == NULL)
-		return NULL;
-	memcpy(t->name, name, len);
-	t->name[len] = '\0';
-	t->len = len;
-	t->hash = h;
-	t->id = (int64_t)++s->ntopics;
-	for (j = h % s->tindex_cap; s->tindex[j]; j = (j + 1) % s->tindex_cap)
-		;
-	s->tindex[j] = s->ntopics;
-	return t;
-}
-
-/* The topic of an event in the open transaction, created if new. */
-static struct topic *
-topic_get(struct sqlite_store *s, const char *name, size_t len, int *rc)
-{
-	uint64_t h = topic_hash(s, name, len);
-	struct topic *t;
-
-	if ((t = topic_find(s, name, len, h)) != NULL)
-		return t;
-	if ((t = topic_add(s, name, len, h)) == NULL) {
-		*rc = SQLITE_NOMEM;
-		return NULL;
-	}
-	sqlite3_bind_int64(s->ins_topic, 1, t->id);
-	sqlite3_bind_text(s->ins_topic, 2, t->name, (int)len, SQLITE_STATIC);
-	sqlite3_bind_int64(s->ins_topic, 3, sqlite_topic_sum(t->id, t->name,
-	    len));
-	if ((*rc = step_done(s->ins_topic)) != 0)
-		return NULL;
-	return t;
-}
-
-/* Forgets topics created by a transaction that rolled back. */
-static void
-topics_truncate(struct sqlite_store *s, size_t n)
-{
-	while (s->ntopics > n)
-		free(s->topics[--s->ntopics].name);
-	/* In place: a rollback must not fail for want of memory. */
-	if (s->tindex == NULL)
-		return;
-	memset(s->tindex, 0, s->tindex_cap * sizeof(*s->tindex));
-	tindex_fill(s, s->tindex, s->tindex_cap);
-}
-
-static int
-topics_load(struct sqlite_store *s, uint64_t *uniq)
-{
-	struct topic *t;
-	sqlite3_stmt *st;
-	int rc;
-	const char *name;
-	size_t len;
-
-	*uniq = 0;
-	if (sqlite3_prepare_v2(s->db, "SELECT id, name, received, uniq, dups,"
-	    " last_at, sum FROM topics ORDER BY id", -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	if (tindex_rebuild(s, 64) == -1)
-		goto fail;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		name = (const char *)sqlite3_column_text(st, 1);
-		len = (size_t)sqlite3_column_bytes(st, 1);
-		/* Ids are dense from 1: topic_add gives them in order. */
-		if (sqlite3_column_int64(st, 0) != (int64_t)s->ntopics + 1 ||
-		    (t = topic_add(s, name, len, topic_hash(s, name, len))) ==
-		    NULL)
-			goto fail;
-		t->total.received = (uint64_t)sqlite3_column_int64(st, 2);
-		t->total.unique = (uint64_t)sqlite3_column_int64(st, 3);
-		t->total.duplicates = (uint64_t)sqlite3_column_int64(st, 4);
-		t->total.last_ms = (uint64_t)sqlite3_column_int64(st, 5);
-		if (sqlite3_column_type(st, 6) != SQLITE_NULL &&
-		    sqlite3_column_int64(st, 6) != sqlite_topic_sum(t->id,
-		    t->name, t->len)) {
-			snprintf(s->damage, sizeof(s->damage), "topic %lld"
-			    " fails its checksum", (long long)t->id);
-			goto fail;
-		}
-		if (t->total.last_ms > s->last_ms)
-			s->last_ms = t->total.last_ms;
-		*uniq += t->total.unique;
-	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : -1;
-fail:
-	sqlite3_finalize(st);
-	return -1;
-}
 
 
 /* One integer: the first column of the first row of sql, or -1. */
@@ -428,7 +269,7 @@ sqlite_load(struct sqlite_store *s)
 {
 	uint64_t uniq;
 
-	if (topics_load(s, &uniq) == -1 || fps_load(s, uniq) == -1 ||
+	if (sqlite_topics_load(s, &uniq) == -1 || fps_load(s, uniq) == -1 ||
 	    sqlite_prepare(s) == -1)
 		return -1;
 	return 0;
@@ -580,7 +421,7 @@ flush_pending(struct sqlite_store *s)
 		for (i = 0; i < rows; i++)
 			bind_row(s->ins_events[k], 9 * (int)i, seq + done + i,
 			    &s->pending[done + i]);
-		if ((rc = step_done(s->ins_events[k])) != 0)
+		if ((rc = sqlite_step_done(s->ins_events[k])) != 0)
 			return rc;
 		done += rows;
 	}
@@ -616,7 +457,7 @@ apply_event(struct sqlite_store *s, const struct event_fields *f,
 	uint64_t fp;
 	int rc = 0, dup;
 
-	if ((t = topic_get(s, f->topic, f->topic_len, &rc)) == NULL)
+	if ((t = sqlite_topic_get(s, f->topic, f->topic_len, &rc)) == NULL)
 		return rc;
 	if (!t->touched) {
 		t->touched = 1;
@@ -641,26 +482,6 @@ apply_event(struct sqlite_store *s, const struct event_fields *f,
 }
 
 static int
-flush_topics(struct sqlite_store *s)
-{
-	struct topic *t;
-	size_t i;
-	int rc;
-
-	for (i = 0; i < s->ntouched; i++) {
-		t = &s->topics[s->touched[i]];
-		sqlite3_bind_int64(s->upd_topic, 1, (int64_t)t->delta.received);
-		sqlite3_bind_int64(s->upd_topic, 2, (int64_t)t->delta.unique);
-		sqlite3_bind_int64(s->upd_topic, 3, (int64_t)t->delta.duplicates);
-		sqlite3_bind_int64(s->upd_topic, 4, (int64_t)s->commit_ms);
-		sqlite3_bind_int64(s->upd_topic, 5, t->id);
-		if ((rc = step_done(s->upd_topic)) != 0)
-			return rc;
-	}
-	return 0;
-}
-
-static int
 index_tail(struct sqlite_store *s)
 {
 	uint64_t last = s->next_seq - 1;
@@ -670,45 +491,10 @@ index_tail(struct sqlite_store *s)
 		return 0;
 	sqlite3_bind_int64(s->set_indexed, 1, (int64_t)last);
 	if ((rc = runs_build_items(s->tail, s->ntail, s->ins_run)) != 0 ||
-	    (rc = step_done(s->set_indexed)) != 0)
+	    (rc = sqlite_step_done(s->set_indexed)) != 0)
 		return rc;
 	s->indexed = last;
 	return 0;
-}
-
-/*
- * 1 when batch b brings more new topics than max_topics leaves room for
- * (new names counted once each, by their hash), 0 when not, -1 without
- * memory.  A batch of fewer events than the room needs no look.
- */
-static int
-past_topic_limit(struct sqlite_store *s, const struct event_batch *b)
-{
-	size_t max = s->base.max_topics, room, cap, n = 0, i, k;
-	struct event_fields f;
-	uint64_t h, *seen;
-
-	if (max == 0 || s->ntopics + b->n <= max)
-		return 0;
-	room = max > s->ntopics ? max - s->ntopics : 0;
-	for (cap = 16; cap < 2 * (room + 1); cap *= 2)
-		;
-	if ((seen = calloc(cap, sizeof(*seen))) == NULL)
-		return -1;
-	for (i = 0; i < b->n && n <= room; i++) {
-		event_fields(b, i, &f);
-		h = topic_hash(s, f.topic, f.topic_len);
-		if (topic_find(s, f.topic, f.topic_len, h) != NULL)
-			continue;
-		h |= 1;		/* 0 marks a free slot */
-		for (k = h & (cap - 1); seen[k] && seen[k] != h;
-		    k = (k + 1) & (cap - 1))
-			;
-		if (!seen[k])
-			seen[k] = h, n++;
-	}
-	free(seen);
-	return n > room;
 }
 
 static int
@@ -721,7 +507,7 @@ apply_all(struct sqlite_store *s, struct event_batch *const *b, size_t n,
 
 	for (i = 0; i < n; i++) {
 		memset(&res[i], 0, sizeof(res[i]));
-		if ((rc = past_topic_limit(s, b[i])) < 0)
+		if ((rc = sqlite_past_topic_limit(s, b[i])) < 0)
 			return SQLITE_NOMEM;
 		if ((res[i].refused = rc) != 0)
 			continue;
@@ -731,7 +517,7 @@ apply_all(struct sqlite_store *s, struct event_batch *const *b, size_t n,
 				return rc;
 		}
 	}
-	if ((rc = flush_pending(s)) != 0 || (rc = flush_topics(s)) != 0)
+	if ((rc = flush_pending(s)) != 0 || (rc = sqlite_topics_flush(s)) != 0)
 		return rc;
 	return index_tail(s);
 }
@@ -763,7 +549,7 @@ end_transaction(struct sqlite_store *s, const struct mark *rollback_to)
 	size_t i, kept = 0;
 
 	if (rollback_to) {
-		(void)step_done(s->rollback);
+		(void)sqlite_step_done(s->rollback);
 		/* The index may have sorted the tail: find this transaction's. */
 		for (i = 0; i < s->ntail; i++)
 			if (s->tail[i].seq < rollback_to->next_seq)
@@ -775,7 +561,7 @@ end_transaction(struct sqlite_store *s, const struct mark *rollback_to)
 		s->npending = 0;
 		s->next_seq = rollback_to->next_seq;
 		s->indexed = rollback_to->indexed;
-		topics_truncate(s, rollback_to->ntopics);
+		sqlite_topics_truncate(s, rollback_to->ntopics);
 	}
 	for (i = 0; i < s->ntouched; i++) {
 		if (s->touched[i] >= s->ntopics)
@@ -835,9 +621,9 @@ sqlite_commit(struct store *st, struct event_batch *const *b, size_t n,
 	s->commit_ms = received_now(s);
 	if (touched_reserve(s, b, n) == -1)
 		rc = SQLITE_NOMEM;
-	else if ((rc = step_done(s->begin)) == 0 &&
+	else if ((rc = sqlite_step_done(s->begin)) == 0 &&
 	    (rc = apply_all(s, b, n, res)) == 0 &&
-	    (rc = step_done(s->commit)) != 0)
+	    (rc = sqlite_step_done(s->commit)) != 0)
 		unknown = rc != SQLITE_FULL;
 	if (rc == 0) {
 		end_transaction(s, NULL);

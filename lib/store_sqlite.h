@@ -1,7 +1,8 @@
 /*
  * store_sqlite.h - the SQLite engine of the store: what its files share
- * (store_sqlite.c writes, _open.c opens and closes, _wal.c keeps the WAL
- * and its checkpoints, _read.c reads, _backup.c copies), and the three
+ * (store_sqlite.c writes, _topics.c keeps the topics, _open.c opens and
+ * closes, _wal.c keeps the WAL and its checkpoints, _read.c reads,
+ * _backup.c copies, _check.c and _salvage.c verify and salvage), and the
  * entry points store.c calls.  Nothing else includes it.
  */
 #ifndef AGG_STORE_SQLITE_H
@@ -96,6 +97,21 @@ extern const struct store_engine sqlite_engine;
    counters do, and aggd 1.1, which still opens the store, would leave a
    sum over them stale; --check checks them against the events). */
 int64_t	 sqlite_topic_sum(int64_t id, const char *name, size_t len);
+int	 sqlite_step_done(sqlite3_stmt *);
+
+/*
+ * store_sqlite_topics.c: the topic of an event in the open transaction,
+ * created if new (NULL with *rc set); forgetting those a rollback undid;
+ * loading them (*uniq: their unique events); writing the open
+ * transaction's counts; 1 when batch b would pass max_topics (-1 without
+ * memory).
+ */
+struct topic *sqlite_topic_get(struct sqlite_store *, const char *name,
+	    size_t len, int *rc);
+void	 sqlite_topics_truncate(struct sqlite_store *, size_t n);
+int	 sqlite_topics_load(struct sqlite_store *, uint64_t *uniq);
+int	 sqlite_topics_flush(struct sqlite_store *);
+int	 sqlite_past_topic_limit(struct sqlite_store *, const struct event_batch *);
 uint64_t sqlite_fingerprint(const struct siphash_key *, const char *topic,
 	    size_t topic_len, const char *event_id, size_t event_id_len);
 /*

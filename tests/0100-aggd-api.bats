@@ -347,7 +347,7 @@ $(event t 2)"
 	[[ "$output" == *"--token-file $TMP/none: No such file or directory"* ]]
 }
 
-@test "/stats lists the first 1000 topics and topic_count; /topics pages through every name once" {
+@test "/stats lists the first 1000 topics and topic_count, ?topic= any one; /topics pages through every name once" {
 	start_aggd
 	awk 'BEGIN { for (i = 2500; i >= 1; i--)
 	    printf "{\"topic\":\"t%05d\",\"event_id\":\"1\",\"timestamp\":" \
@@ -373,6 +373,11 @@ $(event t 2)"
 	[ "$(curl -s "$AGGD_URL/topics?after=t02499")" = '{"topics":["t02500"],"next":null}' ]
 	[ "$(curl -s "$AGGD_URL/topics?after=t00002&limit=1")" = '{"topics":["t00003"],"next":"t00003"}' ]
 	[ "$(curl -s "$AGGD_URL/topics?limit=99999999999999999999999" | jq '.topics | length')" = 2500 ]
+	# one topic's figures, wherever it sorts; aggstat counts them all
+	[ "$(curl -s "$AGGD_URL/stats?topic=t02400" | jq -c '[.topics, .by_topic.t02400.unique_processed, .topic_count]')" = '[["t02400"],1,2500]' ]
+	[ "$(curl -s "$AGGD_URL/stats?topic=nope" | jq -c '[.topics, .by_topic]')" = '[[],{}]' ]
+	[ "$("$AGG_BIN/aggstat" -u "$AGGD_URL" | grep '^topics ')" = 'topics 2500' ]
+	[ "$("$AGG_BIN/aggstat" -u "$AGGD_URL" -t t02400 | grep '^unique_processed ')" = 'unique_processed 1' ]
 	run get "$AGGD_URL/topics?limit=0"
 	[ "$(last_code)" = 400 ]
 	run get "$AGGD_URL/topics?after=a%00b"

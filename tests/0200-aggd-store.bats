@@ -274,7 +274,8 @@ counts() {
 	kill -TERM "$AGGD_PID"
 	exited_cleanly
 	echo "gone after $SECONDS s"
-	[ "$SECONDS" -lt 10 ]
+	# (valgrind's leak check at the exit is not aggd's time)
+	[ "${AGG_VALGRIND:-}" = 1 ] || [ "$SECONDS" -lt 10 ]
 	for fd in "${fds[@]}"; do exec {fd}>&-; done
 }
 

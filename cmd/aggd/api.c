@@ -390,7 +390,16 @@ api_hangup(struct httpd_req *r, void *arg)
 static void
 api_stats(struct api *a, struct httpd_req *r)
 {
-	if (service_stats(a->svc, read_done, r) == -1)
+	struct page_query q;
+
+	memset(&q, 0, sizeof(q));
+	if (query_identity(httpd_request(r), &q) != NULL) {
+		reply_error(r, 400, "topic must be 1 to 255 bytes of UTF-8"
+		    " without control characters", NULL);
+		return;
+	}
+	if (service_stats(a->svc, q.has_topic ? q.topic : NULL, read_done,
+	    r) == -1)
 		reply_error(r, 503, "out of memory, retry later", RETRY);
 }
 

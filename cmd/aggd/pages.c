@@ -191,9 +191,21 @@ stats_topic(int64_t id, const char *name, void *arg)
 	    buf_putc(&o->by_topic, '}') == -1 ? -1 : 0;
 }
 
+/* The one topic of /stats?topic=: as stats_topic would list it. */
+static int
+stats_one(const struct reading *rd, const char *topic, struct stats_out *o)
+{
+	int64_t id;
+	int rc;
+
+	if ((rc = store_topic_id(rd->reader, topic, &id)) != 0)
+		return rc == 1 ? 0 : -1;
+	return stats_topic(id, topic, o) == -1 ? -1 : 0;
+}
+
 int
 stats_build(const struct reading *rd, uint64_t now, uint64_t uptime_s,
-    struct buf *body)
+    const char *topic, struct buf *body)
 {
 	struct tally counts;
 	struct stats_out o = { .counts = &counts, .now = now,
@@ -202,7 +214,8 @@ stats_build(const struct reading *rd, uint64_t now, uint64_t uptime_s,
 
 	body->len = 0;
 	fail = ingest_readable_all(rd->ingest, &counts) == -1 ||
-	    store_read_topics(rd->reader, "", stats_topic, &o) == -1 ||
+	    (topic ? stats_one(rd, topic, &o) :
+	    store_read_topics(rd->reader, "", stats_topic, &o)) == -1 ||
 	    buf_putc(body, '{') == -1 ||
 	    stats_figures(body, &counts, 0, now) == -1 ||
 	    buf_printf(body, ",\"topics\":[%.*s],\"topic_count\":%zu,"

@@ -24,9 +24,10 @@ struct reading {
  */
 int	page_build(const struct reading *, const struct page_query *q,
 	    struct buf *body, int64_t *topic_id);
-/* The /stats body; now is the monotonic clock in ms, for the rates. */
+/* The /stats body; now is the monotonic clock in ms, for the rates; with
+   a topic (not NULL), topics and by_topic hold that one alone. */
 int	stats_build(const struct reading *, uint64_t now, uint64_t uptime_s,
-	    struct buf *body);
+	    const char *topic, struct buf *body);
 /* A /topics page: at most limit names after after (""), and next. */
 int	topics_build(const struct reading *, const char *after, int limit,
 	    struct buf *body);

@@ -45,7 +45,7 @@ struct stats_request {
 	void		*arg;
 	uint64_t	 uptime_s;
 	int		 topics_limit;	/* /topics; 0: /stats */
-	char		 after[EVENT_FIELD_MAX + 1];
+	char		 after[EVENT_FIELD_MAX + 1];	/* /stats: the topic */
 	struct buf	 body;
 	int		 rc;
 };
@@ -294,7 +294,8 @@ stats_run(struct work *j, void *reader)
 
 	rd.reader = reader;
 	r->rc = r->topics_limit ? topics_build(&rd, r->after, r->topics_limit,
-	    &r->body) : stats_build(&rd, ev_clock_ms(), r->uptime_s, &r->body);
+	    &r->body) : stats_build(&rd, ev_clock_ms(), r->uptime_s,
+	    *r->after ? r->after : NULL, &r->body);
 	if (r->rc == -1)
 		read_failed(&r->body, reader);
 }
@@ -345,12 +346,15 @@ service_topics(struct service *s, const char *after, int limit,
 }
 
 int
-service_stats(struct service *s, service_done_fn *done, void *arg)
+service_stats(struct service *s, const char *topic, service_done_fn *done,
+    void *arg)
 {
 	struct stats_request *r;
 
 	if ((r = figures_request(s, done, arg)) == NULL)
 		return -1;
+	if (topic)
+		snprintf(r->after, sizeof(r->after), "%s", topic);
 	r->uptime_s = (ev_now(s->loop) - s->started) / 1000;
 	worker_submit(s->reads, &r->job);
 	return 0;

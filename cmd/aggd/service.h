@@ -109,8 +109,9 @@ struct page_request *service_page(struct service *, const struct page_query *,
 void		 service_page_now(struct page_request *);
 
 /* /stats: the counters, rates and the first topics (PROTO_STATS_TOPICS),
-   as of the last durable commit. */
-int		 service_stats(struct service *, service_done_fn *, void *arg);
+   or topic's alone (not NULL), as of the last durable commit. */
+int		 service_stats(struct service *, const char *topic,
+		    service_done_fn *, void *arg);
 /* /topics: at most limit topic names after after ("": from the first). */
 int		 service_topics(struct service *, const char *after, int limit,
 		    service_done_fn *, void *arg);
