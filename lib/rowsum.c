@@ -1,47 +1,80 @@
-/* rowsum.c - row checksums; see rowsum.h. */
+/*
+ * rowsum.c - row checksums; see rowsum.h.
+ *
+ * Not SipHash: it costs ~180 ns per 230-byte event on the writer, 10% of
+ * a 1000-event batch's commit (measured, 2-core VM, 2026-12-07); zlib's
+ * crc32 ~350 ns on such short pieces.  This is a word-at-a-time mix of
+ * multiply and xor-shift steps, ~70 ns.  Each step is a bijection of
+ * the state for any word, and of the word for any state, so a row that
+ * differs from what was written in one 8-byte word always has another
+ * sum; rows that differ in more collide with a chance near 2^-64.  It
+ * guards against damage, not against someone choosing the bytes.
+ */
 #include <string.h>
 
 #include "rowsum.h"
-#include "siphash.h"
 
-static const struct siphash_key sum_key = {
-	0x6167672d726f7773ULL, 0x756d2d7631000000ULL	/* "agg-rowsum-v1" */
-};
+#define K1	0x9e3779b97f4a7c15ULL
+#define K2	0xff51afd7ed558ccdULL
 
-static void
-put64(unsigned char *p, uint64_t v)
+static uint64_t
+mix(uint64_t h, uint64_t w)
 {
-	int i;
-
-	for (i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
+	h = (h ^ w) * K1;
+	return h ^ (h >> 29);
 }
 
-/* The fields one by one: no copy of a payload of megabytes. */
+/* The length first, so that ("ab","c") and ("a","bc") differ. */
+static uint64_t
+mix_bytes(uint64_t h, const void *p, size_t len)
+{
+	const unsigned char *s = p;
+	uint64_t w;
+
+	h = mix(h, len);
+	for (; len >= 8; s += 8, len -= 8) {
+		memcpy(&w, s, 8);
+		h = mix(h, w);
+	}
+	if (len > 0) {
+		w = 0;
+		memcpy(&w, s, len);
+		h = mix(h, w);
+	}
+	return h;
+}
+
+static int64_t
+finish(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= K2;
+	return (int64_t)(h ^ (h >> 33));
+}
+
 int64_t
 rowsum_event(int64_t seq, int64_t topic_id, uint64_t fp, int64_t received_ms,
     const struct event_fields *f)
 {
-	unsigned char b[64];
+	uint64_t h = 0x6167672d726f7773ULL;	/* "agg-rows" */
 
-	put64(b, (uint64_t)seq);
-	put64(b + 8, (uint64_t)topic_id);
-	put64(b + 16, fp);
-	put64(b + 24, (uint64_t)received_ms);
-	put64(b + 32, siphash(&sum_key, f->event_id, f->event_id_len));
-	put64(b + 40, siphash(&sum_key, f->timestamp, f->timestamp_len));
-	put64(b + 48, siphash(&sum_key, f->source, f->source_len));
-	put64(b + 56, siphash(&sum_key, f->payload, f->payload_len));
-	return (int64_t)siphash(&sum_key, b, sizeof(b));
+	h = mix(h, (uint64_t)seq);
+	h = mix(h, (uint64_t)topic_id);
+	h = mix(h, fp);
+	h = mix(h, (uint64_t)received_ms);
+	h = mix_bytes(h, f->event_id, f->event_id_len);
+	h = mix_bytes(h, f->timestamp, f->timestamp_len);
+	h = mix_bytes(h, f->source, f->source_len);
+	h = mix_bytes(h, f->payload, f->payload_len);
+	return finish(h);
 }
 
 int64_t
 rowsum_bytes(uint64_t tag, int64_t id, const void *p, size_t len)
 {
-	unsigned char b[24];
+	uint64_t h = 0x6167672d726f7773ULL;
 
-	put64(b, tag);
-	put64(b + 8, (uint64_t)id);
-	put64(b + 16, siphash(&sum_key, p, len));
-	return (int64_t)siphash(&sum_key, b, sizeof(b));
+	h = mix(h, tag);
+	h = mix(h, (uint64_t)id);
+	return finish(mix_bytes(h, p, len));
 }

@@ -5,8 +5,9 @@
  * silently off, an identity stored twice.  SQLite's own checks cover its
  * page structure, not the values in the rows.
  *
- * SipHash-2-4 under a fixed, public key: this is integrity against
- * damage, not authenticity against someone who can write the file.
+ * A fast word-at-a-time mix (rowsum.c says why not SipHash or crc32):
+ * integrity against damage, not authenticity against someone who can
+ * write the file.
  */
 #ifndef AGG_ROWSUM_H
 #define AGG_ROWSUM_H

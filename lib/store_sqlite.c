@@ -365,16 +365,22 @@ is_stored(struct sqlite_store *s, uint64_t fp, int64_t topic_id,
 			continue;
 		}
 		sqlite3_bind_int64(s->get_event, 1, (int64_t)seq);
-		if ((step = sqlite3_step(s->get_event)) == SQLITE_ROW &&
-		    stored_damaged(s, s->get_event, seq)) {
-			*rc = SQLITE_CORRUPT;
-			found = -1;
-		} else if (step == SQLITE_ROW) {
+		/*
+		 * A candidate of another identity is a 2^-64 fingerprint
+		 * collision or a damaged row: its sum tells which, so that
+		 * an identity whose stored key changed is not stored twice.
+		 * One that matches needs no look: dedup holds either way.
+		 */
+		if ((step = sqlite3_step(s->get_event)) == SQLITE_ROW) {
 			found = same_identity(
 			    sqlite3_column_int64(s->get_event, 0),
 			    sqlite3_column_blob(s->get_event, 4),
 			    (size_t)sqlite3_column_bytes(s->get_event, 4),
 			    topic_id, f);
+			if (!found && stored_damaged(s, s->get_event, seq)) {
+				*rc = SQLITE_CORRUPT;
+				found = -1;
+			}
 		} else if (step != SQLITE_DONE) {
 			*rc = step;
 			found = -1;

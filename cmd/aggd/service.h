@@ -70,10 +70,10 @@ struct parse_job {
 };
 
 /*
- * Parses p->body: at once when it is small, else on the parser thread,
- * so that a large body (16 MiB takes 25 ms to 1 s) delays no other
- * client; p->parsed follows on the loop's thread either way, maybe before
- * this returns.
+ * Parses p->body: at once up to 1 MiB, else on the parser thread, so that
+ * a large body (16 MiB takes 25 ms to 1 s) delays no other client;
+ * p->parsed follows on the loop's thread either way, maybe before this
+ * returns.
  */
 void		 service_parse(struct service *, struct parse_job *);
 /* rc of a parse that aggd stopped before it ran: answer 503. */
