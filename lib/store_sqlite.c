@@ -78,7 +78,9 @@ static int
 sqlite_prepare(struct sqlite_store *s)
 {
 	if (prepare_inserts(s) == -1 ||
-	    prepare(s, &s->get_event, "SELECT topic_id, fp, received_at, sum, "
+	    prepare(s, &s->get_event, "SELECT topic_id, event_id FROM events"
+	    " WHERE seq = ?") == -1 ||
+	    prepare(s, &s->get_row, "SELECT topic_id, fp, received_at, sum, "
 	    SQLITE_FIELD_COLS " FROM events WHERE seq = ?") == -1 ||
 	    prepare(s, &s->ins_topic, "INSERT INTO topics(id, name, sum)"
 	    " VALUES (?,?,?)") == -1 ||
@@ -319,25 +321,32 @@ sqlite_row_fields(sqlite3_stmt *st, int col, struct event_fields *f)
 }
 
 /*
- * 1, with s->damage set, when the event row at the cursor (get_event's
- * columns) is not what was written.  Rows from before 1.2 have no sum and
- * are taken as they are.
+ * 1, with s->damage set, when event seq's row is not what was written,
+ * 0 when it is (rows from before 1.2 have no sum: taken as they are).  A
+ * statement of its own: the re-send check reads two columns, and asking
+ * every candidate for all of them cost 1000-event batches 15%.
  */
 static int
-stored_damaged(struct sqlite_store *s, sqlite3_stmt *st, uint64_t seq)
+stored_damaged(struct sqlite_store *s, uint64_t seq)
 {
+	sqlite3_stmt *st = s->get_row;
 	struct event_fields f;
+	int damaged = 0;
 
-	if (sqlite3_column_type(st, 3) == SQLITE_NULL)
-		return 0;
-	sqlite_row_fields(st, 4, &f);
-	if (sqlite3_column_int64(st, 3) == rowsum_event((int64_t)seq,
-	    sqlite3_column_int64(st, 0), (uint64_t)sqlite3_column_int64(st, 1),
-	    sqlite3_column_int64(st, 2), &f))
-		return 0;
-	snprintf(s->damage, sizeof(s->damage), "event seq %llu fails its"
-	    " checksum", (unsigned long long)seq);
-	return 1;
+	sqlite3_bind_int64(st, 1, (int64_t)seq);
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    sqlite3_column_type(st, 3) != SQLITE_NULL) {
+		sqlite_row_fields(st, 4, &f);
+		damaged = sqlite3_column_int64(st, 3) != rowsum_event(
+		    (int64_t)seq, sqlite3_column_int64(st, 0),
+		    (uint64_t)sqlite3_column_int64(st, 1),
+		    sqlite3_column_int64(st, 2), &f);
+	}
+	sqlite3_reset(st);
+	if (damaged)
+		snprintf(s->damage, sizeof(s->damage), "event seq %llu fails"
+		    " its checksum", (unsigned long long)seq);
+	return damaged;
 }
 
 /* 1 when (topic, event_id) is stored (or added by this transaction). */
@@ -374,10 +383,10 @@ is_stored(struct sqlite_store *s, uint64_t fp, int64_t topic_id,
 		if ((step = sqlite3_step(s->get_event)) == SQLITE_ROW) {
 			found = same_identity(
 			    sqlite3_column_int64(s->get_event, 0),
-			    sqlite3_column_blob(s->get_event, 4),
-			    (size_t)sqlite3_column_bytes(s->get_event, 4),
+			    sqlite3_column_blob(s->get_event, 1),
+			    (size_t)sqlite3_column_bytes(s->get_event, 1),
 			    topic_id, f);
-			if (!found && stored_damaged(s, s->get_event, seq)) {
+			if (!found && stored_damaged(s, seq)) {
 				*rc = SQLITE_CORRUPT;
 				found = -1;
 			}

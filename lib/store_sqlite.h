@@ -73,7 +73,7 @@ struct sqlite_store {
 	struct pending	 pending[PENDING_MAX];	/* the last seqs, not in SQLite */
 	size_t		 npending;
 	sqlite3_stmt	*ins_events[INSERT_SIZES];	/* 1 << i rows */
-	sqlite3_stmt	*get_event, *ins_topic, *upd_topic;
+	sqlite3_stmt	*get_event, *get_row, *ins_topic, *upd_topic;
 	sqlite3_stmt	*ins_run, *set_indexed;
 	sqlite3_stmt	*begin, *commit, *rollback;
 };

@@ -423,6 +423,7 @@ sqlite_close(struct store *st)
 	for (i = 0; i < INSERT_SIZES; i++)
 		sqlite3_finalize(s->ins_events[i]);
 	sqlite3_finalize(s->get_event);
+	sqlite3_finalize(s->get_row);
 	sqlite3_finalize(s->ins_topic);
 	sqlite3_finalize(s->upd_topic);
 	sqlite3_finalize(s->ins_run);
