@@ -45,7 +45,7 @@ struct stats_request {
 	void		*arg;
 	uint64_t	 uptime_s;
 	int		 topics_limit;	/* /topics; 0: /stats */
-	char		 after[EVENT_FIELD_MAX + 1];	/* /stats: the topic */
+	char		 name[EVENT_FIELD_MAX + 1];	/* /topics: after it; /stats: it alone */
 	struct buf	 body;
 	int		 rc;
 };
@@ -293,9 +293,9 @@ stats_run(struct work *j, void *reader)
 	struct reading rd = r->svc->rd;
 
 	rd.reader = reader;
-	r->rc = r->topics_limit ? topics_build(&rd, r->after, r->topics_limit,
+	r->rc = r->topics_limit ? topics_build(&rd, r->name, r->topics_limit,
 	    &r->body) : stats_build(&rd, ev_clock_ms(), r->uptime_s,
-	    *r->after ? r->after : NULL, &r->body);
+	    *r->name ? r->name : NULL, &r->body);
 	if (r->rc == -1)
 		read_failed(&r->body, reader);
 }
@@ -339,7 +339,7 @@ service_topics(struct service *s, const char *after, int limit,
 
 	if ((r = figures_request(s, done, arg)) == NULL)
 		return -1;
-	snprintf(r->after, sizeof(r->after), "%s", after);
+	snprintf(r->name, sizeof(r->name), "%s", after);
 	r->topics_limit = limit;
 	worker_submit(s->reads, &r->job);
 	return 0;
@@ -354,7 +354,7 @@ service_stats(struct service *s, const char *topic, service_done_fn *done,
 	if ((r = figures_request(s, done, arg)) == NULL)
 		return -1;
 	if (topic)
-		snprintf(r->after, sizeof(r->after), "%s", topic);
+		snprintf(r->name, sizeof(r->name), "%s", topic);
 	r->uptime_s = (ev_now(s->loop) - s->started) / 1000;
 	worker_submit(s->reads, &r->job);
 	return 0;
