@@ -321,6 +321,8 @@ read_in(struct conn *c)
 		if (reserve(c, &c->in, READ_CHUNK, end) == -1)
 			return 1;
 		room = c->in.cap - c->in.len;
+		if (room > READ_ROUND - round)
+			room = READ_ROUND - round;	/* one read is a round too */
 		n = read(c->fd, c->in.data + c->in.len, room);
 		if (n == 0) {
 			c->eof = 1;

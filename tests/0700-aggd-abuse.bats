@@ -20,11 +20,11 @@ setup() {
 	AGGD_PID=
 	ABUSE=$BATS_FILE_TMPDIR/aggabuse
 	RSS_MAX_KB=$((128 * 1024))
-	P99_MAX_MS=50
+	P99_MAX_MS=50 SANITIZED=
 	if [ "${AGG_VALGRIND:-}" = 1 ]; then
 		RSS_MAX_KB=$((1024 * 1024)) P99_MAX_MS=500
 	elif grep -q __asan_init "$AGG_BIN/aggd"; then
-		RSS_MAX_KB=$((1024 * 1024)) P99_MAX_MS=100
+		RSS_MAX_KB=$((1024 * 1024)) P99_MAX_MS=100 SANITIZED=1
 	fi
 }
 
@@ -52,9 +52,10 @@ normal_ok() {
 	requests=$(sed -n 's/.* requests=\([0-9]*\) .*/\1/p' <<<"$1")
 	ok=$(sed -n 's/.* ok=\([0-9]*\) .*/\1/p' <<<"$1")
 	p99=$(sed -n 's/.* p99_ms=\([0-9.]*\) .*/\1/p' <<<"$1")
-	[ "$requests" -ge 100 ]
+	[ "$requests" -ge "${NORMAL_MIN_REQUESTS:-100}" ]
 	[ "$ok" = "$requests" ]
-	awk -v p="$p99" -v m="$P99_MAX_MS" 'BEGIN { exit !(p < m) }'
+	[ -z "$P99_MAX_MS" ] ||
+	    awk -v p="$p99" -v m="$P99_MAX_MS" 'BEGIN { exit !(p < m) }'
 }
 
 fds() {
@@ -205,6 +206,14 @@ read_by_aggd() {
 		yes 1, | tr -d '\n' | head -c 16000000
 		printf '1]},"event_id":"x","timestamp":"2025-10-21T10:00:00Z","source":"s","topic":""}'
 	} >"$TMP/big.json"
+	if [ -n "$SANITIZED" ]; then
+		# Under ASan every fresh page of the 640 MB (a page fault, its
+		# shadow, a realloc that always copies) costs several times
+		# more: rounds of the loop take 20-700 ms on a 2-core VM.  The
+		# latency bound is the optimised build's; here the normal
+		# client must be answered, every time.
+		P99_MAX_MS= NORMAL_MIN_REQUESTS=1
+	fi
 	start_aggd
 	"$ABUSE" idle "127.0.0.1:$AGGD_PORT" 0 8 >"$TMP/normal" &
 	normal=$!
