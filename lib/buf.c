@@ -5,7 +5,77 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/mman.h>
+
 #include "buf.h"
+
+/*
+ * Buffers of BIG_BUF and more live in their own mapping of transparent
+ * huge pages: the first touch of a 16 MiB body costs 512 page faults of
+ * 2 MiB instead of 4096 of 4 KiB (1.5 ms instead of 50 ms on the 2-core
+ * VM, 2026-12-07), and that touch happens on the event loop as the body
+ * is read.  cap >= BIG_BUF if and only if data is such a mapping.
+ * (AddressSanitizer does not watch these: the small ones it does.)
+ */
+#define BIG_BUF		(2u << 20)
+
+static char *
+big_alloc(size_t cap)
+{
+	size_t span = cap + BIG_BUF;
+	char *p, *a;
+
+	p = mmap(NULL, span, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	/* aligned to a huge page, the rest given back */
+	a = (char *)(((uintptr_t)p + BIG_BUF - 1) & ~((uintptr_t)BIG_BUF - 1));
+	if (a > p)
+		munmap(p, (size_t)(a - p));
+	if (a + cap < p + span)
+		munmap(a + cap, (size_t)(p + span - (a + cap)));
+	(void)madvise(a, cap, MADV_HUGEPAGE);	/* a hint: fine without */
+	return a;
+}
+
+static void
+data_free(char *data, size_t cap)
+{
+	if (cap >= BIG_BUF)
+		munmap(data, cap);
+	else
+		free(data);
+}
+
+/* Moves b to storage of exactly cap (already rounded when big). */
+static int
+move_to(struct buf *b, size_t cap)
+{
+	char *p;
+
+	if (cap < BIG_BUF && b->cap < BIG_BUF) {
+		if ((p = realloc(b->data, cap)) == NULL)
+			return -1;
+	} else {
+		if ((p = cap >= BIG_BUF ? big_alloc(cap) : malloc(cap)) == NULL)
+			return -1;
+		if (b->len)
+			memcpy(p, b->data, b->len);
+		data_free(b->data, b->cap);
+	}
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
+
+static size_t
+round_cap(size_t cap)
+{
+	if (cap < BIG_BUF || cap > SIZE_MAX - BIG_BUF)
+		return cap;
+	return (cap + BIG_BUF - 1) & ~((size_t)BIG_BUF - 1);
+}
 
 void
 buf_init(struct buf *b)
@@ -17,7 +87,7 @@ buf_init(struct buf *b)
 void
 buf_free(struct buf *b)
 {
-	free(b->data);
+	data_free(b->data, b->cap);
 	buf_init(b);
 }
 
@@ -25,7 +95,6 @@ int
 buf_reserve(struct buf *b, size_t extra)
 {
 	size_t need, cap;
-	char *p;
 
 	if (extra > SIZE_MAX - b->len)
 		return -1;
@@ -35,17 +104,12 @@ buf_reserve(struct buf *b, size_t extra)
 	cap = b->cap ? b->cap : 256;
 	while (cap < need)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-	if ((p = realloc(b->data, cap)) == NULL)
-		return -1;
-	b->data = p;
-	b->cap = cap;
-	return 0;
+	return move_to(b, round_cap(cap));
 }
 
 int
 buf_resize(struct buf *b, size_t cap)
 {
-	char *p;
 
 	if (cap < b->len)
 		return -1;
@@ -53,11 +117,8 @@ buf_resize(struct buf *b, size_t cap)
 		buf_free(b);
 		return 0;
 	}
-	if ((p = realloc(b->data, cap)) == NULL)
-		return -1;
-	b->data = p;
-	b->cap = cap;
-	return 0;
+	cap = round_cap(cap);
+	return cap == b->cap ? 0 : move_to(b, cap);
 }
 
 int

@@ -19,7 +19,8 @@ struct buf {
 void	buf_init(struct buf *);
 void	buf_free(struct buf *);
 int	buf_reserve(struct buf *, size_t extra);
-/* Sets the capacity to exactly cap, which must be >= len (0 frees). */
+/* Sets the capacity to cap, which must be >= len (0 frees); from 2 MiB up
+   rounded up to a multiple of 2 MiB. */
 int	buf_resize(struct buf *, size_t cap);
 int	buf_append(struct buf *, const void *, size_t);
 int	buf_putc(struct buf *, char);

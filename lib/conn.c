@@ -28,6 +28,22 @@
 #define READ_CHUNK	(16 * 1024)
 #define READ_ROUND	(1024 * 1024)	/* per wake-up, for fairness */
 #define KEEP_BUF	(64 * 1024)	/* larger output buffers are freed */
+/* A connection that holds at most SMALL_HOLD may go past the budget by a
+   shared SMALL_RESERVE: large bodies that take the whole budget do not
+   refuse every normal request. */
+#define SMALL_HOLD	(1024 * 1024)
+#define SMALL_RESERVE	(16 * 1024 * 1024)
+
+/* Whether n more bytes, for a connection that holds held, fit the budget. */
+static int
+fits(const struct conn_pool *p, size_t held, size_t n)
+{
+	size_t limit = p->cfg.max_buffered;
+
+	if (held + n <= SMALL_HOLD)
+		limit += SMALL_RESERVE;
+	return p->buffered <= limit && n <= limit - p->buffered;
+}
 
 /*
  * Grows b to hold extra more bytes within the shared budget; -1 when over
@@ -50,10 +66,10 @@ reserve(struct conn *c, struct buf *b, size_t extra, size_t upto)
 		want = 2 * old;
 	if (upto && want > upto)
 		want = upto > b->len + extra ? upto : b->len + extra;
-	if (p->buffered - old + want > p->cfg.max_buffered ||
+	if (!fits(p, old + c->charged, want - old) ||
 	    buf_resize(b, want) == -1)
 		return -1;
-	p->buffered += want - old;
+	p->buffered += b->cap - old;
 	return 0;
 }
 
@@ -481,7 +497,7 @@ conn_give(struct conn *c, struct buf *b)
 
 	if (b->len == 0)
 		return 0;
-	if (c->tail.len > 0 || p->buffered + b->cap > p->cfg.max_buffered) {
+	if (c->tail.len > 0 || !fits(p, c->charged, b->cap)) {
 		rc = conn_write(c, b->data, b->len);
 		buf_free(b);
 		return rc;
@@ -558,8 +574,7 @@ conn_charge(struct conn *c, size_t n)
 {
 	struct conn_pool *p = c->p;
 
-	if (p->buffered > p->cfg.max_buffered ||
-	    n > p->cfg.max_buffered - p->buffered)
+	if (!fits(p, c->in.cap + c->charged, n))
 		return -1;
 	p->buffered += n;
 	c->charged += n;
