@@ -34,11 +34,13 @@
 #define SMALL_HOLD	(1024 * 1024)
 #define SMALL_RESERVE	(16 * 1024 * 1024)
 
-/* Whether n more bytes, for a connection that holds held, fit the budget. */
+/* Whether n more bytes for c fit the budget. */
 static int
-fits(const struct conn_pool *p, size_t held, size_t n)
+fits(const struct conn *c, size_t n)
 {
+	const struct conn_pool *p = c->p;
 	size_t limit = p->cfg.max_buffered;
+	size_t held = c->in.cap + c->out.cap + c->tail.cap + c->charged;
 
 	if (held + n <= SMALL_HOLD)
 		limit += SMALL_RESERVE;
@@ -66,7 +68,7 @@ reserve(struct conn *c, struct buf *b, size_t extra, size_t upto)
 		want = 2 * old;
 	if (upto && want > upto)
 		want = upto > b->len + extra ? upto : b->len + extra;
-	if (!fits(p, old + c->charged, want - old) ||
+	if (!fits(c, want - old) ||
 	    buf_resize(b, want) == -1)
 		return -1;
 	p->buffered += b->cap - old;
@@ -497,7 +499,7 @@ conn_give(struct conn *c, struct buf *b)
 
 	if (b->len == 0)
 		return 0;
-	if (c->tail.len > 0 || !fits(p, c->charged, b->cap)) {
+	if (c->tail.len > 0 || !fits(c, b->cap)) {
 		rc = conn_write(c, b->data, b->len);
 		buf_free(b);
 		return rc;
@@ -574,7 +576,7 @@ conn_charge(struct conn *c, size_t n)
 {
 	struct conn_pool *p = c->p;
 
-	if (!fits(p, c->in.cap + c->charged, n))
+	if (!fits(c, n))
 		return -1;
 	p->buffered += n;
 	c->charged += n;
