@@ -10,6 +10,9 @@
 
 #include <stddef.h>
 
+/* A buffer of this capacity and more is a mapping of its own (buf.c). */
+#define BUF_BIG		(2u << 20)
+
 struct buf {
 	char	*data;
 	size_t	 len;

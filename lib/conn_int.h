@@ -52,6 +52,7 @@ struct conn_pool {
 	void		*arg;
 	struct conn	*conns, *pending;
 	size_t		 nconns, buffered;
+	size_t		 big_round;	/* read into large buffers this round */
 };
 
 /* Frees c: the protocol's last word first. */

@@ -39,6 +39,7 @@ flush_pending(struct ev_loop *loop, void *arg)
 	struct conn *c;
 	int rounds = 0;
 
+	p->big_round = 0;	/* a new round begins after the wait */
 	while ((c = p->pending) != NULL) {
 		if (++rounds > FLUSH_ROUNDS) {
 			ev_again(loop);	/* a pipeliner's turn ends here */

@@ -118,11 +118,14 @@ get() {
 # for 10 s with RESPONSE (a printf format, written as is); sets FAKE_URL
 fake_aggd() {
 	local i
+	# emptied here, not only by the redirection in the child, which may
+	# come late: an earlier fake's port must never be read as this one's
+	: >"$TMP/fake.port"
 	# shellcheck disable=SC2059
 	aggabuse serve 127.0.0.1:0 10 "$(printf "$1")" >"$TMP/fake.port" &
 	FAKE_PID=$!
 	for i in $(seq 600); do
-		[ -s "$TMP/fake.port" ] && break
+		grep -qx '[0-9][0-9]*' "$TMP/fake.port" && break
 		sleep 0.05
 	done
 	FAKE_URL=http://127.0.0.1:$(cat "$TMP/fake.port")
