@@ -67,7 +67,7 @@ counts() {
 		(
 			for i in $(seq 1 200); do
 				b=$(batch $((c * 100000 + i * 10)) $((c * 100000 + i * 10 + 14)) "k$c")
-				code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+				code=$(curl -s --max-time 20 -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
 				    --data-binary "$b" "$AGGD_URL/publish" || true)
 				[ "$code" = 200 ] && echo "$((c * 100000 + i * 10)) $((c * 100000 + i * 10 + 14)) k$c"
 			done >"$TMP/acked.$c"
