@@ -14,7 +14,7 @@ LABEL agg.stage=build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
 	gcc libc6-dev make pkg-config binutils \
-	libsqlite3-dev libjson-c-dev libcurl4-openssl-dev \
+	libsqlite3-dev libjson-c-dev libcurl4-openssl-dev libpq-dev \
  && apt-get clean && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Makefile ./
@@ -30,7 +30,7 @@ LABEL agg.stage=runtime org.opencontainers.image.title=agg \
 # curl is only for the HEALTHCHECK; libcurl4 is needed by the tools anyway.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-	libsqlite3-0 libjson-c5 libcurl4 ca-certificates curl \
+	libsqlite3-0 libjson-c5 libcurl4 libpq5 ca-certificates curl \
  && apt-get clean && rm -rf /var/lib/apt/lists/* \
  && useradd --system --user-group --uid 10001 --home-dir /app \
 	--shell /usr/sbin/nologin agg \

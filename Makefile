@@ -22,9 +22,9 @@ O	?= build
 BIN	?= bin
 WARN	 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 AGG_CFLAGS = -std=c11 -D_GNU_SOURCE -DAGG_VERSION='"$(VERSION)"' $(WARN) -Ilib \
-	$(shell pkg-config --cflags json-c libcurl sqlite3 2>/dev/null) $(CFLAGS)
-LDLIBS	 = -Wl,--as-needed $(shell pkg-config --libs sqlite3 json-c libcurl 2>/dev/null || \
-	   echo -lsqlite3 -ljson-c -lcurl) -lpthread -lm
+	$(shell pkg-config --cflags json-c libcurl sqlite3 libpq 2>/dev/null) $(CFLAGS)
+LDLIBS	 = -Wl,--as-needed $(shell pkg-config --libs sqlite3 json-c libcurl libpq 2>/dev/null || \
+	   echo -lsqlite3 -ljson-c -lcurl -lpq) -lpthread -lm
 
 LIB_SRC	 = $(sort $(wildcard lib/*.c))
 LIB_OBJ	 = $(LIB_SRC:%.c=$(O)/%.o)

@@ -10,6 +10,9 @@
  *
  * usage: loadgen -a HOST:PORT [-c conns] [-b batch] [-n requests]
  *        [-D share] [-r rate] [-s seed] [-o offset]
+ *        loadgen -w FILE [-b batch] [-n requests] [-D share] [-s seed] [-o offset]
+ * (-w: the same request bodies, one a line, into FILE instead: for
+ * bench/pgdirect, which writes them into PostgreSQL without aggd)
  * prints one line: key=value pairs (events_per_s, req_per_s, p50_ms, ...,
  * and cpu_us_per_req, loadgen's own CPU time, so that the benchmark can
  * tell how much of the two cores the server had)
@@ -119,6 +122,28 @@ build(struct run *r, size_t batch, double dup, uint64_t seed, uint64_t offset)
 		buf_append(&r->bodies[q], body.data, body.len);
 	}
 	buf_free(&body);
+}
+
+/* The bodies without their heads, one a line (they hold no newline). */
+static int
+write_bodies(const struct run *r, const char *path)
+{
+	FILE *f = fopen(path, "w");
+	size_t q;
+	char *body;
+
+	if (f == NULL) {
+		perror(path);
+		return 1;
+	}
+	for (q = 0; q < r->nreq; q++) {
+		body = (char *)memmem(r->bodies[q].data, r->bodies[q].len,
+		    "\r\n\r\n", 4) + 4;
+		fwrite(body, 1, r->bodies[q].len - (size_t)(body -
+		    r->bodies[q].data), f);
+		fputc('\n', f);
+	}
+	return fclose(f) == 0 ? 0 : 1;
 }
 
 static int
@@ -267,6 +292,7 @@ int
 main(int argc, char **argv)
 {
 	const char *addr = NULL;
+	const char *out = NULL;
 	int nconn = 1, ch, i, ep;
 	size_t batch = 1, events;
 	double dup = 0.2, t1, cpu0, cpu1;
@@ -277,9 +303,10 @@ main(int argc, char **argv)
 
 	memset(&r, 0, sizeof(r));
 	r.nreq = 1000;
-	while ((ch = getopt(argc, argv, "a:c:b:n:D:r:s:o:")) != -1)
+	while ((ch = getopt(argc, argv, "a:c:b:n:D:r:s:o:w:")) != -1)
 		switch (ch) {
 		case 'a': addr = optarg; break;
+		case 'w': out = optarg; break;
 		case 'c': nconn = atoi(optarg); break;
 		case 'b': batch = (size_t)atol(optarg); break;
 		case 'n': r.nreq = (size_t)atol(optarg); break;
@@ -292,6 +319,10 @@ main(int argc, char **argv)
 			    " [-n requests] [-D share] [-r rate] [-s seed] [-o offset]\n");
 			return 2;
 		}
+	if (out != NULL && batch >= 1) {
+		build(&r, batch, dup, seed, offset);
+		return write_bodies(&r, out);
+	}
 	if (addr == NULL || nconn < 1 || batch < 1) {
 		fprintf(stderr, "loadgen: -a HOST:PORT is required\n");
 		return 2;

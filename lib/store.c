@@ -5,12 +5,35 @@
 #include <stdio.h>
 
 #include "store.h"
+#include "store_pg.h"
 #include "store_sqlite.h"
 
 struct store *
 store_open(const char *where, char *err, size_t errsz)
 {
+	if (pg_is_uri(where))
+		return pg_store_open(where, err, errsz);
 	return sqlite_store_open(where, err, errsz);
+}
+
+void
+store_display(const char *where, char *out, size_t sz)
+{
+	if (pg_is_uri(where))
+		pg_display_uri(where, out, sz);
+	else
+		snprintf(out, sz, "%s", where);
+}
+
+/* What only an SQLite file has: PostgreSQL has pg_dump and amcheck. */
+static int
+sqlite_only(const char *where, const char *what, char *err, size_t errsz)
+{
+	if (!pg_is_uri(where))
+		return 0;
+	snprintf(err, errsz, "%s is for an SQLite store; for PostgreSQL use"
+	    " its own tools (pg_dump, pg_restore, pg_amcheck)", what);
+	return -1;
 }
 
 void
@@ -52,6 +75,15 @@ store_maintain(struct store *s)
 	return s->engine->maintain ? s->engine->maintain(s) : 0;
 }
 
+int
+store_follow(struct store *s, uint64_t *last_seq, store_counts_fn *fn,
+    void *arg, char *err, size_t errsz)
+{
+	if (s->engine->follow == NULL)
+		return 0;
+	return s->engine->follow(s, last_seq, fn, arg, err, errsz);
+}
+
 size_t
 store_index_bytes(const struct store *s)
 {
@@ -80,6 +112,8 @@ int
 store_backup(const char *where, const char *dest, uint64_t *events,
     char *err, size_t errsz)
 {
+	if (sqlite_only(where, "--backup", err, errsz) == -1)
+		return -1;
 	return sqlite_store_backup(where, dest, events, err, errsz);
 }
 
@@ -87,6 +121,8 @@ long
 store_check(const char *where, store_report_fn *report, void *arg,
     uint64_t *events, char *err, size_t errsz)
 {
+	if (sqlite_only(where, "--check", err, errsz) == -1)
+		return -1;
 	return sqlite_store_check(where, report, arg, events, err, errsz);
 }
 
@@ -94,6 +130,8 @@ long
 store_salvage(const char *where, const char *dest, store_report_fn *report,
     void *arg, uint64_t *kept, char *err, size_t errsz)
 {
+	if (sqlite_only(where, "--salvage", err, errsz) == -1)
+		return -1;
 	return sqlite_store_salvage(where, dest, report, arg, kept, err, errsz);
 }
 
@@ -101,6 +139,8 @@ int
 store_restore(const char *backup, const char *where, uint64_t *events,
     char *err, size_t errsz)
 {
+	if (sqlite_only(where, "--restore", err, errsz) == -1)
+		return -1;
 	return sqlite_store_restore(backup, where, events, err, errsz);
 }
 

@@ -27,6 +27,8 @@
 #define STORE_FULL	(-2)	/* the disk is full: nothing was applied */
 #define STORE_IOERR	(-3)	/* the disk failed a write: trust it no more */
 #define STORE_TOPICS	(-4)	/* a batch refused: it would pass max_topics */
+#define STORE_UNAVAILABLE (-5)	/* the database went away: the outcome is
+				   unknown, a retry is safe (dedup) */
 
 struct store;
 struct store_reader;
@@ -62,6 +64,8 @@ struct store_engine {
 		    void *);
 	int	(*sync)(struct store *);
 	int	(*maintain)(struct store *);
+	int	(*follow)(struct store *, uint64_t *, store_counts_fn *, void *,
+		    char *, size_t);
 	size_t	(*index_bytes)(const struct store *);
 	uint64_t (*last_seq)(const struct store *);
 	size_t	(*topics)(const struct store *);
@@ -92,19 +96,33 @@ struct store_reader {
 	/* Why the last read failed when a row failed its checksum, else "";
 	   each read clears it. */
 	char		 damage[200];
+	/* Why, when the database could not be reached (a retry may do). */
+	char		 unavailable[200];
 };
 
-/* The store at where (a path: SQLite); NULL with a one-line err. */
+/* where as logs may show it: a URI without its password. */
+void		 store_display(const char *where, char *out, size_t sz);
+
+/*
+ * The store at where (a path: SQLite; a postgres[ql]:// URI: PostgreSQL);
+ * NULL with a one-line err.  A PostgreSQL store that cannot be reached
+ * yet is opened all the same: its commits and reads fail with
+ * STORE_UNAVAILABLE until it can.
+ */
 struct store	*store_open(const char *where, char *err, size_t errsz);
 void		 store_close(struct store *);
 
 /*
  * Applies batches b[0..n) in one transaction and sets res[i] to batch i's
  * counts.  A batch that would bring the store past max_topics topics is
- * not applied (res[i].refused), the others are.  Returns 0, or STORE_FULL or STORE_ERROR with a message in err:
- * then nothing at all was applied.  STORE_IOERR: the commit itself
- * failed after it may have reached the disk, and only recovery decides
- * whether it was applied; the caller must answer nobody and stop.  A
+ * not applied (res[i].refused), the others are.  Returns 0, or
+ * STORE_FULL or STORE_ERROR with a message in err: then nothing at all
+ * was applied.  STORE_UNAVAILABLE: the database cannot be reached, or the
+ * connection broke before the commit was answered, so it may or may not
+ * have been applied; a retry is safe (dedup), and the store reconnects
+ * by itself.  STORE_IOERR: the commit itself failed after it may have
+ * reached the disk, and only recovery decides whether it was applied;
+ * the caller must answer nobody and stop.  A
  * commit survives a crash of the process at once; it survives a power
  * loss after the next store_sync.
  */
@@ -136,6 +154,18 @@ int		 store_sync_needed(const struct store *);
  * disk failed and the process must stop as after a failed sync.
  */
 int		 store_maintain(struct store *);
+
+/*
+ * For a store that several aggd write (PostgreSQL): what the others
+ * committed.  From the thread that calls store_maintain, every few
+ * milliseconds: calls fn with the counts of each topic that changed since
+ * the last call (absolute, as store_topic_counts) and sets *last_seq to
+ * the store's highest committed seq.  Returns 1 when something changed,
+ * 0 when not (an engine only one aggd writes: always), STORE_UNAVAILABLE
+ * with err set while the database cannot be reached.
+ */
+int		 store_follow(struct store *, uint64_t *last_seq,
+		    store_counts_fn *fn, void *arg, char *err, size_t errsz);
 
 /* Bytes of memory held by the dedup index. */
 size_t		 store_index_bytes(const struct store *);

@@ -103,6 +103,9 @@ tally_apply(struct tally *t, const struct tally_changes *ch, uint64_t now_ms)
 
 	for (i = 0; i < ch->n; i++) {
 		tally_get(t, ch->v[i].id, &was);
+		/* an older look (another aggd's, read before our commit) */
+		if (ch->v[i].counts.received < was.received)
+			continue;
 		if (tally_set(t, ch->v[i].id, &ch->v[i].counts) == -1)
 			return -1;
 		n = ch->v[i].counts.received - was.received;

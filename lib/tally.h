@@ -55,7 +55,9 @@ int	tally_set(struct tally *, int64_t id, const struct store_counts *c);
 /* Topic id's counts; id 0: the sum.  Zero for ids not set. */
 void	tally_get(const struct tally *, int64_t id, struct store_counts *);
 /*
- * Sets every topic that changes lists, in order, and counts what they
+ * Sets every topic that changes lists, in order (skipping counts older
+ * than the topic's: fewer received, so counters never go back when two
+ * looks cross), and counts what they
  * received at now_ms (a monotonic clock) in the rates.  -1 when out of
  * memory.
  */

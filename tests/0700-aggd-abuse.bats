@@ -19,6 +19,7 @@ setup() {
 	AGGD_DB=$TMP/store/dedup.db
 	AGGD_PID=
 	ABUSE=$BATS_FILE_TMPDIR/aggabuse
+	[ -z "${AGG_PG:-}" ] || pg_database
 	RSS_MAX_KB=$((128 * 1024))
 	P99_MAX_MS=50 SANITIZED=
 	if [ "${AGG_VALGRIND:-}" = 1 ]; then

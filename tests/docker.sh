@@ -225,4 +225,54 @@ check "down + up -d aggregator keeps everything (volume appdata)" volume_kept
 check "GET /events total is 4000" sh -c \
 	'[ "$(curl -fsS "http://localhost:8080/events?limit=1" | jq .total)" = 4000 ]'
 check "down -v removes the containers and the volume" all_gone
+
+# --- many aggd on one PostgreSQL (docker-compose.pg.yml) -------------------
+
+pgc() { COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME}pg compose -f docker-compose.pg.yml "$@"; }
+pg_image() {	# the official image, or else a stand-in built here
+	AGG_PG_IMAGE=postgres:15
+	docker image inspect "$AGG_PG_IMAGE" >/dev/null 2>&1 && return 0
+	timeout 60 docker pull -q "$AGG_PG_IMAGE" && return 0
+	AGG_PG_IMAGE=agg-test-postgres
+	note "no registry: a stand-in $AGG_PG_IMAGE from tests/postgres"
+	docker build -q -t "$AGG_PG_IMAGE" tests/postgres
+}
+pg_healthy() {	# pg_healthy SERVICE: its HEALTHCHECK says healthy
+	local id s _
+	id=$(pgc ps -q "$1") || return 1
+	for _ in $(seq 1 90); do
+		s=$(docker inspect -f '{{.State.Health.Status}}' "$id" 2>/dev/null)
+		[ "$s" = healthy ] && return 0
+		sleep 1
+	done
+	echo "$1: $s"
+	pgc logs "$1" | tail -n 5
+	return 1
+}
+both_say() {	# both_say U D: 8080 and 8081 give the same figures
+	local a b _
+	for _ in $(seq 1 50); do
+		a=$(curl -fsS http://localhost:8080/stats | jq -c '[.unique_processed, .duplicate_dropped]')
+		b=$(curl -fsS http://localhost:8081/stats | jq -c '[.unique_processed, .duplicate_dropped]')
+		[ "$a" = "[$1,$2]" ] && [ "$b" = "[$1,$2]" ] && return 0
+		sleep 0.2
+	done
+	echo "8080: $a, 8081: $b (want [$1,$2])"
+	return 1
+}
+pg_cleanup() { pgc down -v --remove-orphans >/dev/null 2>&1; cleanup; }
+pgc down -v --remove-orphans >>"$LOG" 2>&1
+trap pg_cleanup EXIT
+check "PostgreSQL image (postgres:15 or a stand-in)" pg_image || finish
+export AGG_PG_IMAGE
+check "docker compose -f docker-compose.pg.yml up -d aggregator aggregator2" \
+	pgc up -d aggregator aggregator2
+both_healthy() { pg_healthy aggregator && pg_healthy aggregator2; }
+check "both aggregators turn healthy on one database" both_healthy
+check "publisher through aggregator 1" pgc run --rm publisher
+check "both say unique 4000, duplicates 1000" both_say 4000 1000
+check "the same events again through aggregator 2: only duplicates" \
+	pgc run --rm -e AGGREGATOR_URL=http://aggregator2:8080/publish publisher
+check "both say unique 4000, duplicates 6000" both_say 4000 6000
+check "down -v (PostgreSQL)" pgc down -v --remove-orphans
 finish

@@ -27,6 +27,25 @@ setup() {
 	TMP=$(mktemp -d "${BATS_TMPDIR:-/tmp}/agg.XXXXXX")
 	AGGD_DB=$TMP/store/dedup.db
 	AGGD_PID=
+	[ -z "${AGG_PG:-}" ] || pg_database
+}
+
+# pg_database: AGGD_DB is a new, empty database on the test server whose
+# URI is in AGG_PG (tests/run starts it with tests/pgserver)
+pg_database() {
+	local name=agg_${TMP##*.}
+	name=$(tr 'A-Z' 'a-z' <<<"$name")
+	psql -q -X -v ON_ERROR_STOP=1 "$AGG_PG" -c "CREATE DATABASE $name" \
+	    >/dev/null || return 1
+	AGGD_DB=${AGG_PG%/*}/$name
+}
+
+# pg_only / sqlite_only: skip a test that concerns one engine's files
+pg_only() {
+	[ -n "${AGG_PG:-}" ] || skip "a PostgreSQL store's test"
+}
+sqlite_only() {
+	[ -z "${AGG_PG:-}" ] || skip "an SQLite file's test"
 }
 
 teardown() {
@@ -37,9 +56,10 @@ teardown() {
 	rm -rf "$TMP"
 }
 
-# Starts aggd; stdin is /dev/null unless AGGD_STDIN names a file.
+# Starts aggd; stdin is /dev/null unless AGGD_STDIN names a file; its log
+# is $TMP/aggd.log unless AGGD_LOG names another.
 start_aggd() {
-	local log=$TMP/aggd.log i
+	local log=${AGGD_LOG:-$TMP/aggd.log} i
 	: >"$log"
 	if [ "${AGG_VALGRIND:-}" = 1 ]; then
 		valgrind -q --leak-check=full --errors-for-leak-kinds=definite \

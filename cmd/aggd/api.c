@@ -170,7 +170,14 @@ publish_done(struct ingest_job *j)
 	else if (j->status == STORE_FULL)
 		reply_error(pb->r, 507, "the store's disk is full; nothing of"
 		    " this request was stored", NULL);
-	else
+	else if (j->status == STORE_UNAVAILABLE) {
+		char msg[sizeof(j->err) + 120];
+
+		snprintf(msg, sizeof(msg), "the store is unavailable (%s);"
+		    " send the request again later: what was stored of it"
+		    " counts as duplicates", j->err);
+		reply_error(pb->r, 503, msg, RETRY);
+	} else
 		reply_error(pb->r, 500, j->err, NULL);
 	publish_free(pb);
 }
@@ -240,7 +247,7 @@ read_done(void *arg, int status, struct buf *body)
 
 	if (status != 200) {
 		reply_error(r, status, body->len && buf_cstr(body) == 0 ?
-		    body->data : "failed", NULL);
+		    body->data : "failed", status == 503 ? RETRY : NULL);
 		return;
 	}
 	httpd_reply_with(r, 200, NULL, NULL, body);
@@ -427,8 +434,14 @@ api_topics(struct api *a, struct httpd_req *r)
 static void
 api_healthz(struct api *a, struct httpd_req *r)
 {
-	(void)a;
-	httpd_reply(r, 200, NULL, NULL, "{\"status\":\"ok\"}\n", 16);
+	struct service_health h;
+
+	service_health(a->svc, &h);
+	if (h.ingest.unavailable)
+		httpd_reply(r, 503, NULL, RETRY,
+		    "{\"status\":\"unavailable\"}\n", 25);
+	else
+		httpd_reply(r, 200, NULL, NULL, "{\"status\":\"ok\"}\n", 16);
 }
 
 static void

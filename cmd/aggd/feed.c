@@ -87,7 +87,9 @@ feed_commit(struct feed *f)
 			event_batch_reset(&j->batch);
 			return 0;
 		}
-		log_warnx("stdin: %s; retrying", j->err);
+		/* an outage of the store is told once, by ingest */
+		if (j->status != STORE_UNAVAILABLE)
+			log_warnx("stdin: %s; retrying", j->err);
 		if (poll(&p, 1, 1000) > 0)
 			return -1;
 	}

@@ -65,6 +65,7 @@ struct ingest {
 	size_t		 taken_topics;	/* readable.n at the last take */
 	int		 stopping, writer_gone;
 	int		 queued;	/* loop only: ingest_queue since the kick */
+	double		 down_since;	/* when the store went away */
 	struct ingest_stats st;
 };
 
@@ -91,7 +92,32 @@ record_commit(struct ingest *in, const struct group *g)
 		if (secs <= ingest_bucket_le[i])
 			in->st.buckets[i]++;
 	in->st.index_bytes = g->index_bytes;
-	in->st.last_seq = g->last_seq;
+	/* other aggd's commits (ingest_follow) may have moved it further */
+	if (g->last_seq > in->st.last_seq)
+		in->st.last_seq = g->last_seq;
+}
+
+/*
+ * Whether the store can be reached, as the last commit or look found it:
+ * one log line when it goes away and one when it is back, not one per
+ * request that fails meanwhile.  Called with the lock held.
+ */
+static void
+note_reach(struct ingest *in, int rc, const char *why)
+{
+	double now = now_seconds();
+
+	if (rc == STORE_UNAVAILABLE && !in->st.unavailable) {
+		in->st.unavailable = 1;
+		in->st.outages++;
+		in->down_since = now;
+		log_warnx("the store is unavailable: %s; answering 503 and"
+		    " trying again", why);
+	} else if (rc != STORE_UNAVAILABLE && in->st.unavailable) {
+		in->st.unavailable = 0;
+		log_warnx("the store is back after %.1f s", now -
+		    in->down_since);
+	}
 }
 
 /* Commits one group; jobs get their results.  Runs unlocked. */
@@ -131,7 +157,10 @@ commit_group(struct ingest *in, struct group *g)
 				    " (--max-topics); nothing of this request"
 				    " was stored", in->store->max_topics);
 		}
-		if (rc != 0)
+		pthread_mutex_lock(&in->mu);
+		note_reach(in, rc, err);
+		pthread_mutex_unlock(&in->mu);
+		if (rc != 0 && rc != STORE_UNAVAILABLE)
 			log_warnx("commit of %zu request%s failed: %s", n,
 			    n == 1 ? "" : "s", err);
 	}
@@ -315,6 +344,35 @@ syncer_main(void *arg)
  */
 #define MAINTAIN_MS	20
 
+/*
+ * What other aggd committed to a shared store (store_follow), made
+ * readable here as if this aggd had committed it: counters, the last seq,
+ * and the long polls of the topics it touched woken.  Counters never go
+ * back: tally_apply keeps the newer of two looks.
+ */
+static void
+follow(struct ingest *in)
+{
+	struct tally_changes ch = { NULL, 0, 0 };
+	uint64_t seq = 0, one = 1;
+	char err[200] = "";
+	int rc;
+
+	rc = store_follow(in->store, &seq, tally_note, &ch, err, sizeof(err));
+	pthread_mutex_lock(&in->mu);
+	note_reach(in, rc, err);
+	if (rc == 1) {
+		if (tally_apply(&in->readable, &ch, ev_clock_ms()) == -1 ||
+		    note_changes(in, &ch) == -1)
+			fatalx("out of memory");
+		if (seq > in->st.last_seq)
+			in->st.last_seq = seq;
+		(void)!write(in->efd, &one, sizeof(one));
+	}
+	pthread_mutex_unlock(&in->mu);
+	tally_changes_free(&ch);
+}
+
 /* The store's background work (store_maintain): checkpoints, for SQLite. */
 static void *
 maintainer_main(void *arg)
@@ -336,6 +394,7 @@ maintainer_main(void *arg)
 		/* As for the WAL's fdatasync in syncer_main. */
 		if ((rc = store_maintain(in->store)) == STORE_IOERR)
 			fatal("writing the WAL back into the store");
+		follow(in);
 		pthread_mutex_lock(&in->mu);
 	}
 	pthread_mutex_unlock(&in->mu);

@@ -45,6 +45,8 @@ struct ingest_stats {
 	double		 wal_sync_seconds;	/* sum */
 	size_t		 index_bytes;
 	uint64_t	 last_seq;	/* of the last group finished */
+	int		 unavailable;	/* the store cannot be reached now */
+	uint64_t	 outages;	/* times it went away */
 };
 
 extern const double ingest_bucket_le[INGEST_BUCKETS];

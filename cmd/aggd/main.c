@@ -78,13 +78,16 @@ static const char usage_text[] =
 "       aggd [-d store] --backup file | --restore file | --check |\n"
 "            --salvage file\n"
 "  -l, --listen ADDR:PORT   listen address (AGG_LISTEN; 127.0.0.1:8080)\n"
-"  -d, --db PATH            store file (DEDUP_DB_PATH; data/dedup.db)\n"
+"  -d, --db STORE           store: an SQLite file, or a postgresql:// URI\n"
+"                           for many aggd on one database (DEDUP_DB_PATH;\n"
+"                           data/dedup.db)\n"
 "  -k, --token TOKEN        require Authorization: Bearer TOKEN (AGG_TOKEN);\n"
 "                           shows in ps(1): prefer AGG_TOKEN or --token-file\n"
 "      --token-file FILE    the token is FILE's first line\n"
 "  -x, --exit-on-eof        exit once standard input is stored\n"
 "      --relaxed            do not fsync each commit: faster, but a power\n"
 "                           loss may lose the last acknowledged events\n"
+"                           (SQLite; PostgreSQL's commits are its own)\n"
 "      --max-body BYTES     largest request body (16M); K, M suffixes\n"
 "      --queue EVENTS       ingest queue size before 503 (65536)\n"
 "      --max-conns N        open connections (10000)\n"
@@ -310,6 +313,7 @@ print_listening(int fd, const struct aggd_config *cfg, uint64_t events)
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	char host[NI_MAXHOST], port[NI_MAXSERV], addr[NI_MAXHOST + NI_MAXSERV + 4];
+	char store[1024];
 
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0 ||
 	    getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), port,
@@ -317,8 +321,9 @@ print_listening(int fd, const struct aggd_config *cfg, uint64_t events)
 		return;
 	snprintf(addr, sizeof(addr), "%s%s%s:%s", ss.ss_family == AF_INET6 ?
 	    "[" : "", host, ss.ss_family == AF_INET6 ? "]" : "", port);
+	store_display(cfg->db_path, store, sizeof(store));
 	log_info("listening on %s, store %s with %llu event%s", addr,
-	    cfg->db_path, (unsigned long long)events, events == 1 ? "" : "s");
+	    store, (unsigned long long)events, events == 1 ? "" : "s");
 	if (cfg->token == NULL && !is_loopback(&ss))
 		log_warnx("warning: %s is reachable from other hosts and no"
 		    " token is set: anyone who reaches it may publish and read"

@@ -32,6 +32,7 @@ struct page_request {
 	void		*arg;
 	struct buf	 body;
 	int		 count;		/* of the last read; -1 failed */
+	int		 status;	/* when it failed: 500 or 503 */
 	int64_t		 topic_id;	/* 0 all, -1 not in the store yet */
 	int		 parked, now;
 	uint64_t	 deadline;	/* of the wait, set once */
@@ -48,6 +49,7 @@ struct stats_request {
 	char		 name[EVENT_FIELD_MAX + 1];	/* /topics: after it; /stats: it alone */
 	struct buf	 body;
 	int		 rc;
+	int		 status;	/* when rc is -1: 500 or 503 */
 };
 
 struct service {
@@ -106,27 +108,34 @@ unpark(struct service *s, struct page_request *p)
 /*
  * On the reader thread, a read that failed: body gets the one line its
  * asker sees, the reader's word when a row failed its checksum (then it
- * is logged too: a damaged store needs its operator).
+ * is logged too: a damaged store needs its operator) or the database
+ * could not be reached (503: a retry later may do).  Returns the status.
  */
-static void
+static int
 read_failed(struct buf *body, void *reader)
 {
 	const struct store_reader *r = reader;
 
 	body->len = 0;
+	if (*r->unavailable) {
+		(void)buf_printf(body, "the store is unavailable (%s), retry"
+		    " later", r->unavailable);
+		return 503;
+	}
 	if (*r->damage) {
 		log_warnx("store damaged: %s; see aggd --check", r->damage);
 		(void)buf_printf(body, "store damaged: %s (aggd --check tells"
 		    " more)", r->damage);
 	} else
 		(void)buf_puts(body, "cannot read the store");
+	return 500;
 }
 
 static void
 deliver(struct page_request *p)
 {
 	if (p->count < 0) {
-		p->done(p->arg, 500, &p->body);
+		p->done(p->arg, p->status ? p->status : 500, &p->body);
 	} else
 		p->done(p->arg, 200, &p->body);
 	buf_free(&p->body);
@@ -154,7 +163,7 @@ page_run(struct work *j, void *reader)
 
 	rd.reader = reader;
 	if ((p->count = page_build(&rd, &p->q, &p->body, &p->topic_id)) < 0)
-		read_failed(&p->body, reader);
+		p->status = read_failed(&p->body, reader);
 }
 
 /* Back on the loop: the page goes to its asker, or waits for events. */
@@ -297,7 +306,7 @@ stats_run(struct work *j, void *reader)
 	    &r->body) : stats_build(&rd, ev_clock_ms(), r->uptime_s,
 	    *r->name ? r->name : NULL, &r->body);
 	if (r->rc == -1)
-		read_failed(&r->body, reader);
+		r->status = read_failed(&r->body, reader);
 }
 
 static void
@@ -310,7 +319,8 @@ stats_done(struct work *j)
 		r->body.len = 0;
 		(void)buf_puts(&r->body, "aggd is stopping");
 	}
-	r->done(r->arg, r->rc == -1 ? 500 : 200, &r->body);
+	r->done(r->arg, r->rc == -1 ? (r->status ? r->status : 500) : 200,
+	    &r->body);
 	buf_free(&r->body);
 	free(r);
 }

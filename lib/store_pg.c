@@ -1,0 +1,892 @@
+/*
+ * store_pg.c - the PostgreSQL engine's writer: the schema, commits and
+ * the counters; see store_pg.h for the cursor design.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "array.h"
+#include "buf.h"
+#include "store_pg.h"
+
+#define SCHEMA_VERSION	1
+#define SCHEMA_LOCK	"7146890123"	/* pg_advisory_xact_lock key */
+
+/* Version 1.  Every statement may run again: two aggd that start at once
+   on an empty database take the advisory lock in turn. */
+static const char schema_sql[] =
+    "BEGIN;"
+    "SELECT pg_advisory_xact_lock(" SCHEMA_LOCK ");"
+    "CREATE TABLE IF NOT EXISTS agg_schema (version integer NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS agg_head ("
+    " id integer PRIMARY KEY CHECK (id = 1),"
+    " last_seq bigint NOT NULL, topics bigint NOT NULL,"
+    " last_ms bigint NOT NULL, commits bigint NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS agg_topics ("
+    " id bigint PRIMARY KEY, name text NOT NULL UNIQUE);"
+    "CREATE TABLE IF NOT EXISTS agg_events ("
+    " seq bigint PRIMARY KEY, topic_id bigint NOT NULL,"
+    " event_id text NOT NULL, ts text NOT NULL, source text NOT NULL,"
+    " payload text NOT NULL, received_ms bigint NOT NULL,"
+    " UNIQUE (topic_id, event_id));"
+    "CREATE INDEX IF NOT EXISTS agg_events_topic_seq"
+    " ON agg_events (topic_id, seq);"
+    "CREATE TABLE IF NOT EXISTS agg_counts ("
+    " topic_id bigint PRIMARY KEY, received bigint NOT NULL,"
+    " uniq bigint NOT NULL, duplicates bigint NOT NULL,"
+    " last_ms bigint NOT NULL, commit_no bigint NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS agg_counts_commit"
+    " ON agg_counts (commit_no);"
+    "INSERT INTO agg_head SELECT 1, 0, 0, 0, 0"
+    " WHERE NOT EXISTS (SELECT 1 FROM agg_head);"
+    "INSERT INTO agg_schema SELECT 1"
+    " WHERE NOT EXISTS (SELECT 1 FROM agg_schema);"
+    "COMMIT;";
+
+/* Taken first, held to the commit: commits in seq order. */
+static const char lock_sql[] =
+    "SELECT 1 FROM agg_head WHERE id = 1 FOR UPDATE";
+
+/*
+ * One transaction's work in one statement: new topics numbered in the
+ * order they first appear; the events not stored yet, the first copy of
+ * each identity, numbered from the head's seq in input order (so seqs
+ * stay dense, as in SQLite: the head's lock, held by every writer, makes
+ * the NOT EXISTS exact, and ON CONFLICT is only the last guard); the
+ * counters and the head (whose commit number marks the counters it
+ * changed, for the other aggd: store_pg_watch.c).  Answers rows (kind, a, b, c, d, e): 0 an
+ * input position stored (a), 1 a topic's id and totals, 2 the head's seq
+ * and topics and the commit's received_at (c).
+ */
+static const char commit_sql[] =
+    "WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
+    "  $4::text[], $5::text[]) WITH ORDINALITY"
+    "  AS u(topic, event_id, ts, source, payload, ord)),"
+    " h AS (SELECT last_seq, topics, commits + 1 AS cn,"
+    "  greatest($6::bigint, last_ms) AS ms"
+    "  FROM agg_head WHERE id = 1),"
+    " fresh AS (SELECT topic, min(ord) AS first FROM u WHERE NOT EXISTS"
+    "  (SELECT 1 FROM agg_topics t WHERE t.name = u.topic) GROUP BY topic),"
+    " nt AS (INSERT INTO agg_topics (id, name)"
+    "  SELECT h.topics + row_number() OVER (ORDER BY first), topic"
+    "  FROM fresh CROSS JOIN h RETURNING id, name),"
+    " t AS (SELECT id, name FROM agg_topics"
+    "  WHERE name IN (SELECT topic FROM u)"
+    "  UNION ALL SELECT id, name FROM nt),"
+    " cand AS (SELECT DISTINCT ON (t.id, u.event_id) u.ord,"
+    "  t.id AS topic_id, u.event_id, u.ts, u.source, u.payload"
+    "  FROM u JOIN t ON t.name = u.topic WHERE NOT EXISTS (SELECT 1"
+    "  FROM agg_events e WHERE e.topic_id = t.id"
+    "  AND e.event_id = u.event_id) ORDER BY t.id, u.event_id, u.ord),"
+    " num AS (SELECT cand.*, h.last_seq + row_number() OVER"
+    "  (ORDER BY cand.ord) AS seq FROM cand CROSS JOIN h),"
+    " ins AS (INSERT INTO agg_events"
+    "  (seq, topic_id, event_id, ts, source, payload, received_ms)"
+    "  SELECT num.seq, num.topic_id, num.event_id, num.ts, num.source,"
+    "  num.payload, h.ms FROM num CROSS JOIN h ORDER BY num.seq"
+    "  ON CONFLICT (topic_id, event_id) DO NOTHING RETURNING seq),"
+    " got AS (SELECT num.ord, num.topic_id FROM ins JOIN num"
+    "  ON num.seq = ins.seq),"
+    " r AS (SELECT t.id AS topic_id, count(*) AS received"
+    "  FROM u JOIN t ON t.name = u.topic GROUP BY t.id),"
+    " g AS (SELECT topic_id, count(*) AS uniq FROM got GROUP BY topic_id),"
+    " c AS (SELECT r.topic_id, r.received, coalesce(g.uniq, 0) AS uniq"
+    "  FROM r LEFT JOIN g ON g.topic_id = r.topic_id),"
+    " up AS (INSERT INTO agg_counts"
+    "  SELECT c.topic_id, c.received, c.uniq, c.received - c.uniq, h.ms,"
+    "  h.cn"
+    "  FROM c CROSS JOIN h ON CONFLICT (topic_id) DO UPDATE SET"
+    "  received = agg_counts.received + excluded.received,"
+    "  uniq = agg_counts.uniq + excluded.uniq,"
+    "  duplicates = agg_counts.duplicates + excluded.duplicates,"
+    "  last_ms = excluded.last_ms, commit_no = excluded.commit_no"
+    "  RETURNING topic_id, received, uniq, duplicates, last_ms),"
+    " hd AS (UPDATE agg_head SET"
+    "  last_seq = coalesce((SELECT max(seq) FROM ins), agg_head.last_seq),"
+    "  topics = agg_head.topics + (SELECT count(*) FROM nt),"
+    "  last_ms = (SELECT ms FROM h), commits = (SELECT cn FROM h)"
+    "  WHERE id = 1 RETURNING last_seq, topics)"
+    " SELECT 0, got.ord, 0, 0, 0, 0 FROM got"
+    " UNION ALL SELECT 1, topic_id, received, uniq, duplicates, last_ms"
+    "  FROM up"
+    " UNION ALL SELECT 2, hd.last_seq, hd.topics, h.ms, 0, 0"
+    "  FROM hd CROSS JOIN h";
+
+struct pg_store {
+	struct store	 base;		/* first: a struct store * is this */
+	PGconn		*db;		/* NULL while the database is away */
+	char		*uri;
+	struct pg_retry	 retry;
+	struct pg_watch	*watch;		/* maintain's thread's */
+	int		 commits_unsaid;	/* for the watch to NOTIFY */
+	uint64_t	 last_seq, head_topics;
+	struct store_counts *totals;	/* index i: topic id i + 1 */
+	size_t		 ntopics, totals_cap;
+	int64_t		*touched;	/* by the last commit */
+	size_t		 ntouched, touched_cap;
+	struct buf	 arr[5];	/* the commit's binary text[] */
+	unsigned char	*stored;	/* per input position */
+	size_t		 stored_cap;
+};
+
+int
+pg_is_uri(const char *where)
+{
+	return strncmp(where, "postgresql://", 13) == 0 ||
+	    strncmp(where, "postgres://", 11) == 0;
+}
+
+void
+pg_display_uri(const char *uri, char *out, size_t sz)
+{
+	const char *auth = strstr(uri, "://"), *at, *colon;
+	char *pw;
+	size_t n;
+
+	snprintf(out, sz, "%s", uri);
+	if (auth == NULL)
+		return;
+	auth += 3;
+	n = strcspn(auth, "/?");
+	if ((at = memchr(auth, '@', n)) != NULL &&
+	    (colon = memchr(auth, ':', (size_t)(at - auth))) != NULL)
+		snprintf(out, sz, "%.*s:***%s", (int)(colon - uri), uri, at);
+	/* a password in the query, too */
+	if ((pw = strstr(out, "password=")) != NULL && strlen(out) + 3 < sz) {
+		n = strcspn(pw + 9, "&");
+		memmove(pw + 12, pw + 9 + n, strlen(pw + 9 + n) + 1);
+		memcpy(pw + 9, "***", 3);
+	}
+}
+
+const char *
+pg_store_uri(const struct store *st)
+{
+	return ((const struct pg_store *)st)->uri;
+}
+
+void
+pg_errmsg(PGconn *db, const PGresult *r, char *err, size_t errsz)
+{
+	const char *m = r ? PQresultErrorMessage(r) : "";
+	size_t n;
+
+	if (*m == '\0')
+		m = PQerrorMessage(db);
+	if (*m == '\0')
+		m = "unknown error";
+	snprintf(err, errsz, "%s", m);
+	/* libpq's messages end in a newline, some span lines: one line */
+	for (n = strlen(err); n > 0 && (err[n - 1] == '\n' ||
+	    err[n - 1] == ' '); n--)
+		err[n - 1] = '\0';
+	for (char *p = err; *p; p++)
+		if (*p == '\n' || *p == '\t')
+			*p = ' ';
+}
+
+/* The binary form of a one-dimensional text[] (array_recv). */
+static int
+arr_put32(struct buf *b, uint32_t v)
+{
+	v = htonl(v);
+	return buf_append(b, &v, 4);
+}
+
+static int
+arr_begin(struct buf *b, size_t n)
+{
+	b->len = 0;
+	return arr_put32(b, 1) == -1 || arr_put32(b, 0) == -1 ||
+	    arr_put32(b, 25) == -1 /* text */ || arr_put32(b, (uint32_t)n) ==
+	    -1 || arr_put32(b, 1) == -1 ? -1 : 0;
+}
+
+static int
+arr_add(struct buf *b, const char *p, size_t len)
+{
+	return arr_put32(b, (uint32_t)len) == -1 ? -1 : buf_append(b, p, len);
+}
+
+static int
+load(struct pg_store *s, char *err, size_t errsz)
+{
+	PGresult *r;
+	int i, n, ok;
+
+	r = PQexec(s->db, "SELECT last_seq, topics FROM agg_head WHERE id = 1");
+	if ((ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)) {
+		s->last_seq = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+		s->head_topics = strtoull(PQgetvalue(r, 0, 1), NULL, 10);
+	}
+	if (!ok)
+		pg_errmsg(s->db, r, err, errsz);
+	PQclear(r);
+	if (!ok)
+		return -1;
+	r = PQexec(s->db, "SELECT topic_id, received, uniq, duplicates,"
+	    " last_ms FROM agg_counts ORDER BY topic_id");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		pg_errmsg(s->db, r, err, errsz);
+		PQclear(r);
+		return -1;
+	}
+	n = PQntuples(r);
+	for (i = 0; i < n; i++) {
+		size_t id = strtoull(PQgetvalue(r, i, 0), NULL, 10);
+		struct store_counts *c;
+
+		if (id == 0 || array_grow(&s->totals, &s->totals_cap, id,
+		    sizeof(*s->totals), 64) == -1) {
+			snprintf(err, errsz, "out of memory");
+			PQclear(r);
+			return -1;
+		}
+		while (s->ntopics < id)
+			memset(&s->totals[s->ntopics++], 0, sizeof(*c));
+		c = &s->totals[id - 1];
+		c->received = strtoull(PQgetvalue(r, i, 1), NULL, 10);
+		c->unique = strtoull(PQgetvalue(r, i, 2), NULL, 10);
+		c->duplicates = strtoull(PQgetvalue(r, i, 3), NULL, 10);
+		c->last_ms = strtoull(PQgetvalue(r, i, 4), NULL, 10);
+	}
+	PQclear(r);
+	return 0;
+}
+
+static int
+prepare(struct pg_store *s, char *err, size_t errsz)
+{
+	PGresult *r;
+	int ok;
+
+	/*
+	 * The tables are made only when they are missing, so that a role
+	 * that may only read and write them runs aggd once they exist.
+	 */
+	r = PQexec(s->db, "SELECT to_regclass('agg_schema') IS NOT NULL");
+	ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+	    *PQgetvalue(r, 0, 0) == 't';
+	PQclear(r);
+	if (!ok) {
+		r = PQexec(s->db, schema_sql);
+		ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+		if (!ok)
+			pg_errmsg(s->db, r, err, errsz);
+		PQclear(r);
+		if (!ok)
+			return -1;
+	}
+	r = PQexec(s->db, "SELECT max(version) FROM agg_schema");
+	ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+	    atoi(PQgetvalue(r, 0, 0)) == SCHEMA_VERSION;
+	if (!ok)
+		snprintf(err, errsz, "the database's agg schema is version %s,"
+		    " this aggd knows version %d", PQresultStatus(r) ==
+		    PGRES_TUPLES_OK && PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) :
+		    "unknown", SCHEMA_VERSION);
+	PQclear(r);
+	if (!ok)
+		return -1;
+	r = PQprepare(s->db, "agg_lock", lock_sql, 0, NULL);
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	PQclear(r);
+	if (ok) {
+		r = PQprepare(s->db, "agg_commit", commit_sql, 0, NULL);
+		ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	}
+	if (!ok)
+		pg_errmsg(s->db, r, err, errsz);
+	PQclear(r);
+	return ok ? 0 : -1;
+}
+
+/*
+ * A connection that gives up in seconds, not minutes: at most 5 s to
+ * connect, and a commit whose server went silent fails within about 20 s
+ * (keepalives), not at TCP's 15 minutes.  What the URI says wins: its
+ * values come after these.
+ */
+/* The server's notices ("already exists, skipping") are not aggd's news. */
+static void
+no_notices(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+PGconn *
+pg_connect(const char *uri, char *err, size_t errsz)
+{
+	static const char *const keys[] = { "connect_timeout", "keepalives_idle",
+	    "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+	    "application_name", "dbname", NULL };
+	static const char *const values[] = { "5", "10", "3", "3", "20000",
+	    "aggd", NULL, NULL };
+	const char *v[8];
+	PGconn *db;
+
+	memcpy(v, values, sizeof(v));
+	v[6] = uri;
+	db = PQconnectdbParams(keys, v, 1);
+	if (PQstatus(db) == CONNECTION_OK) {
+		(void)PQsetNoticeProcessor(db, no_notices, NULL);
+		return db;
+	}
+	pg_errmsg(db, NULL, err, errsz);
+	PQfinish(db);
+	return NULL;
+}
+
+double
+pg_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int
+pg_retry_due(struct pg_retry *r, char *err, size_t errsz)
+{
+	if (pg_now() >= r->at)
+		return 1;
+	snprintf(err, errsz, "%s", r->why);
+	return 0;
+}
+
+/* The next attempt 0.1 s after the first failure, doubling to 5 s. */
+void
+pg_retry_failed(struct pg_retry *r, const char *why)
+{
+	r->backoff = r->backoff == 0 ? 0.1 : r->backoff * 2;
+	if (r->backoff > 5)
+		r->backoff = 5;
+	r->at = pg_now() + r->backoff;
+	snprintf(r->why, sizeof(r->why), "%s", why);
+}
+
+/* The writer's connection, made again (at most as often as retry allows). */
+static int
+connected(struct pg_store *s, char *err, size_t errsz)
+{
+	char why[300];
+
+	if (s->db != NULL && PQstatus(s->db) == CONNECTION_OK)
+		return 0;
+	PQfinish(s->db);
+	s->db = NULL;
+	if (!pg_retry_due(&s->retry, err, errsz))
+		return -1;
+	if ((s->db = pg_connect(s->uri, why, sizeof(why))) != NULL &&
+	    prepare(s, why, sizeof(why)) == 0 &&
+	    load(s, why, sizeof(why)) == 0) {
+		s->retry.backoff = 0;
+		return 0;
+	}
+	PQfinish(s->db);
+	s->db = NULL;
+	snprintf(err, errsz, "PostgreSQL: %s", why);
+	pg_retry_failed(&s->retry, err);
+	return -1;
+}
+
+static void pg_close(struct store *);
+extern const struct store_engine pg_engine;
+
+/*
+ * A database that cannot be reached yet is no reason not to start: the
+ * writer connects when it can.  One that answers with the wrong schema
+ * is.
+ */
+struct store *
+pg_store_open(const char *uri, char *err, size_t errsz)
+{
+	struct pg_store *s;
+	char why[300];
+
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (s->uri = strdup(uri)) == NULL ||
+	    (s->watch = pg_watch_new(uri)) == NULL) {
+		if (s)
+			free(s->uri);
+		free(s);
+		snprintf(err, errsz, "out of memory");
+		return NULL;
+	}
+	s->base.engine = &pg_engine;
+	for (int i = 0; i < 5; i++)
+		buf_init(&s->arr[i]);
+	if ((s->db = pg_connect(uri, why, sizeof(why))) == NULL) {
+		snprintf(err, errsz, "PostgreSQL: %s", why);
+		pg_retry_failed(&s->retry, err);
+		*err = '\0';
+		return &s->base;
+	}
+	if (prepare(s, why, sizeof(why)) == 0 && load(s, why, sizeof(why)) ==
+	    0)
+		return &s->base;
+	snprintf(err, errsz, "PostgreSQL store: %s", why);
+	pg_close(&s->base);
+	return NULL;
+}
+
+static void
+pg_close(struct store *st)
+{
+	struct pg_store *s = (struct pg_store *)st;
+
+	PQfinish(s->db);
+	pg_watch_free(s->watch);
+	for (int i = 0; i < 5; i++)
+		buf_free(&s->arr[i]);
+	free(s->totals);
+	free(s->touched);
+	free(s->stored);
+	free(s->uri);
+	free(s);
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The five text[] of the batches that are not refused; how many events. */
+static int
+build_arrays(struct pg_store *s, struct event_batch *const *b, size_t n,
+    const struct store_counts *res, size_t *events)
+{
+	struct event_fields f;
+	size_t i, j, total = 0;
+
+	for (i = 0; i < n; i++)
+		total += res[i].refused ? 0 : b[i]->n;
+	for (i = 0; i < 5; i++)
+		if (arr_begin(&s->arr[i], total) == -1)
+			return -1;
+	for (i = 0; i < n; i++) {
+		if (res[i].refused)
+			continue;
+		for (j = 0; j < b[i]->n; j++) {
+			event_fields(b[i], j, &f);
+			if (arr_add(&s->arr[0], f.topic, f.topic_len) == -1 ||
+			    arr_add(&s->arr[1], f.event_id, f.event_id_len) ==
+			    -1 || arr_add(&s->arr[2], f.timestamp,
+			    f.timestamp_len) == -1 || arr_add(&s->arr[3],
+			    f.source, f.source_len) == -1 ||
+			    arr_add(&s->arr[4], f.payload, f.payload_len) == -1)
+				return -1;
+		}
+	}
+	*events = total;
+	return 0;
+}
+
+/*
+ * Sends the work: pipelined behind the lock (one round trip to the
+ * commit), or alone in the slow path's transaction, which holds the lock.
+ */
+static int
+send_commit(struct pg_store *s, int pipelined)
+{
+	const char *values[6];
+	int lengths[6], formats[6] = { 1, 1, 1, 1, 1, 0 };
+	char ms[24];
+	int i;
+
+	for (i = 0; i < 5; i++) {
+		values[i] = s->arr[i].data;
+		lengths[i] = (int)s->arr[i].len;
+	}
+	snprintf(ms, sizeof(ms), "%llu", (unsigned long long)now_ms());
+	values[5] = ms;
+	lengths[5] = 0;
+	if (!pipelined)
+		return PQsendQueryPrepared(s->db, "agg_commit", 6, values,
+		    lengths, formats, 0) == 1 ? 0 : -1;
+	return PQenterPipelineMode(s->db) == 1 &&
+	    PQsendQueryPrepared(s->db, "agg_lock", 0, NULL, NULL, NULL, 0) ==
+	    1 && PQsendQueryPrepared(s->db, "agg_commit", 6, values, lengths,
+	    formats, 0) == 1 && PQpipelineSync(s->db) == 1 ? 0 : -1;
+}
+
+/* One topic's totals from the commit's answer. */
+static int
+note_totals(struct pg_store *s, const PGresult *r, int row)
+{
+	size_t id = strtoull(PQgetvalue(r, row, 1), NULL, 10);
+	struct store_counts *c;
+
+	if (id == 0 || array_grow(&s->totals, &s->totals_cap, id,
+	    sizeof(*s->totals), 64) == -1 || array_grow(&s->touched,
+	    &s->touched_cap, s->ntouched + 1, sizeof(*s->touched), 64) == -1)
+		return -1;
+	while (s->ntopics < id)
+		memset(&s->totals[s->ntopics++], 0, sizeof(*c));
+	c = &s->totals[id - 1];
+	c->received = strtoull(PQgetvalue(r, row, 2), NULL, 10);
+	c->unique = strtoull(PQgetvalue(r, row, 3), NULL, 10);
+	c->duplicates = strtoull(PQgetvalue(r, row, 4), NULL, 10);
+	c->last_ms = strtoull(PQgetvalue(r, row, 5), NULL, 10);
+	s->touched[s->ntouched++] = (int64_t)id;
+	return 0;
+}
+
+/* The work's answer: which positions were stored, the totals, the head. */
+static int
+take_answer(struct pg_store *s, const PGresult *r, size_t events,
+    uint64_t *ms)
+{
+	int i, n = PQntuples(r);
+	size_t pos;
+
+	memset(s->stored, 0, events);
+	for (i = 0; i < n; i++)
+		switch (atoi(PQgetvalue(r, i, 0))) {
+		case 0:
+			pos = strtoull(PQgetvalue(r, i, 1), NULL, 10);
+			if (pos == 0 || pos > events)
+				return -1;
+			s->stored[pos - 1] = 1;
+			break;
+		case 1:
+			if (note_totals(s, r, i) == -1)
+				return -1;
+			break;
+		case 2:
+			s->last_seq = strtoull(PQgetvalue(r, i, 1), NULL, 10);
+			s->head_topics = strtoull(PQgetvalue(r, i, 2), NULL,
+			    10);
+			*ms = strtoull(PQgetvalue(r, i, 3), NULL, 10);
+			break;
+		}
+	return 0;
+}
+
+/* The pipeline's results, to its sync: 0, or -1 with err set. */
+static int
+finish_commit(struct pg_store *s, size_t events, uint64_t *ms, char *err,
+    size_t errsz)
+{
+	PGresult *r;
+	int query = 0, failed = 0, synced = 0;
+
+	/* Each query's results end in a NULL; the sync's does not. */
+	while (!synced && query <= 2) {
+		if ((r = PQgetResult(s->db)) == NULL) {
+			if (PQstatus(s->db) == CONNECTION_BAD)
+				break;
+			query++;
+			continue;
+		}
+		switch (PQresultStatus(r)) {
+		case PGRES_PIPELINE_SYNC:
+			synced = 1;
+			break;
+		case PGRES_TUPLES_OK:
+			if (query == 1 && !failed &&
+			    take_answer(s, r, events, ms) == -1) {
+				snprintf(err, errsz, "PostgreSQL store: an"
+				    " answer out of range");
+				failed = 1;
+			}
+			break;
+		case PGRES_PIPELINE_ABORTED:
+			break;
+		default:
+			if (!failed)
+				pg_errmsg(s->db, r, err, errsz);
+			failed = 1;
+		}
+		PQclear(r);
+	}
+	(void)PQexitPipelineMode(s->db);
+	if (!synced) {
+		pg_errmsg(s->db, NULL, err, errsz);
+		return STORE_UNAVAILABLE;
+	}
+	return failed ? STORE_ERROR : 0;
+}
+
+/* One statement of the slow path, its result checked; NULL when it failed. */
+static PGresult *
+exec_ok(struct pg_store *s, PGresult *r, ExecStatusType want, char *err,
+    size_t errsz)
+{
+	if (PQresultStatus(r) == want)
+		return r;
+	pg_errmsg(s->db, r, err, errsz);
+	PQclear(r);
+	return NULL;
+}
+
+static int
+lfind_name(char *const *v, size_t n, const char *name)
+{
+	while (n-- > 0)
+		if (strcmp(v[n], name) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Which batches would pass max_topics, decided under the head's lock in
+ * an open transaction (the slow path, for a store near its limit): in
+ * queue order, each batch's new topics count against what is left.
+ * known: the names the database has of those the batches use.
+ */
+static int
+refuse_over(struct pg_store *s, struct event_batch *const *b, size_t n,
+    struct store_counts *res, const PGresult *known, uint64_t topics)
+{
+	size_t i, j, k, nk = (size_t)PQntuples(known), nadded = 0;
+	char **names, **added, key[1024];
+	struct event_fields f;
+	int rc = -1;
+
+	names = calloc(nk + 1, sizeof(*names));
+	added = calloc(s->base.max_topics + 1, sizeof(*added));
+	if (names == NULL || added == NULL)
+		goto out;
+	for (i = 0; i < nk; i++)
+		names[i] = PQgetvalue(known, (int)i, 0);
+	qsort(names, nk, sizeof(*names), name_cmp);
+	for (i = 0; i < n; i++) {
+		size_t was = nadded;
+
+		for (j = 0; j < b[i]->n && !res[i].refused; j++) {
+			char *p = key;
+
+			event_fields(b[i], j, &f);
+			snprintf(key, sizeof(key), "%.*s", (int)f.topic_len,
+			    f.topic);
+			if (bsearch(&p, names, nk, sizeof(*names), name_cmp) ||
+			    lfind_name(added, nadded, key))
+				continue;
+			if (topics + nadded >= s->base.max_topics)
+				res[i].refused = 1;
+			else if ((added[nadded] = strdup(key)) != NULL)
+				nadded++;
+			else
+				goto out;
+		}
+		if (res[i].refused)	/* its topics are not made after all */
+			while (nadded > was)
+				free(added[--nadded]);
+	}
+	rc = 0;
+out:
+	for (k = 0; k < nadded; k++)
+		free(added[k]);
+	free(added);
+	free(names);
+	return rc;
+}
+
+/*
+ * The slow path: BEGIN, the lock, the topics the batches name that exist,
+ * then refuse_over; the transaction stays open for the commit statement.
+ */
+static int
+begin_checked(struct pg_store *s, struct event_batch *const *b, size_t n,
+    struct store_counts *res, char *err, size_t errsz)
+{
+	const char *v[1] = { s->arr[0].data };
+	int len[1] = { (int)s->arr[0].len }, fmt[1] = { 1 };
+	PGresult *r, *known;
+	uint64_t topics;
+	int rc;
+
+	if ((r = exec_ok(s, PQexec(s->db, "BEGIN"), PGRES_COMMAND_OK, err,
+	    errsz)) == NULL)
+		return -1;
+	PQclear(r);
+	if ((r = exec_ok(s, PQexec(s->db, "SELECT topics FROM agg_head"
+	    " WHERE id = 1 FOR UPDATE"), PGRES_TUPLES_OK, err, errsz)) == NULL)
+		return -1;
+	topics = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	if ((known = exec_ok(s, PQexecParams(s->db, "SELECT DISTINCT name"
+	    " FROM agg_topics WHERE name = ANY($1::text[])", 1, NULL, v, len,
+	    fmt, 0), PGRES_TUPLES_OK, err, errsz)) == NULL)
+		return -1;
+	rc = refuse_over(s, b, n, res, known, topics);
+	PQclear(known);
+	if (rc == -1)
+		snprintf(err, errsz, "out of memory");
+	return rc;
+}
+
+/* The commit statement in the slow path's open transaction, and COMMIT. */
+static int
+commit_checked(struct pg_store *s, size_t events, uint64_t *ms, char *err,
+    size_t errsz)
+{
+	PGresult *r;
+	int bad;
+
+	if (send_commit(s, 0) == -1)
+		return -1;
+	if ((r = exec_ok(s, PQgetResult(s->db), PGRES_TUPLES_OK, err, errsz)) ==
+	    NULL)
+		return -1;
+	bad = take_answer(s, r, events, ms) == -1;
+	PQclear(r);
+	while ((r = PQgetResult(s->db)) != NULL)
+		PQclear(r);
+	if (bad) {
+		snprintf(err, errsz, "PostgreSQL store: an answer out of range");
+		return -1;
+	}
+	if ((r = exec_ok(s, PQexec(s->db, "COMMIT"), PGRES_COMMAND_OK, err,
+	    errsz)) == NULL)
+		return -1;
+	PQclear(r);
+	return 0;
+}
+
+/*
+ * What a failure means: a connection that broke (the outcome of a commit
+ * unknown, the database perhaps gone) is STORE_UNAVAILABLE and is made
+ * again at the next commit; anything else is an error of this commit
+ * only, rolled back.
+ */
+static int
+after_failure(struct pg_store *s)
+{
+	if (PQstatus(s->db) != CONNECTION_OK ||
+	    PQpipelineStatus(s->db) != PQ_PIPELINE_OFF) {
+		PQfinish(s->db);
+		s->db = NULL;
+		return STORE_UNAVAILABLE;
+	}
+	if (PQtransactionStatus(s->db) != PQTRANS_IDLE)
+		PQclear(PQexec(s->db, "ROLLBACK"));
+	return STORE_ERROR;
+}
+
+static int
+pg_commit(struct store *st, struct event_batch *const *b, size_t n,
+    struct store_counts *res, char *err, size_t errsz)
+{
+	struct pg_store *s = (struct pg_store *)st;
+	size_t i, j, events, pos = 0, all = 0;
+	uint64_t ms = 0;
+	int checked, rc;
+
+	s->ntouched = 0;
+	memset(res, 0, n * sizeof(*res));
+	if (connected(s, err, errsz) == -1)
+		return STORE_UNAVAILABLE;
+	for (i = 0; i < n; i++)
+		all += b[i]->n;
+	/* Only a store that might pass its limit with this group pays. */
+	checked = st->max_topics > 0 && s->head_topics + all > st->max_topics;
+	if (checked && (build_arrays(s, b, n, res, &events) == -1 ||
+	    begin_checked(s, b, n, res, err, errsz) == -1))
+		return after_failure(s);
+	if (build_arrays(s, b, n, res, &events) == -1 ||
+	    array_grow(&s->stored, &s->stored_cap, events + 1, 1, 256) == -1) {
+		snprintf(err, errsz, "out of memory");
+		return after_failure(s);
+	}
+	if (events == 0 && checked)
+		PQclear(PQexec(s->db, "ROLLBACK"));
+	if (events == 0)
+		return 0;
+	if (checked)
+		rc = commit_checked(s, events, &ms, err, errsz);
+	else if ((rc = send_commit(s, 1)) == -1)
+		pg_errmsg(s->db, NULL, err, errsz);
+	else
+		rc = finish_commit(s, events, &ms, err, errsz);
+	if (rc != 0) {
+		s->ntouched = 0;
+		return after_failure(s);
+	}
+	__atomic_store_n(&s->commits_unsaid, 1, __ATOMIC_RELEASE);
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < b[i]->n && !res[i].refused; j++)
+			res[i].unique += s->stored[pos++];
+		res[i].received = res[i].refused ? 0 : b[i]->n;
+		res[i].duplicates = res[i].received - res[i].unique;
+		res[i].last_ms = ms;
+	}
+	return 0;
+}
+
+int
+pg_take_commits(struct store *st)
+{
+	struct pg_store *s = (struct pg_store *)st;
+
+	return __atomic_exchange_n(&s->commits_unsaid, 0, __ATOMIC_ACQ_REL);
+}
+
+struct pg_watch *
+pg_store_watch(struct store *st)
+{
+	return ((struct pg_store *)st)->watch;
+}
+
+static int
+pg_topic_counts(const struct store *st, int all, store_counts_fn *fn,
+    void *arg)
+{
+	const struct pg_store *s = (const struct pg_store *)st;
+	size_t i, n = all ? s->ntopics : s->ntouched;
+	int64_t id;
+
+	for (i = 0; i < n; i++) {
+		id = all ? (int64_t)i + 1 : s->touched[i];
+		if (fn(id, &s->totals[id - 1], arg) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static size_t
+pg_index_bytes(const struct store *st)
+{
+	(void)st;
+	return 0;	/* the database's unique index does it */
+}
+
+static uint64_t
+pg_last_seq(const struct store *st)
+{
+	return ((const struct pg_store *)st)->last_seq;
+}
+
+static size_t
+pg_topics(const struct store *st)
+{
+	return ((const struct pg_store *)st)->ntopics;
+}
+
+const struct store_engine pg_engine = {
+	.name = "postgresql",
+	.commit = pg_commit,
+	.follow = pg_follow,
+	.topic_counts = pg_topic_counts,
+	.index_bytes = pg_index_bytes,
+	.last_seq = pg_last_seq,
+	.topics = pg_topics,
+	.reader_open = pg_reader_open,
+	.close = pg_close,
+};
