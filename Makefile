@@ -85,11 +85,12 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	./$(BIN)/aggd
 
-# The README's second command: every test, plain and under ASan+UBSan,
-# then fuzzing and the containers (tests/run).
+# The README's second command: every test, plain (gcc) and under
+# ASan+UBSan (clang, so both compilers' -Werror hold), then fuzzing and
+# the containers (tests/run).
 test: test-deps
 	@$(MAKE) --no-print-directory all units
-	@$(MAKE) --no-print-directory O=build/asan BIN=build/asan/bin \
+	@$(MAKE) --no-print-directory O=build/asan BIN=build/asan/bin CC=clang \
 	    CFLAGS='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
 	    all units
 	tests/run $(BIN) $(O)/tests build/asan/bin build/asan/tests

@@ -353,8 +353,8 @@ static const char *const topic_metric[4] = {
 	"agg_topic_events_duplicate_total",
 	"agg_topic_last_event_timestamp_seconds" };
 static const char *const topic_help[4] = {
-	"Events of the topic in accepted publish requests, duplicates"
-	" included.", "Unique events of the topic stored.",
+	("Events of the topic in accepted publish requests, duplicates"
+	" included."), "Unique events of the topic stored.",
 	"Events of the topic dropped as duplicates.",
 	"When the topic's last event arrived (Unix time)." };
 

@@ -224,13 +224,12 @@ flush(struct conn *c)
 	while (conn_queued(c) > 0) {
 		memset(&m, 0, sizeof(m));
 		m.msg_iov = iov;
-		iov[0] = (struct iovec){ c->out.data + c->out_off,
-		    c->out.len - c->out_off };
-		iov[1] = (struct iovec){ c->tail.data + c->tail_off,
-		    c->tail.len - c->tail_off };
-		m.msg_iovlen = iov[0].iov_len == 0 ? 0 : 1;
-		if (iov[1].iov_len)
-			iov[m.msg_iovlen++] = iov[1];
+		if (c->out.len > c->out_off)
+			iov[m.msg_iovlen++] = (struct iovec){ c->out.data +
+			    c->out_off, c->out.len - c->out_off };
+		if (c->tail.len > c->tail_off)	/* none: tail.data NULL */
+			iov[m.msg_iovlen++] = (struct iovec){ c->tail.data +
+			    c->tail_off, c->tail.len - c->tail_off };
 		n = sendmsg(c->fd, &m, MSG_NOSIGNAL);
 		now = conn_pool_now(c->p);
 		if (n == -1 && errno == EINTR)
