@@ -9,20 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
-#include <time.h>
 
+#include "clock.h"
 #include "fpset.h"
 
 #define WINDOW	10000
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 int
 main(int argc, char **argv)
@@ -35,7 +26,7 @@ main(int argc, char **argv)
 
 	if (fpset_init(&s, 0) == -1)
 		return 1;
-	t0 = tw = now();
+	t0 = tw = mono_seconds();
 	for (i = 1; i <= n; i++) {
 		x ^= x << 13;
 		x ^= x >> 7;
@@ -43,15 +34,16 @@ main(int argc, char **argv)
 		if (fpset_add(&s, x, i) == -1)
 			return 1;
 		if (i % WINDOW == 0) {
-			w = now() - tw;
+			w = mono_seconds() - tw;
 			if (w > worst)
 				worst = w;
-			tw = now();
+			tw = mono_seconds();
 		}
 	}
 	getrusage(RUSAGE_SELF, &ru);
 	printf("adds=%llu adds_per_s=%.0f worst_%d_adds_ms=%.1f rss_mb=%.0f"
-	    " table_mb=%.0f\n", (unsigned long long)n, (double)n / (now() - t0),
+	    " table_mb=%.0f\n", (unsigned long long)n,
+	    (double)n / (mono_seconds() - t0),
 	    WINDOW, worst * 1e3, ru.ru_maxrss / 1024.0,
 	    fpset_bytes(&s) / 1048576.0);
 	fpset_free(&s);

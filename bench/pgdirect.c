@@ -14,19 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "event.h"
 #include "store.h"
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 int
 main(int argc, char **argv)
@@ -54,7 +45,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	event_batch_init(&b);
-	t0 = now();
+	t0 = mono_seconds();
 	while ((len = getline(&line, &cap, f)) > 0) {
 		event_batch_reset(&b);
 		if (event_parse_json(&b, line, (size_t)len - 1) != 0) {
@@ -71,7 +62,8 @@ main(int argc, char **argv)
 		dups += res.duplicates;
 	}
 	printf("events_per_s=%.0f unique=%llu duplicates=%llu seconds=%.2f\n",
-	    (double)events / (now() - t0), uniq, dups, now() - t0);
+	    (double)events / (mono_seconds() - t0), uniq, dups,
+	    mono_seconds() - t0);
 	free(line);
 	event_batch_free(&b);
 	store_close(st);

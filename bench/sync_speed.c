@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define FILE_SIZE	(64 << 20)
@@ -28,15 +28,6 @@ static const char *const way_name[] = {
 	"pwrite + fdatasync, overwrite", "pwrite + fdatasync, append",
 	"O_DIRECT + fdatasync", "O_DIRECT | O_DSYNC", "pwritev2 RWF_DSYNC",
 };
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int
 by_value(const void *a, const void *b)
@@ -102,16 +93,16 @@ measure(enum way w, const char *path, const char *block, size_t size, int n,
 
 	if ((fd = open_for(w, path)) == -1)
 		fatal("%s", path);
-	t0 = now();
+	t0 = mono_seconds();
 	for (i = 0; i < n; i++) {
 		if (off + (off_t)size > FILE_SIZE)
 			off = 0;
-		t = now();
+		t = mono_seconds();
 		one_write(w, fd, block, size, off);
-		lat[i] = now() - t;
+		lat[i] = mono_seconds() - t;
 		off += (off_t)size;
 	}
-	t = now() - t0;
+	t = mono_seconds() - t0;
 	close(fd);
 	qsort(lat, (size_t)n, sizeof(*lat), by_value);
 	printf("%-32s %5zu KiB %8.0f /s  mean %4.0f  p50 %4.0f  p99 %5.0f us\n",

@@ -57,9 +57,9 @@ static const char lock_sql[] =
  * stay dense, as in SQLite: the head's lock, held by every writer, makes
  * the NOT EXISTS exact, and ON CONFLICT is only the last guard); the
  * counters and the head (whose commit number marks the counters it
- * changed, for the other aggd: store_pg_watch.c).  Answers rows (kind, a, b, c, d, e): 0 an
- * input position stored (a), 1 a topic's id and totals, 2 the head's seq
- * and topics and the commit's received_at (c).
+ * changed, for the other aggd: store_pg_watch.c).  Answers rows (kind,
+ * a, b, c, d, e): 0 an input position stored (a), 1 a topic's id and
+ * totals, 2 the head's seq and topics and the commit's received_at (c).
  */
 static const char commit_sql[] =
     "WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
@@ -132,60 +132,10 @@ struct pg_store {
 	size_t		 stored_cap;
 };
 
-int
-pg_is_uri(const char *where)
-{
-	return strncmp(where, "postgresql://", 13) == 0 ||
-	    strncmp(where, "postgres://", 11) == 0;
-}
-
-void
-pg_display_uri(const char *uri, char *out, size_t sz)
-{
-	const char *auth = strstr(uri, "://"), *at, *colon;
-	char *pw;
-	size_t n;
-
-	snprintf(out, sz, "%s", uri);
-	if (auth == NULL)
-		return;
-	auth += 3;
-	n = strcspn(auth, "/?");
-	if ((at = memchr(auth, '@', n)) != NULL &&
-	    (colon = memchr(auth, ':', (size_t)(at - auth))) != NULL)
-		snprintf(out, sz, "%.*s:***%s", (int)(colon - uri), uri, at);
-	/* a password in the query, too */
-	if ((pw = strstr(out, "password=")) != NULL && strlen(out) + 3 < sz) {
-		n = strcspn(pw + 9, "&");
-		memmove(pw + 12, pw + 9 + n, strlen(pw + 9 + n) + 1);
-		memcpy(pw + 9, "***", 3);
-	}
-}
-
 const char *
 pg_store_uri(const struct store *st)
 {
 	return ((const struct pg_store *)st)->uri;
-}
-
-void
-pg_errmsg(PGconn *db, const PGresult *r, char *err, size_t errsz)
-{
-	const char *m = r ? PQresultErrorMessage(r) : "";
-	size_t n;
-
-	if (*m == '\0')
-		m = PQerrorMessage(db);
-	if (*m == '\0')
-		m = "unknown error";
-	snprintf(err, errsz, "%s", m);
-	/* libpq's messages end in a newline, some span lines: one line */
-	for (n = strlen(err); n > 0 && (err[n - 1] == '\n' ||
-	    err[n - 1] == ' '); n--)
-		err[n - 1] = '\0';
-	for (char *p = err; *p; p++)
-		if (*p == '\n' || *p == '\t')
-			*p = ' ';
 }
 
 /* The binary form of a one-dimensional text[] (array_recv). */
@@ -304,95 +254,21 @@ prepare(struct pg_store *s, char *err, size_t errsz)
 	return ok ? 0 : -1;
 }
 
-/*
- * A connection that gives up in seconds, not minutes: at most 5 s to
- * connect, and a commit whose server went silent fails within about 20 s
- * (keepalives), not at TCP's 15 minutes.  What the URI says wins: its
- * values come after these.
- */
-/* The server's notices ("already exists, skipping") are not aggd's news. */
-static void
-no_notices(void *arg, const char *message)
+/* A new writer's connection: the schema checked, the statements prepared. */
+static int
+setup(PGconn *db, void *arg, char *err, size_t errsz)
 {
-	(void)arg;
-	(void)message;
+	struct pg_store *s = arg;
+
+	s->db = db;
+	return prepare(s, err, errsz) == 0 && load(s, err, errsz) == 0 ? 0 :
+	    -1;
 }
 
-PGconn *
-pg_connect(const char *uri, char *err, size_t errsz)
-{
-	static const char *const keys[] = { "connect_timeout", "keepalives_idle",
-	    "keepalives_interval", "keepalives_count", "tcp_user_timeout",
-	    "application_name", "dbname", NULL };
-	static const char *const values[] = { "5", "10", "3", "3", "20000",
-	    "aggd", NULL, NULL };
-	const char *v[8];
-	PGconn *db;
-
-	memcpy(v, values, sizeof(v));
-	v[6] = uri;
-	db = PQconnectdbParams(keys, v, 1);
-	if (PQstatus(db) == CONNECTION_OK) {
-		(void)PQsetNoticeProcessor(db, no_notices, NULL);
-		return db;
-	}
-	pg_errmsg(db, NULL, err, errsz);
-	PQfinish(db);
-	return NULL;
-}
-
-double
-pg_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-int
-pg_retry_due(struct pg_retry *r, char *err, size_t errsz)
-{
-	if (pg_now() >= r->at)
-		return 1;
-	snprintf(err, errsz, "%s", r->why);
-	return 0;
-}
-
-/* The next attempt 0.1 s after the first failure, doubling to 5 s. */
-void
-pg_retry_failed(struct pg_retry *r, const char *why)
-{
-	r->backoff = r->backoff == 0 ? 0.1 : r->backoff * 2;
-	if (r->backoff > 5)
-		r->backoff = 5;
-	r->at = pg_now() + r->backoff;
-	snprintf(r->why, sizeof(r->why), "%s", why);
-}
-
-/* The writer's connection, made again (at most as often as retry allows). */
 static int
 connected(struct pg_store *s, char *err, size_t errsz)
 {
-	char why[300];
-
-	if (s->db != NULL && PQstatus(s->db) == CONNECTION_OK)
-		return 0;
-	PQfinish(s->db);
-	s->db = NULL;
-	if (!pg_retry_due(&s->retry, err, errsz))
-		return -1;
-	if ((s->db = pg_connect(s->uri, why, sizeof(why))) != NULL &&
-	    prepare(s, why, sizeof(why)) == 0 &&
-	    load(s, why, sizeof(why)) == 0) {
-		s->retry.backoff = 0;
-		return 0;
-	}
-	PQfinish(s->db);
-	s->db = NULL;
-	snprintf(err, errsz, "PostgreSQL: %s", why);
-	pg_retry_failed(&s->retry, err);
-	return -1;
+	return pg_reconnect(&s->db, &s->retry, s->uri, setup, s, err, errsz);
 }
 
 static void pg_close(struct store *);
@@ -617,121 +493,6 @@ finish_commit(struct pg_store *s, size_t events, uint64_t *ms, char *err,
 	return failed ? STORE_ERROR : 0;
 }
 
-/* One statement of the slow path, its result checked; NULL when it failed. */
-static PGresult *
-exec_ok(struct pg_store *s, PGresult *r, ExecStatusType want, char *err,
-    size_t errsz)
-{
-	if (PQresultStatus(r) == want)
-		return r;
-	pg_errmsg(s->db, r, err, errsz);
-	PQclear(r);
-	return NULL;
-}
-
-static int
-lfind_name(char *const *v, size_t n, const char *name)
-{
-	while (n-- > 0)
-		if (strcmp(v[n], name) == 0)
-			return 1;
-	return 0;
-}
-
-static int
-name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/*
- * Which batches would pass max_topics, decided under the head's lock in
- * an open transaction (the slow path, for a store near its limit): in
- * queue order, each batch's new topics count against what is left.
- * known: the names the database has of those the batches use.
- */
-static int
-refuse_over(struct pg_store *s, struct event_batch *const *b, size_t n,
-    struct store_counts *res, const PGresult *known, uint64_t topics)
-{
-	size_t i, j, k, nk = (size_t)PQntuples(known), nadded = 0;
-	char **names, **added, key[1024];
-	struct event_fields f;
-	int rc = -1;
-
-	names = calloc(nk + 1, sizeof(*names));
-	added = calloc(s->base.max_topics + 1, sizeof(*added));
-	if (names == NULL || added == NULL)
-		goto out;
-	for (i = 0; i < nk; i++)
-		names[i] = PQgetvalue(known, (int)i, 0);
-	qsort(names, nk, sizeof(*names), name_cmp);
-	for (i = 0; i < n; i++) {
-		size_t was = nadded;
-
-		for (j = 0; j < b[i]->n && !res[i].refused; j++) {
-			char *p = key;
-
-			event_fields(b[i], j, &f);
-			snprintf(key, sizeof(key), "%.*s", (int)f.topic_len,
-			    f.topic);
-			if (bsearch(&p, names, nk, sizeof(*names), name_cmp) ||
-			    lfind_name(added, nadded, key))
-				continue;
-			if (topics + nadded >= s->base.max_topics)
-				res[i].refused = 1;
-			else if ((added[nadded] = strdup(key)) != NULL)
-				nadded++;
-			else
-				goto out;
-		}
-		if (res[i].refused)	/* its topics are not made after all */
-			while (nadded > was)
-				free(added[--nadded]);
-	}
-	rc = 0;
-out:
-	for (k = 0; k < nadded; k++)
-		free(added[k]);
-	free(added);
-	free(names);
-	return rc;
-}
-
-/*
- * The slow path: BEGIN, the lock, the topics the batches name that exist,
- * then refuse_over; the transaction stays open for the commit statement.
- */
-static int
-begin_checked(struct pg_store *s, struct event_batch *const *b, size_t n,
-    struct store_counts *res, char *err, size_t errsz)
-{
-	const char *v[1] = { s->arr[0].data };
-	int len[1] = { (int)s->arr[0].len }, fmt[1] = { 1 };
-	PGresult *r, *known;
-	uint64_t topics;
-	int rc;
-
-	if ((r = exec_ok(s, PQexec(s->db, "BEGIN"), PGRES_COMMAND_OK, err,
-	    errsz)) == NULL)
-		return -1;
-	PQclear(r);
-	if ((r = exec_ok(s, PQexec(s->db, "SELECT topics FROM agg_head"
-	    " WHERE id = 1 FOR UPDATE"), PGRES_TUPLES_OK, err, errsz)) == NULL)
-		return -1;
-	topics = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
-	PQclear(r);
-	if ((known = exec_ok(s, PQexecParams(s->db, "SELECT DISTINCT name"
-	    " FROM agg_topics WHERE name = ANY($1::text[])", 1, NULL, v, len,
-	    fmt, 0), PGRES_TUPLES_OK, err, errsz)) == NULL)
-		return -1;
-	rc = refuse_over(s, b, n, res, known, topics);
-	PQclear(known);
-	if (rc == -1)
-		snprintf(err, errsz, "out of memory");
-	return rc;
-}
-
 /* The commit statement in the slow path's open transaction, and COMMIT. */
 static int
 commit_checked(struct pg_store *s, size_t events, uint64_t *ms, char *err,
@@ -742,19 +503,22 @@ commit_checked(struct pg_store *s, size_t events, uint64_t *ms, char *err,
 
 	if (send_commit(s, 0) == -1)
 		return -1;
-	if ((r = exec_ok(s, PQgetResult(s->db), PGRES_TUPLES_OK, err, errsz)) ==
-	    NULL)
+	r = pg_exec_ok(s->db, PQgetResult(s->db), PGRES_TUPLES_OK, err,
+	    errsz);
+	if (r == NULL)
 		return -1;
 	bad = take_answer(s, r, events, ms) == -1;
 	PQclear(r);
 	while ((r = PQgetResult(s->db)) != NULL)
 		PQclear(r);
 	if (bad) {
-		snprintf(err, errsz, "PostgreSQL store: an answer out of range");
+		snprintf(err, errsz, "PostgreSQL store: an answer out of"
+		    " range");
 		return -1;
 	}
-	if ((r = exec_ok(s, PQexec(s->db, "COMMIT"), PGRES_COMMAND_OK, err,
-	    errsz)) == NULL)
+	r = pg_exec_ok(s->db, PQexec(s->db, "COMMIT"), PGRES_COMMAND_OK, err,
+	    errsz);
+	if (r == NULL)
 		return -1;
 	PQclear(r);
 	return 0;
@@ -798,7 +562,8 @@ pg_commit(struct store *st, struct event_batch *const *b, size_t n,
 	/* Only a store that might pass its limit with this group pays. */
 	checked = st->max_topics > 0 && s->head_topics + all > st->max_topics;
 	if (checked && (build_arrays(s, b, n, res, &events) == -1 ||
-	    begin_checked(s, b, n, res, err, errsz) == -1))
+	    pg_begin_checked(s->db, &s->arr[0], b, n,
+	    st->max_topics, res, err, errsz) == -1))
 		return after_failure(s);
 	if (build_arrays(s, b, n, res, &events) == -1 ||
 	    array_grow(&s->stored, &s->stored_cap, events + 1, 1, 256) == -1) {

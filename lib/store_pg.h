@@ -31,15 +31,36 @@ void		 pg_display_uri(const char *uri, char *out, size_t sz);
  * doubling to 5 s; why holds the last failure, for the answers meanwhile.
  */
 struct pg_retry {
-	double		 at, backoff;	/* pg_now() seconds */
+	double		 at, backoff;	/* mono_seconds() */
 	char		 why[300];
 };
-double		 pg_now(void);
 /* 1 when an attempt is due, else 0 with the last failure in err. */
 int		 pg_retry_due(struct pg_retry *, char *err, size_t errsz);
 void		 pg_retry_failed(struct pg_retry *, const char *why);
 /* A connection to uri with aggd's timeouts, or NULL with err set. */
 PGconn		*pg_connect(const char *uri, char *err, size_t errsz);
+/*
+ * *db working: kept, or made again (as often as retry allows) and given
+ * to setup (NULL: none), which may refuse it.  0, or -1 with err set to
+ * "PostgreSQL: why" and *db NULL.
+ */
+typedef int	 pg_setup_fn(PGconn *, void *arg, char *err, size_t errsz);
+int		 pg_reconnect(PGconn **db, struct pg_retry *, const char *uri,
+		    pg_setup_fn *setup, void *arg, char *err, size_t errsz);
+
+/* r when its status is want; else NULL, r cleared, err set. */
+PGresult	*pg_exec_ok(PGconn *, PGresult *r, ExecStatusType want,
+		    char *err, size_t errsz);
+
+/*
+ * store_pg_limit.c: BEGIN, the head's lock, and which batches would pass
+ * max_topics (res[i].refused); the transaction stays open for the commit.
+ * topic_arr: the binary text[] of the batches' topics.
+ */
+struct buf;
+int		 pg_begin_checked(PGconn *, const struct buf *topic_arr,
+		    struct event_batch *const *b, size_t n, size_t max_topics,
+		    struct store_counts *res, char *err, size_t errsz);
 
 /* store_pg_watch.c: what the other aggd commit, for store_follow. */
 struct pg_watch;

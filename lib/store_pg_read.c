@@ -25,27 +25,11 @@ static const char events_sql[] =
     " WHERE e.seq > $1 AND e.seq < $2 AND ($3 = 0 OR e.topic_id = $3)"
     " ORDER BY e.seq %s LIMIT $4";
 
-/* The connection, made again when it broke (as often as retry allows). */
 static int
 connected(struct pg_reader *rd)
 {
-	char why[200];
-
-	if (rd->db != NULL && PQstatus(rd->db) == CONNECTION_OK)
-		return 0;
-	PQfinish(rd->db);
-	rd->db = NULL;
-	if (!pg_retry_due(&rd->retry, rd->base.unavailable,
-	    sizeof(rd->base.unavailable)))
-		return -1;
-	if ((rd->db = pg_connect(rd->uri, why, sizeof(why))) != NULL) {
-		rd->retry.backoff = 0;
-		return 0;
-	}
-	snprintf(rd->base.unavailable, sizeof(rd->base.unavailable),
-	    "PostgreSQL: %.180s", why);
-	pg_retry_failed(&rd->retry, rd->base.unavailable);
-	return -1;
+	return pg_reconnect(&rd->db, &rd->retry, rd->uri, NULL, NULL,
+	    rd->base.unavailable, sizeof(rd->base.unavailable));
 }
 
 /*

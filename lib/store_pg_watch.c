@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "store_pg.h"
 
 /* The bounded poll: a follower hears of a commit at most this late. */
@@ -73,29 +74,27 @@ lost(struct pg_watch *w, PGresult *r, char *err, size_t errsz)
 	return STORE_UNAVAILABLE;
 }
 
+/* A new connection LISTENs, and looks at once for what it missed. */
+static int
+setup(PGconn *db, void *arg, char *err, size_t errsz)
+{
+	struct pg_watch *w = arg;
+	PGresult *r;
+
+	r = PQexec(db, "LISTEN agg_commit");
+	w->deaf = PQresultStatus(r) != PGRES_COMMAND_OK;
+	if (w->deaf && PQstatus(db) != CONNECTION_OK)
+		pg_errmsg(db, r, err, errsz);
+	PQclear(r);
+	w->next_look = 0;
+	return w->deaf && PQstatus(db) != CONNECTION_OK ? -1 : 0;
+}
+
 static int
 connected(struct pg_watch *w, char *err, size_t errsz)
 {
-	char why[300];
-	PGresult *r;
-
-	if (w->db != NULL)
-		return 0;
-	if (!pg_retry_due(&w->retry, err, errsz))
-		return STORE_UNAVAILABLE;
-	if ((w->db = pg_connect(w->uri, why, sizeof(why))) == NULL) {
-		snprintf(err, errsz, "PostgreSQL: %s", why);
-		pg_retry_failed(&w->retry, err);
-		return STORE_UNAVAILABLE;
-	}
-	r = PQexec(w->db, "LISTEN agg_commit");
-	w->deaf = PQresultStatus(r) != PGRES_COMMAND_OK;
-	PQclear(r);
-	if (w->deaf && PQstatus(w->db) != CONNECTION_OK)
-		return lost(w, NULL, err, errsz);
-	w->retry.backoff = 0;
-	w->next_look = 0;	/* what was missed while away */
-	return 0;
+	return pg_reconnect(&w->db, &w->retry, w->uri, setup, w, err, errsz) ==
+	    0 ? 0 : STORE_UNAVAILABLE;
 }
 
 /* Notifications from other sessions since the last round: 1 if any. */
@@ -171,8 +170,8 @@ pg_follow(struct store *st, uint64_t *last_seq, store_counts_fn *fn,
 	}
 	if ((news = heard(w)) == -1)
 		return lost(w, NULL, err, errsz);
-	if (!news && pg_now() < w->next_look)
+	if (!news && mono_seconds() < w->next_look)
 		return 0;
-	w->next_look = pg_now() + LOOK_EVERY;
+	w->next_look = mono_seconds() + LOOK_EVERY;
 	return look(w, last_seq, fn, arg, err, errsz);
 }

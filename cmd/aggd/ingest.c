@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "array.h"
+#include "clock.h"
 #include "ingest.h"
 #include "log.h"
 
@@ -69,20 +70,11 @@ struct ingest {
 	struct ingest_stats st;
 };
 
-static double
-now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Called with the lock held, once the group is durable (or committed, -r). */
 static void
 record_commit(struct ingest *in, const struct group *g)
 {
-	double secs = now_seconds() - g->t0;
+	double secs = mono_seconds() - g->t0;
 	int i;
 
 	in->st.commits++;
@@ -105,7 +97,7 @@ record_commit(struct ingest *in, const struct group *g)
 static void
 note_reach(struct ingest *in, int rc, const char *why)
 {
-	double now = now_seconds();
+	double now = mono_seconds();
 
 	if (rc == STORE_UNAVAILABLE && !in->st.unavailable) {
 		in->st.unavailable = 1;
@@ -283,7 +275,7 @@ writer_main(void *arg)
 		}
 		pthread_mutex_unlock(&in->mu);
 
-		g->t0 = now_seconds();
+		g->t0 = mono_seconds();
 		g->rc = commit_group(in, g);
 		g->last_seq = store_last_seq(in->store);
 		g->index_bytes = store_index_bytes(in->store);
@@ -320,12 +312,12 @@ syncer_main(void *arg)
 		list = in->unsynced;
 		in->unsynced = NULL;
 		pthread_mutex_unlock(&in->mu);
-		t0 = now_seconds();
+		t0 = mono_seconds();
 		if (store_sync(in->store) == -1)
 			fatal("fdatasync of the store's WAL");
 		pthread_mutex_lock(&in->mu);
 		in->st.wal_syncs++;
-		in->st.wal_sync_seconds += now_seconds() - t0;
+		in->st.wal_sync_seconds += mono_seconds() - t0;
 		while ((g = list) != NULL) {
 			list = g->next;
 			finish(in, g);
