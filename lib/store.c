@@ -76,6 +76,21 @@ store_maintain(struct store *s)
 }
 
 int
+store_expire(struct store *s, uint64_t now_ms, size_t max)
+{
+	if (s->engine->expire == NULL ||
+	    (s->retain.max_age_ms == 0 && s->retain.max_bytes == 0))
+		return 0;
+	return s->engine->expire(s, now_ms, max);
+}
+
+uint64_t
+store_expired_through(const struct store *s)
+{
+	return s->engine->expired_through ? s->engine->expired_through(s) : 0;
+}
+
+int
 store_follow(struct store *s, uint64_t *last_seq, store_counts_fn *fn,
     void *arg, char *err, size_t errsz)
 {

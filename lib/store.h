@@ -35,6 +35,8 @@ struct store_reader;
 
 struct store_counts {
 	uint64_t	received, unique, duplicates;
+	uint64_t	expired;	/* unique events retention removed:
+					   unique - expired are stored */
 	uint64_t	last_ms;	/* when the last arrived (ms since 1970), 0 none */
 	int		refused;	/* store_commit: the batch would pass
 					   max_topics, and nothing of it was
@@ -55,6 +57,16 @@ struct store_range {
 	int		 from_end;	/* the newest limit of them, not the oldest */
 };
 
+/*
+ * What retention keeps: events leave oldest first (in seq order), when
+ * older than max_age_ms or while the store is larger than max_bytes;
+ * their identities stay, so a re-send is still a duplicate.  0: no limit.
+ */
+struct store_retention {
+	uint64_t	 max_age_ms;
+	uint64_t	 max_bytes;
+};
+
 /* What an engine does; see the functions below for what each means. */
 struct store_engine {
 	const char	*name;
@@ -64,6 +76,8 @@ struct store_engine {
 		    void *);
 	int	(*sync)(struct store *);
 	int	(*maintain)(struct store *);
+	int	(*expire)(struct store *, uint64_t, size_t);
+	uint64_t (*expired_through)(const struct store *);
 	int	(*follow)(struct store *, uint64_t *, store_counts_fn *, void *,
 		    char *, size_t);
 	size_t	(*index_bytes)(const struct store *);
@@ -90,6 +104,7 @@ struct store_reader_engine {
 struct store {
 	const struct store_engine *engine;
 	size_t		 max_topics;	/* 0: no limit; set after store_open */
+	struct store_retention retain;	/* likewise */
 };
 struct store_reader {
 	const struct store_reader_engine *engine;
@@ -154,6 +169,20 @@ int		 store_sync_needed(const struct store *);
  * disk failed and the process must stop as after a failed sync.
  */
 int		 store_maintain(struct store *);
+
+/*
+ * One step of retention, from the writer's thread between commits: in a
+ * transaction of its own, removes at most max of the oldest events that
+ * store->retain says must go at now_ms (ms since 1970), keeping their
+ * identities, and counts them as expired.  Returns 1 when more must go
+ * (call again soon), 0 when nothing does now, or a store_commit error
+ * (STORE_IOERR: stop as there).  After 1 or 0, store_topic_counts(all =
+ * 0) gives the topics whose expired counts changed (none after 0 with
+ * nothing removed).
+ */
+int		 store_expire(struct store *, uint64_t now_ms, size_t max);
+/* The highest seq retention has removed: 0 when none. */
+uint64_t	 store_expired_through(const struct store *);
 
 /*
  * For a store that several aggd write (PostgreSQL): what the others

@@ -10,6 +10,7 @@
 
 #include "array.h"
 #include "buf.h"
+#include "clock.h"
 #include "store_pg.h"
 
 #define SCHEMA_VERSION	1
@@ -327,15 +328,6 @@ pg_close(struct store *st)
 	free(s);
 }
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* The five text[] of the batches that are not refused; how many events. */
 static int
 build_arrays(struct pg_store *s, struct event_batch *const *b, size_t n,
@@ -383,7 +375,7 @@ send_commit(struct pg_store *s, int pipelined)
 		values[i] = s->arr[i].data;
 		lengths[i] = (int)s->arr[i].len;
 	}
-	snprintf(ms, sizeof(ms), "%llu", (unsigned long long)now_ms());
+	snprintf(ms, sizeof(ms), "%llu", (unsigned long long)wall_ms());
 	values[5] = ms;
 	lengths[5] = 0;
 	if (!pipelined)

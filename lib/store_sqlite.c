@@ -35,6 +35,7 @@
 #include <time.h>
 
 #include "array.h"
+#include "clock.h"
 #include "log.h"
 #include "rowsum.h"
 #include "store_sqlite.h"
@@ -85,7 +86,10 @@ sqlite_prepare(struct sqlite_store *s)
 	    prepare(s, &s->ins_topic, "INSERT INTO topics(id, name, sum)"
 	    " VALUES (?,?,?)") == -1 ||
 	    prepare(s, &s->upd_topic, "UPDATE topics SET received = received + ?,"
-	    " uniq = uniq + ?, dups = dups + ?, last_at = ? WHERE id = ?") == -1 ||
+	    " uniq = uniq + ?, dups = dups + ?, expired = expired + ?,"
+	    " last_at = max(last_at, ?) WHERE id = ?") == -1 ||
+	    prepare(s, &s->get_kept, "SELECT topic_id, event_id, fp, sum FROM"
+	    " kept WHERE seq = ?") == -1 ||
 	    prepare(s, &s->ins_run, sqlite_ins_run_sql) == -1 ||
 	    prepare(s, &s->set_indexed, "UPDATE meta SET value = ?"
 	    " WHERE name = 'indexed'") == -1 ||
@@ -236,9 +240,10 @@ fps_load(struct sqlite_store *s, uint64_t expected)
 	int rc;
 
 	if (fpset_init(&s->set, (size_t)expected) == -1 ||
-	    select_u64(s, "SELECT coalesce(max(seq), 0) FROM events", &last) ==
-	    -1 || select_u64(s, "SELECT value FROM meta WHERE name = 'indexed'",
-	    &s->indexed) == -1)
+	    select_u64(s, SQLITE_LAST_SEQ_SQL, &last) == -1 ||
+	    select_u64(s, "SELECT value FROM meta WHERE name = 'indexed'",
+	    &s->indexed) == -1 || select_u64(s, "SELECT value FROM meta"
+	    " WHERE name = 'expired_through'", &s->expired_through) == -1)
 		return -1;
 	if (s->indexed > last)
 		rc = 1, snprintf(s->damage, sizeof(s->damage), "the index"
@@ -393,7 +398,8 @@ is_stored(struct sqlite_store *s, uint64_t fp, int64_t topic_id,
 		} else if (step != SQLITE_DONE) {
 			*rc = step;
 			found = -1;
-		}
+		} else if (seq <= s->expired_through)	/* its identity */
+			found = sqlite_kept_is(s, seq, topic_id, f, rc);
 		sqlite3_reset(s->get_event);
 	}
 	return found;
@@ -496,13 +502,13 @@ apply_event(struct sqlite_store *s, const struct event_fields *f,
 	return 0;
 }
 
-static int
-index_tail(struct sqlite_store *s)
+int
+sqlite_index_tail(struct sqlite_store *s, int now)
 {
 	uint64_t last = s->next_seq - 1;
 	int rc;
 
-	if (last - s->indexed < INDEX_LAG)
+	if (last == s->indexed || (!now && last - s->indexed < INDEX_LAG))
 		return 0;
 	sqlite3_bind_int64(s->set_indexed, 1, (int64_t)last);
 	if ((rc = runs_build_items(s->tail, s->ntail, s->ins_run)) != 0 ||
@@ -534,7 +540,7 @@ apply_all(struct sqlite_store *s, struct event_batch *const *b, size_t n,
 	}
 	if ((rc = flush_pending(s)) != 0 || (rc = sqlite_topics_flush(s)) != 0)
 		return rc;
-	return index_tail(s);
+	return sqlite_index_tail(s, 0);
 }
 
 /* Room to mark every topic touched, whatever the batch brings. */
@@ -551,14 +557,9 @@ touched_reserve(struct sqlite_store *s, struct event_batch *const *b, size_t n)
 	return 0;
 }
 
-/* What a transaction that rolls back puts back. */
-struct mark {
-	size_t		 ntopics;
-	uint64_t	 next_seq, indexed;
-};
-
-static void
-end_transaction(struct sqlite_store *s, const struct mark *rollback_to)
+void
+sqlite_end_transaction(struct sqlite_store *s,
+    const struct sqlite_mark *rollback_to)
 {
 	struct topic *t;
 	size_t i, kept = 0;
@@ -586,7 +587,9 @@ end_transaction(struct sqlite_store *s, const struct mark *rollback_to)
 			t->total.received += t->delta.received;
 			t->total.unique += t->delta.unique;
 			t->total.duplicates += t->delta.duplicates;
-			t->total.last_ms = s->commit_ms;
+			t->total.expired += t->delta.expired;
+			if (s->commit_ms > t->total.last_ms)
+				t->total.last_ms = s->commit_ms;
 		}
 		memset(&t->delta, 0, sizeof(t->delta));
 		t->touched = 0;
@@ -606,11 +609,8 @@ end_transaction(struct sqlite_store *s, const struct mark *rollback_to)
 static uint64_t
 received_now(const struct sqlite_store *s)
 {
-	struct timespec ts;
-	uint64_t ms;
+	uint64_t ms = wall_ms();
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 	return ms > s->last_ms ? ms : s->last_ms;
 }
 
@@ -619,7 +619,7 @@ sqlite_commit(struct store *st, struct event_batch *const *b, size_t n,
     struct store_counts *res, char *err, size_t errsz)
 {
 	struct sqlite_store *s = (struct sqlite_store *)st;
-	struct mark before = { s->ntopics, s->next_seq, s->indexed };
+	struct sqlite_mark before = { s->ntopics, s->next_seq, s->indexed };
 	int rc, unknown = 0;
 
 	/*
@@ -641,7 +641,7 @@ sqlite_commit(struct store *st, struct event_batch *const *b, size_t n,
 	    (rc = sqlite_step_done(s->commit)) != 0)
 		unknown = rc != SQLITE_FULL;
 	if (rc == 0) {
-		end_transaction(s, NULL);
+		sqlite_end_transaction(s, NULL);
 		pthread_mutex_unlock(&s->set_mu);
 		s->last_ms = s->commit_ms;
 		sqlite_catch_up(s);
@@ -655,7 +655,7 @@ sqlite_commit(struct store *st, struct event_batch *const *b, size_t n,
 	} else
 		snprintf(err, errsz, "store: %s", rc == SQLITE_NOMEM ?
 		    "out of memory" : sqlite3_errstr(rc));
-	end_transaction(s, &before);
+	sqlite_end_transaction(s, &before);
 	pthread_mutex_unlock(&s->set_mu);
 	if (unknown)
 		return STORE_IOERR;
@@ -714,12 +714,20 @@ sqlite_last_seq(const struct store *st)
 	return ((const struct sqlite_store *)st)->next_seq - 1;
 }
 
+static uint64_t
+sqlite_expired_through(const struct store *st)
+{
+	return ((const struct sqlite_store *)st)->expired_through;
+}
+
 const struct store_engine sqlite_engine = {
 	.name = "sqlite",
 	.commit = sqlite_commit,
 	.topic_counts = sqlite_topic_counts,
 	.sync = sqlite_sync,
 	.maintain = sqlite_maintain,
+	.expire = sqlite_expire,
+	.expired_through = sqlite_expired_through,
 	.index_bytes = sqlite_index_bytes,
 	.last_seq = sqlite_last_seq,
 	.topics = sqlite_topics,

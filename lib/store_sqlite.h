@@ -73,7 +73,8 @@ struct sqlite_store {
 	struct pending	 pending[PENDING_MAX];	/* the last seqs, not in SQLite */
 	size_t		 npending;
 	sqlite3_stmt	*ins_events[INSERT_SIZES];	/* 1 << i rows */
-	sqlite3_stmt	*get_event, *get_row, *ins_topic, *upd_topic;
+	sqlite3_stmt	*get_event, *get_row, *get_kept, *ins_topic, *upd_topic;
+	uint64_t	 expired_through;	/* the highest seq removed */
 	sqlite3_stmt	*ins_run, *set_indexed;
 	sqlite3_stmt	*begin, *commit, *rollback;
 };
@@ -97,6 +98,20 @@ extern const struct store_engine sqlite_engine;
    counters do, and aggd 1.1, which still opens the store, would leave a
    sum over them stale; --check checks them against the events). */
 int64_t	 sqlite_topic_sum(int64_t id, const char *name, size_t len);
+/*
+ * The end of the writer's transaction: the touched topics' deltas added
+ * to their totals (rollback_to NULL), or what the transaction changed
+ * put back to the mark.  s->touched stays for store_topic_counts.
+ */
+struct sqlite_mark {
+	size_t		 ntopics;
+	uint64_t	 next_seq, indexed;
+};
+void	 sqlite_end_transaction(struct sqlite_store *,
+	    const struct sqlite_mark *rollback_to);
+/* The tail into topic_runs, in the open transaction: every INDEX_LAG
+   events, or now. */
+int	 sqlite_index_tail(struct sqlite_store *, int now);
 int	 sqlite_step_done(sqlite3_stmt *);
 
 /*
@@ -119,6 +134,9 @@ uint64_t sqlite_fingerprint(const struct siphash_key *, const char *topic,
  * (event_id, ts, source, payload); topic is left alone.
  */
 void	 sqlite_row_fields(sqlite3_stmt *st, int col, struct event_fields *f);
+/* The last seq taken: an event's, stored or expired (kept). */
+#define SQLITE_LAST_SEQ_SQL "SELECT max((SELECT coalesce(max(seq), 0) FROM" \
+	" events), (SELECT coalesce(max(seq), 0) FROM kept))"
 /* The event columns those read, in that order. */
 #define SQLITE_FIELD_COLS	"event_id, ts, source, payload"
 
@@ -148,6 +166,18 @@ int	 sqlite_ckpt_open(struct sqlite_store *, const char *path);
 void	 sqlite_catch_up(struct sqlite_store *);
 int	 sqlite_sync(struct store *);
 int	 sqlite_maintain(struct store *);
+
+/*
+ * store_sqlite_expire.c: store_expire's step, and whether the identity
+ * kept for expired event seq is (topic_id, f's event_id): 1, 0, or -1
+ * with *rc set (SQLITE_CORRUPT and s->damage when its row is damaged).
+ */
+int	 sqlite_expire(struct store *, uint64_t now_ms, size_t max);
+int	 sqlite_kept_is(struct sqlite_store *, uint64_t seq, int64_t topic_id,
+	    const struct event_fields *f, int *rc);
+/* The sum a kept identity's row holds. */
+int64_t	 sqlite_kept_sum(int64_t seq, int64_t topic_id, uint64_t fp,
+	    const char *event_id, size_t len);
 
 /* store_sqlite_read.c */
 struct store_reader *sqlite_reader_open(struct store *, char *err,

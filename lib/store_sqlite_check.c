@@ -37,7 +37,16 @@ struct check {
 	uint64_t	*found;		/* and its events found */
 	size_t		 ntopics;
 	uint64_t	 events, indexed;
+	int		 has_kept;	/* 1.3's kept table and expired column */
+	uint64_t	 expired_through;
+	uint64_t	*expired;	/* each topic's expired count */
 };
+
+/* Every identity, stored or kept: seq, topic_id, fp, event_id. */
+#define IDS_ALL "(SELECT seq, topic_id, fp, event_id FROM events UNION ALL" \
+	" SELECT seq, topic_id, fp, event_id FROM kept)"
+#define IDS_OLD "(SELECT seq, topic_id, fp, event_id FROM events)"
+#define IDS(c)	((c)->has_kept ? IDS_ALL : IDS_OLD)
 
 static void
 say(struct check *c, const char *fmt, ...)
@@ -114,7 +123,8 @@ check_key(struct check *c)
 	return 0;
 }
 
-/* Keeps topic row st (id, name, received, uniq, dups, last_at, sum). */
+/* Keeps topic row st (id, name, received, uniq, dups, last_at, sum,
+   expired). */
 static int
 keep_topic(struct check *c, sqlite3_stmt *st)
 {
@@ -149,12 +159,35 @@ keep_topic(struct check *c, sqlite3_stmt *st)
 	if ((p = realloc(c->found, (n + 1) * sizeof(*c->found))) == NULL)
 		return -1;
 	c->found = p;
+	if ((p = realloc(c->expired, (n + 1) * sizeof(*c->expired))) == NULL)
+		return -1;
+	c->expired = p;
 	if ((c->names[n] = strdup(name ? name : "")) == NULL)
 		return -1;
+	c->expired[n] = (uint64_t)sqlite3_column_int64(st, 7);
+	if (c->expired[n] > t.unique)
+		say(c, "topic %lld: expired %llu is more than unique %llu",
+		    (long long)id, (unsigned long long)c->expired[n],
+		    (unsigned long long)t.unique);
 	c->uniq[n] = t.unique;
 	c->found[n] = 0;
 	c->ntopics++;
 	return 0;
+}
+
+/* 1 when the store has 1.3's kept table (and the expired column). */
+static int
+has_kept(struct check *c)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (prepare(c, &st, "SELECT 1 FROM sqlite_master WHERE type ="
+	    " 'table' AND name = 'kept'") == -1)
+		return -1;
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
 static int
@@ -163,8 +196,10 @@ check_topics(struct check *c)
 	sqlite3_stmt *st;
 	int rc;
 
-	if (prepare(c, &st, "SELECT id, name, received, uniq, dups, last_at,"
-	    " sum FROM topics ORDER BY id") == -1)
+	if (prepare(c, &st, c->has_kept ? "SELECT id, name, received, uniq,"
+	    " dups, last_at, sum, expired FROM topics ORDER BY id" :
+	    "SELECT id, name, received, uniq, dups, last_at, sum, 0 FROM"
+	    " topics ORDER BY id") == -1)
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		if (keep_topic(c, st) == -1) {
@@ -225,11 +260,81 @@ check_events(struct check *c)
 	sqlite3_finalize(st);
 	for (i = 0; i < c->ntopics; i++)
 		if (c->found[i] != c->uniq[i])
-			say(c, "topic %zu: %llu events stored, its count says"
-			    " %llu unique", i + 1,
+			say(c, "topic %zu: %llu events stored or expired, its"
+			    " count says %llu unique", i + 1,
 			    (unsigned long long)c->found[i],
 			    (unsigned long long)c->uniq[i]);
 	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* A kept identity row st (seq, topic_id, fp, event_id, sum): counted. */
+static void
+check_kept_row(struct check *c, sqlite3_stmt *st)
+{
+	int64_t seq = sqlite3_column_int64(st, 0);
+	int64_t tid = sqlite3_column_int64(st, 1);
+	uint64_t fp = (uint64_t)sqlite3_column_int64(st, 2);
+	const char *id = (const char *)sqlite3_column_text(st, 3);
+	size_t len = (size_t)sqlite3_column_bytes(st, 3);
+
+	if (sqlite3_column_int64(st, 4) != sqlite_kept_sum(seq, tid, fp,
+	    id ? id : "", len)) {
+		say(c, "the identity kept for expired seq %lld fails its"
+		    " checksum", (long long)seq);
+		return;
+	}
+	if ((uint64_t)seq > c->expired_through)
+		say(c, "an identity is kept for seq %lld, past the expired"
+		    " seqs (%llu)", (long long)seq,
+		    (unsigned long long)c->expired_through);
+	if (tid < 1 || (size_t)tid > c->ntopics) {
+		say(c, "expired seq %lld: no topic %lld", (long long)seq,
+		    (long long)tid);
+		return;
+	}
+	c->found[tid - 1]++;
+	if (c->have_key && fp != sqlite_fingerprint(&c->key, c->names[tid - 1],
+	    strlen(c->names[tid - 1]), id ? id : "", len))
+		say(c, "expired seq %lld: its fingerprint is not its"
+		    " identity's: dedup would miss it", (long long)seq);
+}
+
+/*
+ * Before check_events, which compares what it found with the counts:
+ * the kept identities, each topic's expired ones; no event stored at or
+ * below the expired seqs.
+ */
+static int
+check_kept(struct check *c)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!c->has_kept)
+		return 0;
+	if (prepare(c, &st, "SELECT value FROM meta WHERE name ="
+	    " 'expired_through'") == -1)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		c->expired_through = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (prepare(c, &st, "SELECT seq, topic_id, fp, event_id, sum FROM kept"
+	    " ORDER BY seq") == -1)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		check_kept_row(c, st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE || prepare(c, &st, "SELECT min(seq) FROM events")
+	    == -1)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) !=
+	    SQLITE_NULL && (uint64_t)sqlite3_column_int64(st, 0) <=
+	    c->expired_through)
+		say(c, "event seq %lld is stored, but retention removed every"
+		    " seq up to %llu", (long long)sqlite3_column_int64(st, 0),
+		    (unsigned long long)c->expired_through);
+	sqlite3_finalize(st);
+	return 0;
 }
 
 static int
@@ -238,9 +343,12 @@ check_identities(struct check *c)
 	sqlite3_stmt *st;
 	int rc;
 
-	if (prepare(c, &st, "SELECT topic_id, event_id, group_concat(seq, ', ')"
-	    " FROM events GROUP BY topic_id, event_id HAVING count(*) > 1")
-	    == -1)
+	char sql[400];
+
+	snprintf(sql, sizeof(sql), "SELECT topic_id, event_id,"
+	    " group_concat(seq, ', ') FROM %s GROUP BY topic_id, event_id"
+	    " HAVING count(*) > 1", IDS(c));
+	if (prepare(c, &st, sql) == -1)
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		say(c, "topic %lld, event_id \"%.80s\": stored more than once"
@@ -292,13 +400,15 @@ check_runs(struct check *c)
 {
 	sqlite3_stmt *st, *ev, *cnt;
 	uint64_t named = 0, want = 0;
+	char sql[400];
 	int rc;
 
 	if (prepare(c, &st, "SELECT topic_id, last_seq, entries FROM"
 	    " topic_runs") == -1)
 		return -1;
-	if (prepare(c, &ev, "SELECT topic_id, fp FROM events WHERE seq = ?")
-	    == -1) {
+	snprintf(sql, sizeof(sql), "SELECT topic_id, fp FROM %s WHERE seq = ?",
+	    IDS(c));
+	if (prepare(c, &ev, sql) == -1) {
 		sqlite3_finalize(st);
 		return -1;
 	}
@@ -306,9 +416,9 @@ check_runs(struct check *c)
 		named += check_run(c, st, ev);
 	sqlite3_finalize(st);
 	sqlite3_finalize(ev);
-	if (rc != SQLITE_DONE || prepare(c, &cnt, "SELECT count(*) FROM events"
-	    " WHERE seq <= (SELECT value FROM meta WHERE name = 'indexed')")
-	    == -1)
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s WHERE seq <="
+	    " (SELECT value FROM meta WHERE name = 'indexed')", IDS(c));
+	if (rc != SQLITE_DONE || prepare(c, &cnt, sql) == -1)
 		return -1;
 	if ((rc = sqlite3_step(cnt)) == SQLITE_ROW)
 		want = (uint64_t)sqlite3_column_int64(cnt, 0);
@@ -332,6 +442,7 @@ check_free(struct check *c)
 	free(c->names);
 	free(c->uniq);
 	free(c->found);
+	free(c->expired);
 	sqlite3_close(c->db);
 }
 
@@ -355,7 +466,9 @@ sqlite_store_check(const char *path, store_report_fn *report, void *arg,
 	sqlite3_busy_timeout(c.db, 5000);
 	rc = sqlite3_exec(c.db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
 	    check_sqlite(&c) == -1 || check_key(&c) == -1 ||
-	    check_topics(&c) == -1 || check_events(&c) == -1 ||
+	    (c.has_kept = has_kept(&c)) == -1 ||
+	    check_topics(&c) == -1 || check_kept(&c) == -1 ||
+	    check_events(&c) == -1 ||
 	    check_identities(&c) == -1 || check_runs(&c) == -1 ? -1 : 0;
 	if (rc == -1)
 		snprintf(err, errsz, "store %s: %s", path, sqlite3_errmsg(c.db));

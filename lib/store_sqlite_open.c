@@ -130,7 +130,12 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS topic_runs(topic_id INTEGER NOT NULL,"
     " last_seq INTEGER NOT NULL, entries BLOB NOT NULL,"
     " PRIMARY KEY(topic_id, last_seq)) WITHOUT ROWID;"
-    "INSERT OR IGNORE INTO meta VALUES ('indexed', 0);";
+    /* 1.3: the identities of events retention removed (expire.c) */
+    "CREATE TABLE IF NOT EXISTS kept(seq INTEGER PRIMARY KEY,"
+    " topic_id INTEGER NOT NULL, fp INTEGER NOT NULL,"
+    " event_id TEXT NOT NULL, sum INTEGER NOT NULL);"
+    "INSERT OR IGNORE INTO meta VALUES ('indexed', 0);"
+    "INSERT OR IGNORE INTO meta VALUES ('expired_through', 0);";
 
 /*
  * Where a store made before 1.1 keeps (topic_id, seq, fp) for every
@@ -182,9 +187,9 @@ runs_convert(struct sqlite_store *s, const char *rows_sql)
 		rc = runs_build_rows(rows, ins);
 	sqlite3_finalize(rows);
 	sqlite3_finalize(ins);
-	if (rc != SQLITE_OK || sqlite3_exec(s->db, "UPDATE meta SET value ="
-	    " (SELECT coalesce(max(seq), 0) FROM events) WHERE name = 'indexed'",
-	    NULL, NULL, NULL) != SQLITE_OK)
+	if (rc != SQLITE_OK || sqlite3_exec(s->db, "UPDATE meta SET value = ("
+	    SQLITE_LAST_SEQ_SQL ") WHERE name = 'indexed'", NULL, NULL, NULL)
+	    != SQLITE_OK)
 		return -1;
 	return 0;
 }
@@ -195,8 +200,9 @@ sqlite_rebuild_runs(struct sqlite_store *s)
 	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
 	    SQLITE_OK)
 		return -1;
-	if (runs_convert(s, "SELECT topic_id, seq, fp FROM events"
-	    " ORDER BY topic_id, seq") == -1 ||
+	if (runs_convert(s, "SELECT topic_id, seq, fp FROM events UNION ALL"
+	    " SELECT topic_id, seq, fp FROM kept ORDER BY topic_id, seq") ==
+	    -1 ||
 	    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
@@ -219,6 +225,9 @@ static const struct {
 	/* 1.2: row sums (rowsum.h); NULL in rows written before them */
 	{ "events", "sum", "ALTER TABLE events ADD COLUMN sum INTEGER" },
 	{ "topics", "sum", "ALTER TABLE topics ADD COLUMN sum INTEGER" },
+	/* 1.3: unique events retention removed */
+	{ "topics", "expired", "ALTER TABLE topics ADD COLUMN expired"
+	    " INTEGER NOT NULL DEFAULT 0" },
 };
 
 static int
@@ -424,6 +433,7 @@ sqlite_close(struct store *st)
 		sqlite3_finalize(s->ins_events[i]);
 	sqlite3_finalize(s->get_event);
 	sqlite3_finalize(s->get_row);
+	sqlite3_finalize(s->get_kept);
 	sqlite3_finalize(s->ins_topic);
 	sqlite3_finalize(s->upd_topic);
 	sqlite3_finalize(s->ins_run);

@@ -62,6 +62,13 @@ add_sum_columns(struct salvage *v)
 {
 	(void)exec(v, "ALTER TABLE events ADD COLUMN sum INTEGER");
 	(void)exec(v, "ALTER TABLE topics ADD COLUMN sum INTEGER");
+	/* and what retention (1.3) keeps */
+	(void)exec(v, "ALTER TABLE topics ADD COLUMN expired INTEGER NOT NULL"
+	    " DEFAULT 0");
+	(void)exec(v, "CREATE TABLE IF NOT EXISTS kept(seq INTEGER PRIMARY"
+	    " KEY, topic_id INTEGER NOT NULL, fp INTEGER NOT NULL, event_id"
+	    " TEXT NOT NULL, sum INTEGER NOT NULL);"
+	    "INSERT OR IGNORE INTO meta VALUES ('expired_through', 0)");
 }
 
 /* The key if it holds, else a new one (every fingerprint is made again). */
@@ -217,12 +224,85 @@ salvage_events(struct salvage *v)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/*
+ * The identities kept for expired events: a damaged one is dropped (its
+ * event, sent again, is stored anew), the others get fp and sum again.
+ */
+static int
+salvage_kept(struct salvage *v)
+{
+	sqlite3_stmt *st, *del = NULL, *upd = NULL;
+	int64_t seq, tid;
+	const char *id;
+	size_t len;
+	uint64_t fp;
+	long lost = 0;
+	int rc;
+
+	if (sqlite3_prepare_v2(v->db, "SELECT seq, topic_id, fp, event_id, sum"
+	    " FROM kept ORDER BY seq", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_prepare_v2(v->db, "DELETE FROM kept WHERE seq = ?", -1,
+	    &del, NULL) != SQLITE_OK || sqlite3_prepare_v2(v->db, "UPDATE kept"
+	    " SET fp = ?, sum = ? WHERE seq = ?", -1, &upd, NULL) != SQLITE_OK)
+		rc = SQLITE_ERROR;
+	else
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			seq = sqlite3_column_int64(st, 0);
+			tid = sqlite3_column_int64(st, 1);
+			id = (const char *)sqlite3_column_text(st, 3);
+			id = id ? id : "";
+			len = (size_t)sqlite3_column_bytes(st, 3);
+			if (tid < 1 || (size_t)tid > v->ntopics ||
+			    sqlite3_column_int64(st, 4) != sqlite_kept_sum(seq,
+			    tid, (uint64_t)sqlite3_column_int64(st, 2), id,
+			    len)) {
+				lost++;
+				sqlite3_bind_int64(del, 1, seq);
+				rc = sqlite3_step(del);
+				sqlite3_reset(del);
+			} else {
+				fp = sqlite_fingerprint(&v->key,
+				    v->names[tid - 1], strlen(v->names[tid - 1]),
+				    id, len);
+				sqlite3_bind_int64(upd, 1, (int64_t)fp);
+				sqlite3_bind_int64(upd, 2, sqlite_kept_sum(seq,
+				    tid, fp, id, len));
+				sqlite3_bind_int64(upd, 3, seq);
+				rc = sqlite3_step(upd);
+				sqlite3_reset(upd);
+			}
+			if (rc != SQLITE_DONE)
+				break;
+		}
+	sqlite3_finalize(st);
+	sqlite3_finalize(del);
+	sqlite3_finalize(upd);
+	if (lost > 0)
+		tell(v, "%ld identities kept for expired events were damaged:"
+		    " dropped (those events, sent again, are stored anew)",
+		    lost);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* Of an identity stored more than once, the first stays. */
 static int
 salvage_identities(struct salvage *v)
 {
-	int n;
+	int n = sqlite3_total_changes(v->db);
 
+	/* an expired identity is the first: kept seqs are the lowest */
+	if (exec(v, "CREATE INDEX salvage_kept ON kept(topic_id, event_id);"
+	    "DELETE FROM kept WHERE seq NOT IN (SELECT min(seq) FROM kept"
+	    " GROUP BY topic_id, event_id);"
+	    "DELETE FROM events WHERE EXISTS (SELECT 1 FROM kept k WHERE"
+	    " k.topic_id = events.topic_id AND k.event_id = events.event_id);"
+	    "DROP INDEX salvage_kept") == -1)
+		return -1;
+	if ((n = sqlite3_total_changes(v->db) - n) > 0) {
+		tell(v, "%d later copies of expired identities: dropped", n);
+		v->dropped += n;
+	}
 	if (exec(v, "DELETE FROM events WHERE seq NOT IN (SELECT min(seq)"
 	    " FROM events GROUP BY topic_id, event_id)") == -1)
 		return -1;
@@ -242,12 +322,14 @@ salvage_counts(struct salvage *v)
 	size_t i;
 	int rc = SQLITE_DONE;
 
-	if (sqlite3_prepare_v2(v->db, "SELECT count(*), (SELECT dups FROM"
-	    " topics WHERE id = ?1), (SELECT last_at FROM topics WHERE id = ?1)"
-	    " FROM events WHERE topic_id = ?1", -1, &cnt, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(v->db, "SELECT (SELECT count(*) FROM events"
+	    " WHERE topic_id = ?1), (SELECT dups FROM topics WHERE id = ?1),"
+	    " (SELECT last_at FROM topics WHERE id = ?1), (SELECT count(*)"
+	    " FROM kept WHERE topic_id = ?1)", -1, &cnt, NULL) != SQLITE_OK)
 		return -1;
-	if (sqlite3_prepare_v2(v->db, "UPDATE topics SET received = ?, uniq = ?,"
-	    " dups = ?, sum = ? WHERE id = ?", -1, &upd, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(v->db, "UPDATE topics SET received = ?1, uniq ="
+	    " ?2, dups = ?3, sum = ?4, expired = ?6 WHERE id = ?5", -1, &upd, NULL) !=
+	    SQLITE_OK) {
 		sqlite3_finalize(cnt);
 		return -1;
 	}
@@ -257,7 +339,8 @@ salvage_counts(struct salvage *v)
 			rc = SQLITE_ERROR;
 			break;
 		}
-		c.unique = (uint64_t)sqlite3_column_int64(cnt, 0);
+		c.expired = (uint64_t)sqlite3_column_int64(cnt, 3);
+		c.unique = (uint64_t)sqlite3_column_int64(cnt, 0) + c.expired;
 		c.duplicates = v->topic_sound[i] ?
 		    (uint64_t)sqlite3_column_int64(cnt, 1) : 0;
 		c.last_ms = (uint64_t)sqlite3_column_int64(cnt, 2);
@@ -269,6 +352,7 @@ salvage_counts(struct salvage *v)
 		sqlite3_bind_int64(upd, 4, sqlite_topic_sum((int64_t)i + 1,
 		    v->names[i], strlen(v->names[i])));
 		sqlite3_bind_int64(upd, 5, (int64_t)i + 1);
+		sqlite3_bind_int64(upd, 6, (int64_t)c.expired);
 		rc = sqlite3_step(upd);
 		sqlite3_reset(upd);
 	}
@@ -286,7 +370,8 @@ salvage_runs(struct salvage *v)
 	if (exec(v, "DELETE FROM topic_runs") == -1)
 		return -1;
 	rc = sqlite3_prepare_v2(v->db, "SELECT topic_id, seq, fp FROM events"
-	    " ORDER BY topic_id, seq", -1, &rows, NULL);
+	    " UNION ALL SELECT topic_id, seq, fp FROM kept ORDER BY topic_id,"
+	    " seq", -1, &rows, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(v->db, sqlite_ins_run_sql, -1, &ins,
 		    NULL);
@@ -294,9 +379,8 @@ salvage_runs(struct salvage *v)
 		rc = runs_build_rows(rows, ins);
 	sqlite3_finalize(rows);
 	sqlite3_finalize(ins);
-	return rc == SQLITE_OK && exec(v, "UPDATE meta SET value = (SELECT"
-	    " coalesce(max(seq), 0) FROM events) WHERE name = 'indexed'") ==
-	    0 ? 0 : -1;
+	return rc == SQLITE_OK && exec(v, "UPDATE meta SET value = ("
+	    SQLITE_LAST_SEQ_SQL ") WHERE name = 'indexed'") == 0 ? 0 : -1;
 }
 
 static void
@@ -335,6 +419,7 @@ sqlite_store_salvage(const char *path, const char *dest,
 	add_sum_columns(&v);
 	ok = exec(&v, "BEGIN IMMEDIATE") == 0 && salvage_key(&v) == 0 &&
 	    load_topics(&v) == 0 && salvage_events(&v) == 0 &&
+	    salvage_kept(&v) == 0 &&
 	    salvage_identities(&v) == 0 && salvage_counts(&v) == 0 &&
 	    salvage_runs(&v) == 0 && exec(&v, "COMMIT") == 0;
 	if (!ok) {

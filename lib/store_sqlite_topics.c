@@ -135,7 +135,7 @@ sqlite_topics_load(struct sqlite_store *s, uint64_t *uniq)
 
 	*uniq = 0;
 	if (sqlite3_prepare_v2(s->db, "SELECT id, name, received, uniq, dups,"
-	    " last_at, sum FROM topics ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+	    " last_at, sum, expired FROM topics ORDER BY id", -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	if (tindex_rebuild(s, 64) == -1)
 		goto fail;
@@ -151,6 +151,7 @@ sqlite_topics_load(struct sqlite_store *s, uint64_t *uniq)
 		t->total.unique = (uint64_t)sqlite3_column_int64(st, 3);
 		t->total.duplicates = (uint64_t)sqlite3_column_int64(st, 4);
 		t->total.last_ms = (uint64_t)sqlite3_column_int64(st, 5);
+		t->total.expired = (uint64_t)sqlite3_column_int64(st, 7);
 		if (sqlite3_column_type(st, 6) != SQLITE_NULL &&
 		    sqlite3_column_int64(st, 6) != sqlite_topic_sum(t->id,
 		    t->name, t->len)) {
@@ -181,8 +182,9 @@ sqlite_topics_flush(struct sqlite_store *s)
 		sqlite3_bind_int64(s->upd_topic, 1, (int64_t)t->delta.received);
 		sqlite3_bind_int64(s->upd_topic, 2, (int64_t)t->delta.unique);
 		sqlite3_bind_int64(s->upd_topic, 3, (int64_t)t->delta.duplicates);
-		sqlite3_bind_int64(s->upd_topic, 4, (int64_t)s->commit_ms);
-		sqlite3_bind_int64(s->upd_topic, 5, t->id);
+		sqlite3_bind_int64(s->upd_topic, 4, (int64_t)t->delta.expired);
+		sqlite3_bind_int64(s->upd_topic, 5, (int64_t)s->commit_ms);
+		sqlite3_bind_int64(s->upd_topic, 6, t->id);
 		if ((rc = sqlite_step_done(s->upd_topic)) != 0)
 			return rc;
 	}

@@ -44,6 +44,7 @@ tally_set(struct tally *t, int64_t id, const struct store_counts *c)
 	t->sum.received += c->received - was->received;
 	t->sum.unique += c->unique - was->unique;
 	t->sum.duplicates += c->duplicates - was->duplicates;
+	t->sum.expired += c->expired - was->expired;
 	if (c->last_ms > t->sum.last_ms)
 		t->sum.last_ms = c->last_ms;
 	*was = *c;
@@ -104,7 +105,8 @@ tally_apply(struct tally *t, const struct tally_changes *ch, uint64_t now_ms)
 	for (i = 0; i < ch->n; i++) {
 		tally_get(t, ch->v[i].id, &was);
 		/* an older look (another aggd's, read before our commit) */
-		if (ch->v[i].counts.received < was.received)
+		if (ch->v[i].counts.received < was.received ||
+		    ch->v[i].counts.expired < was.expired)
 			continue;
 		if (tally_set(t, ch->v[i].id, &ch->v[i].counts) == -1)
 			return -1;

@@ -56,10 +56,9 @@ int	tally_set(struct tally *, int64_t id, const struct store_counts *c);
 void	tally_get(const struct tally *, int64_t id, struct store_counts *);
 /*
  * Sets every topic that changes lists, in order (skipping counts older
- * than the topic's: fewer received, so counters never go back when two
- * looks cross), and counts what they
- * received at now_ms (a monotonic clock) in the rates.  -1 when out of
- * memory.
+ * than the topic's: fewer received or fewer expired, so counters never go
+ * back when two looks cross), and counts what they received at now_ms (a
+ * monotonic clock) in the rates.  -1 when out of memory.
  */
 int	tally_apply(struct tally *, const struct tally_changes *,
 	    uint64_t now_ms);

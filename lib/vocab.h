@@ -10,6 +10,8 @@
 #define VOCAB_RECEIVED		"received"
 #define VOCAB_UNIQUE		"unique_processed"
 #define VOCAB_DUPLICATES	"duplicate_dropped"
+#define VOCAB_STORED		"stored"	/* unique - expired */
+#define VOCAB_EXPIRED		"expired"	/* removed by retention */
 #define VOCAB_RATE		"events_per_second"
 #define VOCAB_LAST		"last_event_at"
 
@@ -22,6 +24,9 @@
 				" identity)."
 #define METRIC_DUPLICATES	"agg_events_duplicate_total"
 #define METRIC_DUPLICATES_HELP	"Events dropped as duplicates."
+#define METRIC_EXPIRED		"agg_events_expired_total"
+#define METRIC_EXPIRED_HELP	"Unique events removed by retention (their" \
+				" identities kept)."
 #define METRIC_LAST		"agg_last_event_timestamp_seconds"
 #define METRIC_LAST_HELP	"When the last event arrived (Unix time)."
 

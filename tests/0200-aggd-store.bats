@@ -326,7 +326,7 @@ whole_replies() {
 	replies=$(sed -n 's/^replies=\([0-9]*\) .*/\1/p' <<<"$r")
 	[[ $r == *" rest=0 "* ]]
 	[[ $r == *" statuses=200"* ]]
-	[ "$(grep -c '"seq":1000,"received_at":"[^"]*"}],"next":null}' "$TMP/out")" -ge 1 ]
+	[ "$(grep -c '"seq":1000,"received_at":"[^"]*"}],"next":null,"expired_through":0}' "$TMP/out")" -ge 1 ]
 }
 
 @test "SIGTERM: a reply still going out is sent whole, then the connection closes at once" {

@@ -126,7 +126,7 @@ integrity_ok() {
 	run aggd --check -d "$AGGD_DB"
 	[ "$status" = 1 ]
 	[[ "$output" == *"topic 2: received "*" is not unique "* ]]
-	[[ "$output" == *"topic 2: "*" events stored, its count says "* ]]
+	[[ "$output" == *"topic 2: "*" events stored or expired, its count says "* ]]
 	run aggd --salvage "$TMP/salvaged.db" -d "$AGGD_DB"
 	[ "$status" = 0 ]
 	aggd --restore "$TMP/salvaged.db" -d "$AGGD_DB" 2>/dev/null

@@ -30,6 +30,7 @@ struct aggd_config {
 	int		 exit_on_eof;
 	size_t		 queue;
 	size_t		 max_topics;
+	struct store_retention retain;	/* --retain, --max-store */
 	struct httpd_config http;
 };
 

@@ -187,9 +187,10 @@ static void
 publish_parsed(struct parse_job *p)
 {
 	struct publish *pb = (struct publish *)p;
-	struct store_counts none = { 0, 0, 0, 0, 0 };
+	struct store_counts none;
 	struct httpd_req *r = pb->r;
 
+	memset(&none, 0, sizeof(none));
 	if (p->rc == EVENT_SYNTAX || p->rc == EVENT_INVALID)
 		reply_refused(r, p->rc == EVENT_INVALID ? 422 : 400,
 		    &p->job.batch);

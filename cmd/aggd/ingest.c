@@ -44,6 +44,8 @@ struct group {
 	double		 t0;		/* transaction start */
 	int		 rc;		/* the first failure, or 0 */
 	uint64_t	 last_seq;	/* the store's, after the commit */
+	uint64_t	 expired_through;	/* likewise */
+	int		 expiry;	/* a step of retention, no jobs */
 	size_t		 index_bytes;	/* of the dedup index, likewise */
 	struct tally_changes changes;	/* the counters it changed */
 };
@@ -67,6 +69,9 @@ struct ingest {
 	int		 stopping, writer_gone;
 	int		 queued;	/* loop only: ingest_queue since the kick */
 	double		 down_since;	/* when the store went away */
+	uint64_t	 expire_at;	/* writer only: the next step of
+					   retention (ev_clock_ms), 0 none */
+	int		 expire_failed;	/* the last step: wait for the retry */
 	struct ingest_stats st;
 };
 
@@ -190,7 +195,10 @@ finish(struct ingest *in, struct group *g)
 	struct ingest_job *j, *next;
 	uint64_t one = 1;
 
-	record_commit(in, g);
+	if (!g->expiry)
+		record_commit(in, g);
+	if (g->expired_through > in->st.expired_through)
+		in->st.expired_through = g->expired_through;
 	if (tally_apply(&in->readable, &g->changes, ev_clock_ms()) == -1 ||
 	    note_changes(in, &g->changes) == -1)
 		fatalx("out of memory");
@@ -251,6 +259,75 @@ reserve_counts(struct ingest *in, struct group *g)
 	    -1 ? -1 : 0;
 }
 
+/*
+ * Retention runs on the writer's thread, between groups: a step removes
+ * at most EXPIRE_STEP events (a few ms), so a commit waits for at most
+ * one step however many events must go.  When nothing is due, the next
+ * look is EXPIRE_LOOK_MS later; after a failure, EXPIRE_RETRY_MS.
+ */
+#define EXPIRE_STEP	2000
+#define EXPIRE_LOOK_MS	1000
+#define EXPIRE_RETRY_MS	60000
+
+static int
+expire_due(const struct ingest *in)
+{
+	return in->expire_at != 0 && ev_clock_ms() >= in->expire_at;
+}
+
+/* One step of retention as a group without jobs.  Runs unlocked. */
+static void
+expire_step(struct ingest *in)
+{
+	struct group *g;
+	int rc;
+
+	if ((g = calloc(1, sizeof(*g))) == NULL ||
+	    tally_changes_reserve(&g->changes, store_topics(in->store)) == -1)
+		fatalx("out of memory");
+	g->expiry = 1;
+	rc = store_expire(in->store, wall_ms(), EXPIRE_STEP);
+	if (rc == STORE_IOERR)
+		fatalx("a step of retention failed after it may have reached"
+		    " the WAL: a restart recovers what it removed");
+	if (rc >= 0 && store_topic_counts(in->store, 0, tally_note,
+	    &g->changes) == -1)
+		fatalx("out of memory");
+	g->last_seq = store_last_seq(in->store);
+	g->index_bytes = store_index_bytes(in->store);
+	g->expired_through = store_expired_through(in->store);
+	in->expire_failed = rc < 0;
+	in->expire_at = ev_clock_ms() + (rc == 1 ? 0 : rc == 0 ?
+	    EXPIRE_LOOK_MS : EXPIRE_RETRY_MS);
+	pthread_mutex_lock(&in->mu);
+	if (tally_reserve(&in->readable, store_topics(in->store)) == -1)
+		fatalx("out of memory");
+	committed(in, g);
+	pthread_mutex_unlock(&in->mu);
+}
+
+/* Waits for work, or until retention's next step is due. */
+static void
+wait_work(struct ingest *in)
+{
+	struct timespec until;
+	uint64_t ms;
+
+	if (in->expire_at == 0) {
+		pthread_cond_wait(&in->work, &in->mu);
+		return;
+	}
+	ms = in->expire_at - ev_clock_ms();
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += (time_t)(ms / 1000);
+	until.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&in->work, &in->mu, &until);
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -259,10 +336,16 @@ writer_main(void *arg)
 
 	pthread_mutex_lock(&in->mu);
 	for (;;) {
-		while (in->head == NULL && !in->stopping)
-			pthread_cond_wait(&in->work, &in->mu);
-		if (in->head == NULL)
+		while (in->head == NULL && !in->stopping && !expire_due(in))
+			wait_work(in);
+		if (in->head == NULL && in->stopping)
 			break;
+		if (in->head == NULL) {
+			pthread_mutex_unlock(&in->mu);
+			expire_step(in);
+			pthread_mutex_lock(&in->mu);
+			continue;
+		}
 		if ((g = calloc(1, sizeof(*g))) == NULL) {
 			pthread_mutex_unlock(&in->mu);
 			fatalx("out of memory");
@@ -279,9 +362,19 @@ writer_main(void *arg)
 		g->rc = commit_group(in, g);
 		g->last_seq = store_last_seq(in->store);
 		g->index_bytes = store_index_bytes(in->store);
+		g->expired_through = store_expired_through(in->store);
 
 		pthread_mutex_lock(&in->mu);
 		committed(in, g);
+		/* a store bounded by size is looked at after each commit */
+		if (in->store->retain.max_bytes > 0 && in->expire_at != 0 &&
+		    !in->expire_failed)
+			in->expire_at = ev_clock_ms();
+		if (expire_due(in)) {
+			pthread_mutex_unlock(&in->mu);
+			expire_step(in);
+			pthread_mutex_lock(&in->mu);
+		}
 	}
 	in->writer_gone = 1;
 	pthread_cond_signal(&in->synced);
@@ -428,6 +521,10 @@ ingest_start(struct store *store, struct ev_loop *loop, size_t capacity,
 	in->st.capacity = capacity;
 	in->st.last_seq = store_last_seq(store);
 	in->st.index_bytes = store_index_bytes(store);
+	in->st.expired_through = store_expired_through(store);
+	if (store->retain.max_age_ms > 0 || store->retain.max_bytes > 0)
+		in->expire_at = ev_clock_ms();	/* what a shorter retention
+						   leaves over, at once */
 	tally_init(&in->readable);
 	if (store_topic_counts(store, 1, tally_set_fn, &in->readable) == -1 ||
 	    (in->taken_topics = in->readable.n, 0)) {
@@ -627,4 +724,15 @@ ingest_get_stats(struct ingest *in, struct ingest_stats *st)
 	pthread_mutex_lock(&in->mu);
 	*st = in->st;
 	pthread_mutex_unlock(&in->mu);
+}
+
+uint64_t
+ingest_expired_through(struct ingest *in)
+{
+	uint64_t seq;
+
+	pthread_mutex_lock(&in->mu);
+	seq = in->st.expired_through;
+	pthread_mutex_unlock(&in->mu);
+	return seq;
 }

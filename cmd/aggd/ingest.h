@@ -47,6 +47,9 @@ struct ingest_stats {
 	uint64_t	 last_seq;	/* of the last group finished */
 	int		 unavailable;	/* the store cannot be reached now */
 	uint64_t	 outages;	/* times it went away */
+	uint64_t	 expired_through;	/* retention: the highest seq
+						   removed, as of the groups
+						   finished */
 };
 
 extern const double ingest_bucket_le[INGEST_BUCKETS];
@@ -75,6 +78,8 @@ void		 ingest_kick(struct ingest *);
 void		 ingest_wait(struct ingest *, struct ingest_job *);
 
 void		 ingest_get_stats(struct ingest *, struct ingest_stats *);
+/* The highest seq retention removed, as of the groups finished. */
+uint64_t	 ingest_expired_through(struct ingest *);
 
 /*
  * What readers may show: the last seq of the groups finished so far,

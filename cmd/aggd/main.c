@@ -24,6 +24,7 @@
 #include "aggd.h"
 #include "cli.h"
 #include "log.h"
+#include "units.h"
 
 /* "host:port" or "[v6]:port"; the host may be empty (all addresses). */
 static int
@@ -74,7 +75,7 @@ check_listen(const char *addr)
 static const char usage_text[] =
 "usage: aggd [-x] [-l addr:port] [-d store] [-k token] [--token-file file]\n"
 "            [--relaxed] [--max-body bytes] [--queue events] [--max-conns n]\n"
-"            [--max-topics n]\n"
+"            [--max-topics n] [--retain duration] [--max-store size]\n"
 "       aggd [-d store] --backup file | --restore file | --check |\n"
 "            --salvage file\n"
 "  -l, --listen ADDR:PORT   listen address (AGG_LISTEN; 127.0.0.1:8080)\n"
@@ -88,11 +89,17 @@ static const char usage_text[] =
 "      --relaxed            do not fsync each commit: faster, but a power\n"
 "                           loss may lose the last acknowledged events\n"
 "                           (SQLite; PostgreSQL's commits are its own)\n"
-"      --max-body BYTES     largest request body (16M); K, M suffixes\n"
+"      --max-body BYTES     largest request body (16M); K, M, G suffixes\n"
 "      --queue EVENTS       ingest queue size before 503 (65536)\n"
 "      --max-conns N        open connections (10000)\n"
 "      --max-topics N       topics the store takes; a request that would\n"
 "                           pass it is refused with 422 (100000)\n"
+"      --retain DURATION    remove events older than DURATION: 45s, 30m,\n"
+"                           12h, 90d (AGG_RETAIN; keep all); their\n"
+"                           identities stay, so a re-send is a duplicate\n"
+"      --max-store SIZE     remove the oldest events while the store is\n"
+"                           larger than SIZE: 500M, 10G (AGG_MAX_STORE;\n"
+"                           no limit); identities stay likewise\n"
 "      --backup FILE        copy the store to FILE while aggd runs, exit\n"
 "      --restore FILE       replace the stopped store by backup FILE, exit\n"
 "      --check              verify every row of the store, print each\n"
@@ -112,29 +119,43 @@ usage(void)
 static size_t
 size_arg(const char *name, const char *s)
 {
-	char *end;
-	unsigned long long v;
-	int shift = 0;
+	uint64_t v;
 
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (*end == 'K' || *end == 'k')
-		shift = 10, end++;
-	else if (*end == 'M' || *end == 'm')
-		shift = 20, end++;
-	if (v > (1ULL << 40) >> shift)
-		v = 0;		/* over the bound, before shifting it away */
-	v <<= shift;
-	if (errno || *s < '0' || *s > '9' || *end || v == 0)
+	if (units_size(s, &v) == -1 || v == 0 || v > (1ULL << 40))
 		cli_usage_error("aggd", "%s: not a whole number from 1 to 2^40:"
 		    " %s", name, s);
 	return (size_t)v;
 }
 
+/* --retain, AGG_RETAIN: a duration, "0s" or "" for none. */
+static uint64_t
+retain_arg(const char *name, const char *s)
+{
+	uint64_t ms = 0;
+
+	if (*s != '\0' && units_duration_ms(s, &ms) == -1)
+		cli_usage_error("aggd", "%s: not a duration such as 45s, 30m,"
+		    " 12h or 90d: %s", name, s);
+	return ms;
+}
+
+/* --max-store, AGG_MAX_STORE: a size, at least 1M, "0" or "" for none. */
+static uint64_t
+max_store_arg(const char *name, const char *s)
+{
+	uint64_t bytes = 0;
+
+	if (*s != '\0' && (units_size(s, &bytes) == -1 ||
+	    (bytes != 0 && bytes < (1ULL << 20))))
+		cli_usage_error("aggd", "%s: not a size of 1M or more, such as"
+		    " 500M or 10G: %s", name, s);
+	return bytes;
+}
+
 /* Options without a letter of their own; the letters of 1.1 map here. */
 enum { OPT_RELAXED = 256, OPT_MAX_BODY, OPT_QUEUE, OPT_MAX_CONNS,
 	OPT_BACKUP, OPT_RESTORE, OPT_TOKEN_FILE, OPT_CHECK, OPT_SALVAGE,
-	OPT_MAX_TOPICS };
+	OPT_MAX_TOPICS, OPT_RETAIN, OPT_MAX_STORE };
 
 static void
 parse_args(int argc, char **argv, struct aggd_config *c)
@@ -150,6 +171,8 @@ parse_args(int argc, char **argv, struct aggd_config *c)
 		{ "queue", required_argument, NULL, OPT_QUEUE },
 		{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
 		{ "max-topics", required_argument, NULL, OPT_MAX_TOPICS },
+		{ "retain", required_argument, NULL, OPT_RETAIN },
+		{ "max-store", required_argument, NULL, OPT_MAX_STORE },
 		{ "backup", required_argument, NULL, OPT_BACKUP },
 		{ "restore", required_argument, NULL, OPT_RESTORE },
 		{ "check", no_argument, NULL, OPT_CHECK },
@@ -192,6 +215,10 @@ parse_args(int argc, char **argv, struct aggd_config *c)
 		    optarg); break;
 		case OPT_MAX_TOPICS: c->max_topics = size_arg("--max-topics",
 		    optarg); break;
+		case OPT_RETAIN: c->retain.max_age_ms = retain_arg("--retain",
+		    optarg); break;
+		case OPT_MAX_STORE: c->retain.max_bytes = max_store_arg(
+		    "--max-store", optarg); break;
 		case OPT_BACKUP: c->backup = optarg; break;
 		case OPT_RESTORE: c->restore = optarg; break;
 		case OPT_CHECK: c->check = 1; break;
@@ -224,6 +251,10 @@ config_defaults(struct aggd_config *c)
 	c->token = getenv("AGG_TOKEN");
 	c->queue = AGGD_QUEUE_DEFAULT;
 	c->max_topics = AGGD_TOPICS_DEFAULT;
+	if ((v = getenv("AGG_RETAIN")) != NULL)
+		c->retain.max_age_ms = retain_arg("AGG_RETAIN", v);
+	if ((v = getenv("AGG_MAX_STORE")) != NULL)
+		c->retain.max_bytes = max_store_arg("AGG_MAX_STORE", v);
 }
 
 /* A listening socket on ai, or -1 with *saved set to why not. */
@@ -550,6 +581,7 @@ main(int argc, char **argv)
 	    (reader = store_reader_open(store, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
 	store->max_topics = cfg.max_topics;
+	store->retain = cfg.retain;
 	memset(&d, 0, sizeof(d));
 	d.cfg = &cfg;
 	if ((d.loop = ev_new()) == NULL)

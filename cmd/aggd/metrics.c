@@ -63,6 +63,8 @@ metrics_text(struct buf *b, const struct service_health *h, size_t conns,
 	    t->unique) == -1 ||
 	    metric(b, METRIC_DUPLICATES, "counter", METRIC_DUPLICATES_HELP,
 	    t->duplicates) == -1 ||
+	    metric(b, METRIC_EXPIRED, "counter", METRIC_EXPIRED_HELP,
+	    t->expired) == -1 ||
 	    metric(b, METRIC_LAST, "gauge", METRIC_LAST_HELP,
 	    t->last_ms / 1000) == -1 ||
 	    metric(b, "agg_ingest_queue_depth", "gauge", "Events queued or"

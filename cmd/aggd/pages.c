@@ -80,7 +80,10 @@ page_range(const struct reading *rd, const struct page_query *q,
 	return 0;
 }
 
-/* {"topic":T|null,"total":N,"count":N,"events":[...],"next":S|null} */
+/*
+ * {"topic":T|null,"total":N,"count":N,"events":[...],"next":S|null,
+ * "expired_through":S}
+ */
 int
 page_build(const struct reading *rd, const struct page_query *q,
     struct buf *body, int64_t *topic_id)
@@ -116,16 +119,19 @@ page_build(const struct reading *rd, const struct page_query *q,
 	    page_event, &p)) == -1 || p.fail))
 		return -1;
 	/* count is known only now: write it and total in front. */
+	/* total: what the pages hold, the events retention left */
 	n = snprintf(head, sizeof(head), "%llu,\"count\":%d",
-	    (unsigned long long)c.unique, p.count);
+	    (unsigned long long)(c.unique - c.expired), p.count);
 	if (buf_reserve(body, (size_t)n) == -1)
 		return -1;
 	memmove(body->data + mark + n, body->data + mark, body->len - mark);
 	memcpy(body->data + mark, head, (size_t)n);
 	body->len += (size_t)n;
 	if ((p.count == q->limit || p.full ? buf_printf(body,
-	    "],\"next\":%lld}\n", (long long)p.last) :
-	    buf_puts(body, "],\"next\":null}\n")) == -1)
+	    "],\"next\":%lld", (long long)p.last) :
+	    buf_puts(body, "],\"next\":null")) == -1 ||
+	    buf_printf(body, ",\"expired_through\":%llu}\n",
+	    (unsigned long long)ingest_expired_through(rd->ingest)) == -1)
 		return -1;
 	return p.count;
 }
@@ -158,10 +164,12 @@ stats_figures(struct buf *b, const struct tally *t, int64_t id, uint64_t now)
 		strcat(at, "\"");
 	}
 	return buf_printf(b, "\"" VOCAB_RECEIVED "\":%llu,\"" VOCAB_UNIQUE
-	    "\":%llu,\"" VOCAB_DUPLICATES "\":%llu,\"" VOCAB_RATE "\":%.2f,\""
-	    VOCAB_LAST "\":%s", (unsigned long long)c.received,
+	    "\":%llu,\"" VOCAB_DUPLICATES "\":%llu,\"" VOCAB_STORED "\":%llu,\""
+	    VOCAB_EXPIRED "\":%llu,\"" VOCAB_RATE "\":%.2f,\"" VOCAB_LAST
+	    "\":%s", (unsigned long long)c.received,
 	    (unsigned long long)c.unique, (unsigned long long)c.duplicates,
-	    tally_rate(t, id, now), at);
+	    (unsigned long long)(c.unique - c.expired),
+	    (unsigned long long)c.expired, tally_rate(t, id, now), at);
 }
 
 /* Topics not yet in counts were created by a commit not yet durable. */

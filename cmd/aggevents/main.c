@@ -91,6 +91,7 @@ struct tail {
 	/* A page read to find where to start: nothing printed. */
 	int		 scanning;
 	long long	 first_seq, page_count;
+	long long	 warned_through;	/* expired_through said last */
 };
 
 static volatile sig_atomic_t got_signal;
@@ -354,6 +355,26 @@ read_events(struct tail *t, struct json_reader *r, int measure)
 }
 
 /*
+ * A follower whose cursor is below what retention removed may have
+ * missed events: said once per new expired_through, and it goes on.
+ */
+static void
+missed(struct tail *t, long long asked, struct buf *num)
+{
+	long long through;
+
+	if (!t->o->follow || t->scanning || buf_putc(num, '\0') == -1)
+		return;
+	through = strtoll(num->data, NULL, 10);
+	if (through <= asked || through <= t->warned_through)
+		return;
+	t->warned_through = through;
+	fprintf(stderr, "aggevents: retention removed the events up to seq"
+	    " %lld before they were read (this run had read up to seq %lld):"
+	    " some may be missing; going on\n", through, asked);
+}
+
+/*
  * Reads one /events answer, leaving its lines in t->out.  *more is set
  * when "next" is a cursor (the page was full: more may follow at once).
  */
@@ -363,6 +384,7 @@ read_page(struct tail *t, int measure, int *more)
 	struct json_reader r;
 	const char *name;
 	size_t nlen;
+	long long asked = t->cursor;
 	int rc, events = 0;
 
 	*more = 0;
@@ -381,6 +403,11 @@ read_page(struct tail *t, int measure, int *more)
 		} else if (nlen == 4 && memcmp(name, "next", 4) == 0) {
 			*more = json_peek(&r) == JSON_NUMBER;
 			rc = json_skip(&r);
+		} else if (nlen == 15 && memcmp(name, "expired_through", 15) ==
+		    0 && json_peek(&r) == JSON_NUMBER) {
+			t->tmp.len = 0;
+			if ((rc = json_copy(&r, &t->tmp)) == 0)
+				missed(t, asked, &t->tmp);
 		} else
 			rc = json_skip(&r);
 		if (rc < 0)

@@ -702,7 +702,7 @@ static struct store_counts
 commit_many(struct store *s, int n)
 {
 	struct event_batch a, *list[1] = { &a };
-	struct store_counts res = { 0, 0, 0, 0, 0 };
+	struct store_counts res = { 0 };
 	char line[200], err[256];
 	struct buf nd;
 	int i;

@@ -8,7 +8,11 @@ static void
 test_set_and_sum(void)
 {
 	struct tally t;
-	struct store_counts c, a = { 3, 2, 1, 5, 0 }, b = { 10, 4, 6, 9, 0 };
+	struct store_counts c;
+	struct store_counts a = { .received = 3, .unique = 2,
+	    .duplicates = 1, .last_ms = 5 };
+	struct store_counts b = { .received = 10, .unique = 4,
+	    .duplicates = 6, .last_ms = 9 };
 	int64_t id;
 
 	tally_init(&t);
@@ -46,7 +50,11 @@ test_changes_apply_in_order(void)
 {
 	struct tally t;
 	struct tally_changes ch = { NULL, 0, 0 };
-	struct store_counts c, first = { 1, 1, 0, 1, 0 }, later = { 5, 2, 3, 2, 0 };
+	struct store_counts c;
+	struct store_counts first = { .received = 1, .unique = 1,
+	    .duplicates = 0, .last_ms = 1 };
+	struct store_counts later = { .received = 5, .unique = 2,
+	    .duplicates = 3, .last_ms = 2 };
 	int i;
 
 	tally_init(&t);
@@ -77,7 +85,11 @@ test_older_look_is_skipped(void)
 {
 	struct tally t;
 	struct tally_changes newer = { NULL, 0, 0 }, older = { NULL, 0, 0 };
-	struct store_counts c, a = { 10, 6, 4, 9, 0 }, b = { 7, 5, 2, 8, 0 };
+	struct store_counts c;
+	struct store_counts a = { .received = 10, .unique = 6,
+	    .duplicates = 4, .last_ms = 9 };
+	struct store_counts b = { .received = 7, .unique = 5,
+	    .duplicates = 2, .last_ms = 8 };
 
 	tally_init(&t);
 	CHECK_EQ(tally_note(2, &a, &newer), 0);
@@ -101,7 +113,7 @@ test_rate(void)
 {
 	struct tally t;
 	struct tally_changes ch = { NULL, 0, 0 };
-	struct store_counts c = { 0, 0, 0, 0, 0 };
+	struct store_counts c = { 0 };
 	uint64_t m = 60000 * 1000;	/* the start of some minute */
 
 	tally_init(&t);
