@@ -11,41 +11,8 @@
 #include "array.h"
 #include "buf.h"
 #include "clock.h"
+#include "log.h"
 #include "store_pg.h"
-
-#define SCHEMA_VERSION	1
-#define SCHEMA_LOCK	"7146890123"	/* pg_advisory_xact_lock key */
-
-/* Version 1.  Every statement may run again: two aggd that start at once
-   on an empty database take the advisory lock in turn. */
-static const char schema_sql[] =
-    "BEGIN;"
-    "SELECT pg_advisory_xact_lock(" SCHEMA_LOCK ");"
-    "CREATE TABLE IF NOT EXISTS agg_schema (version integer NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS agg_head ("
-    " id integer PRIMARY KEY CHECK (id = 1),"
-    " last_seq bigint NOT NULL, topics bigint NOT NULL,"
-    " last_ms bigint NOT NULL, commits bigint NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS agg_topics ("
-    " id bigint PRIMARY KEY, name text NOT NULL UNIQUE);"
-    "CREATE TABLE IF NOT EXISTS agg_events ("
-    " seq bigint PRIMARY KEY, topic_id bigint NOT NULL,"
-    " event_id text NOT NULL, ts text NOT NULL, source text NOT NULL,"
-    " payload text NOT NULL, received_ms bigint NOT NULL,"
-    " UNIQUE (topic_id, event_id));"
-    "CREATE INDEX IF NOT EXISTS agg_events_topic_seq"
-    " ON agg_events (topic_id, seq);"
-    "CREATE TABLE IF NOT EXISTS agg_counts ("
-    " topic_id bigint PRIMARY KEY, received bigint NOT NULL,"
-    " uniq bigint NOT NULL, duplicates bigint NOT NULL,"
-    " last_ms bigint NOT NULL, commit_no bigint NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS agg_counts_commit"
-    " ON agg_counts (commit_no);"
-    "INSERT INTO agg_head SELECT 1, 0, 0, 0, 0"
-    " WHERE NOT EXISTS (SELECT 1 FROM agg_head);"
-    "INSERT INTO agg_schema SELECT 1"
-    " WHERE NOT EXISTS (SELECT 1 FROM agg_schema);"
-    "COMMIT;";
 
 /* Taken first, held to the commit: commits in seq order. */
 static const char lock_sql[] =
@@ -59,7 +26,7 @@ static const char lock_sql[] =
  * the NOT EXISTS exact, and ON CONFLICT is only the last guard); the
  * counters and the head (whose commit number marks the counters it
  * changed, for the other aggd: store_pg_watch.c).  Answers rows (kind,
- * a, b, c, d, e): 0 an input position stored (a), 1 a topic's id and
+ * a, b, c, d, e, f): 0 an input position stored (a), 1 a topic's id and
  * totals, 2 the head's seq and topics and the commit's received_at (c).
  */
 static const char commit_sql[] =
@@ -87,8 +54,10 @@ static const char commit_sql[] =
     " ins AS (INSERT INTO agg_events"
     "  (seq, topic_id, event_id, ts, source, payload, received_ms)"
     "  SELECT num.seq, num.topic_id, num.event_id, num.ts, num.source,"
-    "  num.payload, h.ms FROM num CROSS JOIN h ORDER BY num.seq"
-    "  ON CONFLICT (topic_id, event_id) DO NOTHING RETURNING seq),"
+	    "  num.payload, h.ms FROM num CROSS JOIN h ORDER BY num.seq"
+    "  ON CONFLICT (topic_id, event_id) DO NOTHING RETURNING seq,"
+    "  octet_length(ts) + octet_length(source) + octet_length(payload)"
+    "  AS bytes),"
     " got AS (SELECT num.ord, num.topic_id FROM ins JOIN num"
     "  ON num.seq = ins.seq),"
     " r AS (SELECT t.id AS topic_id, count(*) AS received"
@@ -104,16 +73,19 @@ static const char commit_sql[] =
     "  uniq = agg_counts.uniq + excluded.uniq,"
     "  duplicates = agg_counts.duplicates + excluded.duplicates,"
     "  last_ms = excluded.last_ms, commit_no = excluded.commit_no"
-    "  RETURNING topic_id, received, uniq, duplicates, last_ms),"
+    "  RETURNING topic_id, received, uniq, duplicates, last_ms, expired),"
     " hd AS (UPDATE agg_head SET"
     "  last_seq = coalesce((SELECT max(seq) FROM ins), agg_head.last_seq),"
     "  topics = agg_head.topics + (SELECT count(*) FROM nt),"
-    "  last_ms = (SELECT ms FROM h), commits = (SELECT cn FROM h)"
+    "  last_ms = (SELECT ms FROM h), commits = (SELECT cn FROM h),"
+    "  stored_bytes = agg_head.stored_bytes + (SELECT coalesce(sum(bytes),"
+    "  0) FROM ins)"
     "  WHERE id = 1 RETURNING last_seq, topics)"
-    " SELECT 0, got.ord, 0, 0, 0, 0 FROM got"
-    " UNION ALL SELECT 1, topic_id, received, uniq, duplicates, last_ms"
+    " SELECT 0, got.ord, 0, 0, 0, 0, 0 FROM got"
+    " UNION ALL SELECT 1, topic_id, received, uniq, duplicates, last_ms,"
+    "  expired"
     "  FROM up"
-    " UNION ALL SELECT 2, hd.last_seq, hd.topics, h.ms, 0, 0"
+    " UNION ALL SELECT 2, hd.last_seq, hd.topics, h.ms, 0, 0, 0"
     "  FROM hd CROSS JOIN h";
 
 struct pg_store {
@@ -124,6 +96,7 @@ struct pg_store {
 	struct pg_watch	*watch;		/* maintain's thread's */
 	int		 commits_unsaid;	/* for the watch to NOTIFY */
 	uint64_t	 last_seq, head_topics;
+	uint64_t	 expired_through;	/* pg_note_expired */
 	struct store_counts *totals;	/* index i: topic id i + 1 */
 	size_t		 ntopics, totals_cap;
 	int64_t		*touched;	/* by the last commit */
@@ -168,10 +141,13 @@ load(struct pg_store *s, char *err, size_t errsz)
 	PGresult *r;
 	int i, n, ok;
 
-	r = PQexec(s->db, "SELECT last_seq, topics FROM agg_head WHERE id = 1");
+	r = PQexec(s->db, "SELECT last_seq, topics, expired_through FROM"
+	    " agg_head WHERE id = 1");
 	if ((ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)) {
 		s->last_seq = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
 		s->head_topics = strtoull(PQgetvalue(r, 0, 1), NULL, 10);
+		pg_note_expired(&s->base, strtoull(PQgetvalue(r, 0, 2), NULL,
+		    10));
 	}
 	if (!ok)
 		pg_errmsg(s->db, r, err, errsz);
@@ -179,7 +155,7 @@ load(struct pg_store *s, char *err, size_t errsz)
 	if (!ok)
 		return -1;
 	r = PQexec(s->db, "SELECT topic_id, received, uniq, duplicates,"
-	    " last_ms FROM agg_counts ORDER BY topic_id");
+	    " last_ms, expired FROM agg_counts ORDER BY topic_id");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		pg_errmsg(s->db, r, err, errsz);
 		PQclear(r);
@@ -203,6 +179,7 @@ load(struct pg_store *s, char *err, size_t errsz)
 		c->unique = strtoull(PQgetvalue(r, i, 2), NULL, 10);
 		c->duplicates = strtoull(PQgetvalue(r, i, 3), NULL, 10);
 		c->last_ms = strtoull(PQgetvalue(r, i, 4), NULL, 10);
+		c->expired = strtoull(PQgetvalue(r, i, 5), NULL, 10);
 	}
 	PQclear(r);
 	return 0;
@@ -214,33 +191,7 @@ prepare(struct pg_store *s, char *err, size_t errsz)
 	PGresult *r;
 	int ok;
 
-	/*
-	 * The tables are made only when they are missing, so that a role
-	 * that may only read and write them runs aggd once they exist.
-	 */
-	r = PQexec(s->db, "SELECT to_regclass('agg_schema') IS NOT NULL");
-	ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
-	    *PQgetvalue(r, 0, 0) == 't';
-	PQclear(r);
-	if (!ok) {
-		r = PQexec(s->db, schema_sql);
-		ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-		if (!ok)
-			pg_errmsg(s->db, r, err, errsz);
-		PQclear(r);
-		if (!ok)
-			return -1;
-	}
-	r = PQexec(s->db, "SELECT max(version) FROM agg_schema");
-	ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
-	    atoi(PQgetvalue(r, 0, 0)) == SCHEMA_VERSION;
-	if (!ok)
-		snprintf(err, errsz, "the database's agg schema is version %s,"
-		    " this aggd knows version %d", PQresultStatus(r) ==
-		    PGRES_TUPLES_OK && PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) :
-		    "unknown", SCHEMA_VERSION);
-	PQclear(r);
-	if (!ok)
+	if (pg_schema(s->db, err, errsz) == -1)
 		return -1;
 	r = PQprepare(s->db, "agg_lock", lock_sql, 0, NULL);
 	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
@@ -405,6 +356,7 @@ note_totals(struct pg_store *s, const PGresult *r, int row)
 	c->unique = strtoull(PQgetvalue(r, row, 3), NULL, 10);
 	c->duplicates = strtoull(PQgetvalue(r, row, 4), NULL, 10);
 	c->last_ms = strtoull(PQgetvalue(r, row, 5), NULL, 10);
+	c->expired = strtoull(PQgetvalue(r, row, 6), NULL, 10);
 	s->touched[s->ntouched++] = (int64_t)id;
 	return 0;
 }
@@ -587,6 +539,146 @@ pg_commit(struct store *st, struct event_batch *const *b, size_t n,
 	return 0;
 }
 
+/*
+ * Retention, one step under the head's lock (several aggd with retention
+ * take turns, and the later finds nothing left to do): the events of
+ * seqs ($1, $2] keep their rows, and so their identities and the unique
+ * index that dedups, but lose ts, source and payload, whose space
+ * PostgreSQL's vacuum reuses; readers show nothing at or below the
+ * head's expired_through.  The counters changed carry the new commit
+ * number, so the other aggd hear of them (store_pg_watch.c).  Answers
+ * rows shaped as commit_sql's kind 1.
+ */
+static const char expire_sql[] =
+    "WITH old AS (SELECT seq, topic_id, octet_length(ts) +"
+    "  octet_length(source) + octet_length(payload) AS bytes"
+    "  FROM agg_events WHERE seq > $1 AND seq <= $2),"
+    " gone AS (UPDATE agg_events e SET ts = '', source = '', payload = ''"
+    "  FROM old WHERE e.seq = old.seq),"
+    " n AS (SELECT topic_id, count(*) AS k FROM old GROUP BY topic_id),"
+    " hd AS (UPDATE agg_head SET expired_through = $2,"
+    "  stored_bytes = stored_bytes - (SELECT coalesce(sum(bytes), 0)"
+    "  FROM old), commits = commits + 1 WHERE id = 1 RETURNING commits),"
+    " c AS (UPDATE agg_counts SET expired = expired + n.k,"
+    "  commit_no = (SELECT commits FROM hd) FROM n"
+    "  WHERE agg_counts.topic_id = n.topic_id RETURNING agg_counts.*)"
+    " SELECT 1, topic_id, received, uniq, duplicates, last_ms, expired"
+    "  FROM c";
+
+/* The head's figures under its lock: the last seq this step removes. */
+static int
+expire_end(struct pg_store *s, uint64_t now_ms, size_t max, uint64_t *from,
+    uint64_t *end, char *err, size_t errsz)
+{
+	const struct store_retention *rt = &s->base.retain;
+	uint64_t last, bytes, stored, n;
+	char a[24], b[24], c[24];
+	const char *v[3] = { a, b, c };
+	PGresult *r;
+
+	r = pg_exec_ok(s->db, PQexec(s->db, "SELECT expired_through, last_seq,"
+	    " stored_bytes FROM agg_head WHERE id = 1 FOR UPDATE"),
+	    PGRES_TUPLES_OK, err, errsz);
+	if (r == NULL)
+		return -1;
+	*end = *from = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+	last = strtoull(PQgetvalue(r, 0, 1), NULL, 10);
+	bytes = strtoull(PQgetvalue(r, 0, 2), NULL, 10);
+	PQclear(r);
+	if ((stored = last - *from) == 0)
+		return 0;
+	if (rt->max_bytes > 0 && bytes > rt->max_bytes) {
+		n = (bytes - rt->max_bytes) / (bytes / stored + 1) + 1;
+		n = n < max ? n : max;
+		*end = *from + (n < stored ? n : stored);
+		return 0;
+	}
+	if (rt->max_age_ms == 0 || now_ms <= rt->max_age_ms)
+		return 0;
+	snprintf(a, sizeof(a), "%llu", (unsigned long long)*from);
+	snprintf(b, sizeof(b), "%zu", max);
+	snprintf(c, sizeof(c), "%llu", (unsigned long long)(now_ms -
+	    rt->max_age_ms));
+	r = pg_exec_ok(s->db, PQexecParams(s->db, "SELECT coalesce(max(seq), 0)"
+	    " FROM (SELECT seq, received_ms FROM agg_events WHERE seq > $1"
+	    " ORDER BY seq LIMIT $2) o WHERE received_ms < $3", 3, NULL, v,
+	    NULL, NULL, 0), PGRES_TUPLES_OK, err, errsz);
+	if (r == NULL)
+		return -1;
+	if (strtoull(PQgetvalue(r, 0, 0), NULL, 10) > *end)
+		*end = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return 0;
+}
+
+static int
+pg_expire(struct store *st, uint64_t now_ms, size_t max)
+{
+	struct pg_store *s = (struct pg_store *)st;
+	char err[300], a[24], b[24];
+	const char *v[2] = { a, b };
+	uint64_t from, end;
+	PGresult *r;
+	int i, rc = 0;
+
+	s->ntouched = 0;
+	if (connected(s, err, sizeof(err)) == -1)
+		return 0;	/* the commits say so */
+	if ((r = pg_exec_ok(s->db, PQexec(s->db, "BEGIN"), PGRES_COMMAND_OK,
+	    err, sizeof(err))) == NULL ||
+	    (PQclear(r), expire_end(s, now_ms, max, &from, &end, err,
+	    sizeof(err))) == -1)
+		goto fail;
+	if (end > from) {
+		snprintf(a, sizeof(a), "%llu", (unsigned long long)from);
+		snprintf(b, sizeof(b), "%llu", (unsigned long long)end);
+		r = pg_exec_ok(s->db, PQexecParams(s->db, expire_sql, 2, NULL,
+		    v, NULL, NULL, 0), PGRES_TUPLES_OK, err, sizeof(err));
+		if (r == NULL)
+			goto fail;
+		for (i = 0; i < PQntuples(r) && rc == 0; i++)
+			rc = note_totals(s, r, i);
+		PQclear(r);
+		if (rc == -1) {
+			snprintf(err, sizeof(err), "out of memory");
+			goto fail;
+		}
+	}
+	if ((r = pg_exec_ok(s->db, PQexec(s->db, "COMMIT"), PGRES_COMMAND_OK,
+	    err, sizeof(err))) == NULL)
+		goto fail;
+	PQclear(r);
+	pg_note_expired(st, end);
+	if (end == from)
+		return 0;
+	__atomic_store_n(&s->commits_unsaid, 1, __ATOMIC_RELEASE);
+	return 1;
+fail:
+	s->ntouched = 0;
+	if (after_failure(s) == STORE_UNAVAILABLE)
+		return 0;	/* the commits say so; the step comes again */
+	log_warnx("retention: a step failed: %s", err);
+	return STORE_ERROR;
+}
+
+void
+pg_note_expired(struct store *st, uint64_t seq)
+{
+	struct pg_store *s = (struct pg_store *)st;
+	uint64_t was = __atomic_load_n(&s->expired_through, __ATOMIC_RELAXED);
+
+	while (seq > was && !__atomic_compare_exchange_n(&s->expired_through,
+	    &was, seq, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
+static uint64_t
+pg_expired_through(const struct store *st)
+{
+	return __atomic_load_n(&((const struct pg_store *)st)->expired_through,
+	    __ATOMIC_RELAXED);
+}
+
 int
 pg_take_commits(struct store *st)
 {
@@ -639,6 +731,8 @@ pg_topics(const struct store *st)
 const struct store_engine pg_engine = {
 	.name = "postgresql",
 	.commit = pg_commit,
+	.expire = pg_expire,
+	.expired_through = pg_expired_through,
 	.follow = pg_follow,
 	.topic_counts = pg_topic_counts,
 	.index_bytes = pg_index_bytes,

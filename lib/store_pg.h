@@ -62,6 +62,12 @@ int		 pg_begin_checked(PGconn *, const struct buf *topic_arr,
 		    struct event_batch *const *b, size_t n, size_t max_topics,
 		    struct store_counts *res, char *err, size_t errsz);
 
+/* store_pg_schema.c: the tables, made or converted; 0, or -1 with err. */
+int		 pg_schema(PGconn *, char *err, size_t errsz);
+
+/* The highest seq retention removed is at least seq (any thread). */
+void		 pg_note_expired(struct store *, uint64_t seq);
+
 /* store_pg_watch.c: what the other aggd commit, for store_follow. */
 struct pg_watch;
 struct pg_watch	*pg_watch_new(const char *uri);

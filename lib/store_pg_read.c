@@ -1,8 +1,10 @@
 /*
  * store_pg_read.c - the PostgreSQL engine's readers: one connection each,
  * every read one statement (so one snapshot, which holds every seq below
- * its highest: see store_pg.h).  Names compare as bytes (COLLATE "C"), as
- * in the SQLite engine, whatever the database's collation.
+ * its highest: see store_pg.h), none at or below the head's
+ * expired_through (retention: store_pg_expire.c).  Names compare as
+ * bytes (COLLATE "C"), as in the SQLite engine, whatever the database's
+ * collation.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +25,7 @@ static const char events_sql[] =
     "SELECT e.seq, e.received_ms, t.name, e.event_id, e.ts, e.source,"
     " e.payload FROM agg_events e JOIN agg_topics t ON t.id = e.topic_id"
     " WHERE e.seq > $1 AND e.seq < $2 AND ($3 = 0 OR e.topic_id = $3)"
+    " AND e.seq > (SELECT expired_through FROM agg_head WHERE id = 1)"
     " ORDER BY e.seq %s LIMIT $4";
 
 static int
@@ -182,7 +185,8 @@ pg_find(struct store_reader *st, const char *topic, size_t topic_len,
 	r = query(rd, "SELECT e.seq, e.received_ms, t.name, e.event_id, e.ts,"
 	    " e.source, e.payload FROM agg_events e JOIN agg_topics t"
 	    " ON t.id = e.topic_id WHERE t.name = $1 AND e.event_id = $2"
-	    " AND e.seq > $3 AND e.seq < $4", 4, v);
+	    " AND e.seq > $3 AND e.seq < $4 AND e.seq > (SELECT"
+	    " expired_through FROM agg_head WHERE id = 1)", 4, v);
 	free(tp);
 	free(id);
 	if (ok_or_err(rd, r) == -1)

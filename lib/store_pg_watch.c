@@ -33,7 +33,8 @@ struct pg_watch {
 
 static const char changed_sql[] =
     "SELECT h.commits, h.last_seq, c.topic_id, c.received, c.uniq,"
-    " c.duplicates, c.last_ms FROM agg_head h LEFT JOIN agg_counts c"
+    " c.duplicates, c.last_ms, c.expired, h.expired_through"
+    " FROM agg_head h LEFT JOIN agg_counts c"
     " ON c.commit_no > $1 WHERE h.id = 1";
 
 struct pg_watch *
@@ -115,7 +116,7 @@ heard(struct pg_watch *w)
 
 /* The head and the counters changed since w->seen, in one snapshot. */
 static int
-look(struct pg_watch *w, uint64_t *last_seq, store_counts_fn *fn, void *arg,
+look(struct pg_watch *w, struct store *st, uint64_t *last_seq, store_counts_fn *fn, void *arg,
     char *err, size_t errsz)
 {
 	struct store_counts c;
@@ -131,6 +132,7 @@ look(struct pg_watch *w, uint64_t *last_seq, store_counts_fn *fn, void *arg,
 		return lost(w, r, err, errsz);
 	commits = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
 	*last_seq = strtoull(PQgetvalue(r, 0, 1), NULL, 10);
+	pg_note_expired(st, strtoull(PQgetvalue(r, 0, 8), NULL, 10));
 	n = PQgetisnull(r, 0, 2) ? 0 : PQntuples(r);
 	for (i = 0; i < n; i++) {
 		memset(&c, 0, sizeof(c));
@@ -138,6 +140,7 @@ look(struct pg_watch *w, uint64_t *last_seq, store_counts_fn *fn, void *arg,
 		c.unique = strtoull(PQgetvalue(r, i, 4), NULL, 10);
 		c.duplicates = strtoull(PQgetvalue(r, i, 5), NULL, 10);
 		c.last_ms = strtoull(PQgetvalue(r, i, 6), NULL, 10);
+		c.expired = strtoull(PQgetvalue(r, i, 7), NULL, 10);
 		if (fn(strtoll(PQgetvalue(r, i, 2), NULL, 10), &c, arg) ==
 		    -1) {
 			PQclear(r);
@@ -173,5 +176,5 @@ pg_follow(struct store *st, uint64_t *last_seq, store_counts_fn *fn,
 	if (!news && mono_seconds() < w->next_look)
 		return 0;
 	w->next_look = mono_seconds() + LOOK_EVERY;
-	return look(w, last_seq, fn, arg, err, errsz);
+	return look(w, st, last_seq, fn, arg, err, errsz);
 }

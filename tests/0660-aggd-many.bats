@@ -127,7 +127,7 @@ unique_of() {
 		done
 		grep -q "listening on" "$TMP/aggd$i.log"
 	done
-	[ "$(psql -X -At "$AGGD_DB" -c 'SELECT count(*), max(version) FROM agg_schema')" = "1|1" ]
+	[ "$(psql -X -At "$AGGD_DB" -c 'SELECT count(*), max(version) FROM agg_schema')" = "1|2" ]
 	[ "$(psql -X -At "$AGGD_DB" -c 'SELECT count(*) FROM agg_head')" = 1 ]
 	! grep -i "error\|fatal" "$TMP"/aggd?.log
 }
@@ -140,7 +140,7 @@ unique_of() {
 	psql -X -q "$AGGD_DB" -c "UPDATE agg_schema SET version = 9"
 	run "$AGG_BIN/aggd" -l 127.0.0.1:0 -d "$AGGD_DB"
 	[ "$status" -ne 0 ]
-	[[ "$output" == *"schema is version 9, this aggd knows version 1"* ]]
+	[[ "$output" == *"schema is version 9, this aggd knows version 2"* ]]
 	[ "$(grep -c . <<<"$output")" = 1 ]
 }
 

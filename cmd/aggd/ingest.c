@@ -452,6 +452,9 @@ follow(struct ingest *in)
 			fatalx("out of memory");
 		if (seq > in->st.last_seq)
 			in->st.last_seq = seq;
+		if (store_expired_through(in->store) > in->st.expired_through)
+			in->st.expired_through =
+			    store_expired_through(in->store);
 		(void)!write(in->efd, &one, sizeof(one));
 	}
 	pthread_mutex_unlock(&in->mu);
