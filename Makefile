@@ -7,6 +7,7 @@
 #                     and the containers, once)
 #   make bench        the performance benchmark (bench/run; README has results)
 #   make soak         10 minutes at 80% of the measured maximum (bench/soak)
+#   make soak-retention  the soak without and with --retain 2m (bench/retention)
 #   make install      PREFIX=/usr/local DESTDIR=
 #   make uninstall    the same PREFIX and DESTDIR
 
@@ -115,6 +116,9 @@ SOAK_SECONDS ?= 600
 soak: deps all benches
 	SOAK_SECONDS=$(SOAK_SECONDS) bench/soak $(BIN) $(O)/bench
 
+soak-retention: deps all benches
+	SOAK_SECONDS=$(SOAK_SECONDS) bench/retention $(BIN) $(O)/bench
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR)
 	install -m 755 $(BIN)/aggd $(DESTDIR)$(SBINDIR)/aggd
@@ -134,7 +138,7 @@ uninstall:
 clean:
 	rm -rf build bin
 
-.PHONY: all units benches deps test-deps run test test-plain test-valgrind bench fuzz soak install uninstall clean
+.PHONY: all units benches deps test-deps run test test-plain test-valgrind bench fuzz soak soak-retention install uninstall clean
 .SECONDARY:
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

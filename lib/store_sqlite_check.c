@@ -37,7 +37,7 @@ struct check {
 	uint64_t	*found;		/* and its events found */
 	size_t		 ntopics;
 	uint64_t	 events, indexed;
-	int		 has_kept;	/* 1.3's kept table and expired column */
+	int		 has_kept;	/* 1.2's kept table and expired column */
 	uint64_t	 expired_through;
 	uint64_t	*expired;	/* each topic's expired count */
 };
@@ -175,7 +175,7 @@ keep_topic(struct check *c, sqlite3_stmt *st)
 	return 0;
 }
 
-/* 1 when the store has 1.3's kept table (and the expired column). */
+/* 1 when the store has 1.2's kept table (and the expired column). */
 static int
 has_kept(struct check *c)
 {

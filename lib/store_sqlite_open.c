@@ -130,7 +130,7 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS topic_runs(topic_id INTEGER NOT NULL,"
     " last_seq INTEGER NOT NULL, entries BLOB NOT NULL,"
     " PRIMARY KEY(topic_id, last_seq)) WITHOUT ROWID;"
-    /* 1.3: the identities of events retention removed (expire.c) */
+    /* 1.2, retention: the identities of events retention removed (expire.c) */
     "CREATE TABLE IF NOT EXISTS kept(seq INTEGER PRIMARY KEY,"
     " topic_id INTEGER NOT NULL, fp INTEGER NOT NULL,"
     " event_id TEXT NOT NULL, sum INTEGER NOT NULL);"
@@ -225,7 +225,7 @@ static const struct {
 	/* 1.2: row sums (rowsum.h); NULL in rows written before them */
 	{ "events", "sum", "ALTER TABLE events ADD COLUMN sum INTEGER" },
 	{ "topics", "sum", "ALTER TABLE topics ADD COLUMN sum INTEGER" },
-	/* 1.3: unique events retention removed */
+	/* 1.2, retention: unique events retention removed */
 	{ "topics", "expired", "ALTER TABLE topics ADD COLUMN expired"
 	    " INTEGER NOT NULL DEFAULT 0" },
 };

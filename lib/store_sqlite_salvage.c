@@ -62,7 +62,7 @@ add_sum_columns(struct salvage *v)
 {
 	(void)exec(v, "ALTER TABLE events ADD COLUMN sum INTEGER");
 	(void)exec(v, "ALTER TABLE topics ADD COLUMN sum INTEGER");
-	/* and what retention (1.3) keeps */
+	/* and what retention (1.2) keeps */
 	(void)exec(v, "ALTER TABLE topics ADD COLUMN expired INTEGER NOT NULL"
 	    " DEFAULT 0");
 	(void)exec(v, "CREATE TABLE IF NOT EXISTS kept(seq INTEGER PRIMARY"
