@@ -95,7 +95,8 @@ sqlite_prepare(struct sqlite_store *s)
 	    " WHERE name = 'indexed'") == -1 ||
 	    prepare(s, &s->begin, "BEGIN IMMEDIATE") == -1 ||
 	    prepare(s, &s->commit, "COMMIT") == -1 ||
-	    prepare(s, &s->rollback, "ROLLBACK") == -1)
+	    prepare(s, &s->rollback, "ROLLBACK") == -1 ||
+	    sqlite_expire_prepare(s) == -1)
 		return -1;
 	return 0;
 }

@@ -74,6 +74,7 @@ struct sqlite_store {
 	size_t		 npending;
 	sqlite3_stmt	*ins_events[INSERT_SIZES];	/* 1 << i rows */
 	sqlite3_stmt	*get_event, *get_row, *get_kept, *ins_topic, *upd_topic;
+	sqlite3_stmt	*ins_kept, *count_kept;	/* store_sqlite_expire.c */
 	uint64_t	 expired_through;	/* the highest seq removed */
 	sqlite3_stmt	*ins_run, *set_indexed;
 	sqlite3_stmt	*begin, *commit, *rollback;
@@ -173,6 +174,7 @@ int	 sqlite_maintain(struct store *);
  * with *rc set (SQLITE_CORRUPT and s->damage when its row is damaged).
  */
 int	 sqlite_expire(struct store *, uint64_t now_ms, size_t max);
+int	 sqlite_expire_prepare(struct sqlite_store *);
 int	 sqlite_kept_is(struct sqlite_store *, uint64_t seq, int64_t topic_id,
 	    const struct event_fields *f, int *rc);
 /* The sum a kept identity's row holds. */

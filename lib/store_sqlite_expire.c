@@ -138,74 +138,69 @@ step_end(struct sqlite_store *s, uint64_t now_ms, size_t max, uint64_t *end)
 	    " LIMIT ?3) WHERE coalesce(received_at, 0) < ?4", args, 4, end);
 }
 
-/* Counts one expired event of topic_id in the open transaction. */
-static int
-count_expired(struct sqlite_store *s, int64_t topic_id)
+/* agg_kept_sum(seq, topic_id, fp, event_id): sqlite_kept_sum in SQL. */
+static void
+kept_sum_fn(sqlite3_context *ctx, int argc, sqlite3_value **v)
 {
-	struct topic *t;
+	const char *id = (const char *)sqlite3_value_text(v[3]);
 
-	if (topic_id < 1 || (size_t)topic_id > s->ntopics)
+	(void)argc;
+	sqlite3_result_int64(ctx, sqlite_kept_sum(sqlite3_value_int64(v[0]),
+	    sqlite3_value_int64(v[1]), (uint64_t)sqlite3_value_int64(v[2]),
+	    id ? id : "", (size_t)sqlite3_value_bytes(v[3])));
+}
+
+int
+sqlite_expire_prepare(struct sqlite_store *s)
+{
+	if (sqlite3_create_function(s->db, "agg_kept_sum", 4, SQLITE_UTF8 |
+	    SQLITE_DETERMINISTIC, NULL, kept_sum_fn, NULL, NULL) != SQLITE_OK)
 		return -1;
-	t = &s->topics[topic_id - 1];
-	if (!t->touched) {
-		t->touched = 1;
-		s->touched[s->ntouched++] = (size_t)(topic_id - 1);
-	}
-	t->delta.expired++;
-	return 0;
+	return sqlite3_prepare_v3(s->db, "INSERT INTO kept SELECT seq,"
+	    " topic_id, fp, event_id, agg_kept_sum(seq, topic_id, fp, event_id)"
+	    " FROM events WHERE seq > ?1 AND seq <= ?2", -1,
+	    SQLITE_PREPARE_PERSISTENT, &s->ins_kept, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v3(s->db, "SELECT topic_id, count(*) FROM events"
+	    " WHERE seq > ?1 AND seq <= ?2 GROUP BY topic_id", -1,
+	    SQLITE_PREPARE_PERSISTENT, &s->count_kept, NULL) == SQLITE_OK ?
+	    0 : -1;
 }
 
 /*
- * Moves the identities of seqs (expired_through, end] to kept, each row
- * checked against its sum first (a damaged identity must not be kept as
- * if sound), and counts them by topic.
+ * The identities of seqs (expired_through, end] into kept, in one
+ * statement (each row's own sum is checked where it is read: the dedup
+ * check, --check), and counted by topic.
  */
 static int
 move_identities(struct sqlite_store *s, uint64_t end)
 {
-	sqlite3_stmt *rows = NULL, *ins = NULL;
-	struct event_fields f;
-	int64_t seq, topic_id;
-	uint64_t fp;
+	struct topic *t;
+	int64_t id;
 	int rc;
 
-	rc = sqlite3_prepare_v2(s->db, "SELECT seq, topic_id, fp, received_at,"
-	    " sum, " SQLITE_FIELD_COLS " FROM events WHERE seq > ? AND seq <= ?"
-	    " ORDER BY seq", -1, &rows, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v2(s->db, "INSERT INTO kept VALUES"
-		    " (?,?,?,?,?)", -1, &ins, NULL);
-	if (rc != SQLITE_OK)
-		goto out;
-	sqlite3_bind_int64(rows, 1, (int64_t)s->expired_through);
-	sqlite3_bind_int64(rows, 2, (int64_t)end);
-	while ((rc = sqlite3_step(rows)) == SQLITE_ROW) {
-		seq = sqlite3_column_int64(rows, 0);
-		topic_id = sqlite3_column_int64(rows, 1);
-		fp = (uint64_t)sqlite3_column_int64(rows, 2);
-		sqlite_row_fields(rows, 5, &f);
-		if ((sqlite3_column_type(rows, 4) != SQLITE_NULL &&
-		    sqlite3_column_int64(rows, 4) != rowsum_event(seq, topic_id,
-		    fp, sqlite3_column_int64(rows, 3), &f)) ||
-		    count_expired(s, topic_id) == -1) {
-			snprintf(s->damage, sizeof(s->damage), "event seq %lld"
-			    " fails its checksum", (long long)seq);
+	sqlite3_bind_int64(s->ins_kept, 1, (int64_t)s->expired_through);
+	sqlite3_bind_int64(s->ins_kept, 2, (int64_t)end);
+	if ((rc = sqlite_step_done(s->ins_kept)) != 0)
+		return rc;
+	sqlite3_bind_int64(s->count_kept, 1, (int64_t)s->expired_through);
+	sqlite3_bind_int64(s->count_kept, 2, (int64_t)end);
+	while ((rc = sqlite3_step(s->count_kept)) == SQLITE_ROW) {
+		id = sqlite3_column_int64(s->count_kept, 0);
+		if (id < 1 || (size_t)id > s->ntopics) {
+			snprintf(s->damage, sizeof(s->damage), "an event names"
+			    " topic %lld, which the store lacks", (long long)id);
 			rc = SQLITE_CORRUPT;
 			break;
 		}
-		sqlite3_bind_int64(ins, 1, seq);
-		sqlite3_bind_int64(ins, 2, topic_id);
-		sqlite3_bind_int64(ins, 3, (int64_t)fp);
-		sqlite3_bind_text(ins, 4, f.event_id, (int)f.event_id_len,
-		    SQLITE_STATIC);
-		sqlite3_bind_int64(ins, 5, sqlite_kept_sum(seq, topic_id, fp,
-		    f.event_id, f.event_id_len));
-		if ((rc = sqlite_step_done(ins)) != 0)
-			break;
+		t = &s->topics[id - 1];
+		if (!t->touched) {
+			t->touched = 1;
+			s->touched[s->ntouched++] = (size_t)(id - 1);
+		}
+		t->delta.expired += (uint64_t)sqlite3_column_int64(
+		    s->count_kept, 1);
 	}
-out:
-	sqlite3_finalize(rows);
-	sqlite3_finalize(ins);
+	sqlite3_reset(s->count_kept);
 	return rc == SQLITE_DONE ? 0 : rc;
 }
 

@@ -434,6 +434,8 @@ sqlite_close(struct store *st)
 	sqlite3_finalize(s->get_event);
 	sqlite3_finalize(s->get_row);
 	sqlite3_finalize(s->get_kept);
+	sqlite3_finalize(s->ins_kept);
+	sqlite3_finalize(s->count_kept);
 	sqlite3_finalize(s->ins_topic);
 	sqlite3_finalize(s->upd_topic);
 	sqlite3_finalize(s->ins_run);
