@@ -135,6 +135,31 @@ arr_add(struct buf *b, const char *p, size_t len)
 	return arr_put32(b, (uint32_t)len) == -1 ? -1 : buf_append(b, p, len);
 }
 
+/*
+ * A topic's totals from row of r, its columns from col on: id,
+ * received, unique, duplicates, last_ms, expired.  The id, or 0 when it
+ * is not one or memory ran out.
+ */
+static size_t
+take_totals(struct pg_store *s, const PGresult *r, int row, int col)
+{
+	size_t id = strtoull(PQgetvalue(r, row, col), NULL, 10);
+	struct store_counts *c;
+
+	if (id == 0 || array_grow(&s->totals, &s->totals_cap, id,
+	    sizeof(*s->totals), 64) == -1)
+		return 0;
+	while (s->ntopics < id)
+		memset(&s->totals[s->ntopics++], 0, sizeof(*c));
+	c = &s->totals[id - 1];
+	c->received = strtoull(PQgetvalue(r, row, col + 1), NULL, 10);
+	c->unique = strtoull(PQgetvalue(r, row, col + 2), NULL, 10);
+	c->duplicates = strtoull(PQgetvalue(r, row, col + 3), NULL, 10);
+	c->last_ms = strtoull(PQgetvalue(r, row, col + 4), NULL, 10);
+	c->expired = strtoull(PQgetvalue(r, row, col + 5), NULL, 10);
+	return id;
+}
+
 static int
 load(struct pg_store *s, char *err, size_t errsz)
 {
@@ -162,25 +187,12 @@ load(struct pg_store *s, char *err, size_t errsz)
 		return -1;
 	}
 	n = PQntuples(r);
-	for (i = 0; i < n; i++) {
-		size_t id = strtoull(PQgetvalue(r, i, 0), NULL, 10);
-		struct store_counts *c;
-
-		if (id == 0 || array_grow(&s->totals, &s->totals_cap, id,
-		    sizeof(*s->totals), 64) == -1) {
+	for (i = 0; i < n; i++)
+		if (take_totals(s, r, i, 0) == 0) {
 			snprintf(err, errsz, "out of memory");
 			PQclear(r);
 			return -1;
 		}
-		while (s->ntopics < id)
-			memset(&s->totals[s->ntopics++], 0, sizeof(*c));
-		c = &s->totals[id - 1];
-		c->received = strtoull(PQgetvalue(r, i, 1), NULL, 10);
-		c->unique = strtoull(PQgetvalue(r, i, 2), NULL, 10);
-		c->duplicates = strtoull(PQgetvalue(r, i, 3), NULL, 10);
-		c->last_ms = strtoull(PQgetvalue(r, i, 4), NULL, 10);
-		c->expired = strtoull(PQgetvalue(r, i, 5), NULL, 10);
-	}
 	PQclear(r);
 	return 0;
 }
@@ -338,25 +350,16 @@ send_commit(struct pg_store *s, int pipelined)
 	    formats, 0) == 1 && PQpipelineSync(s->db) == 1 ? 0 : -1;
 }
 
-/* One topic's totals from the commit's answer. */
+/* One topic's totals from the commit's answer, noted as touched. */
 static int
 note_totals(struct pg_store *s, const PGresult *r, int row)
 {
-	size_t id = strtoull(PQgetvalue(r, row, 1), NULL, 10);
-	struct store_counts *c;
+	size_t id;
 
-	if (id == 0 || array_grow(&s->totals, &s->totals_cap, id,
-	    sizeof(*s->totals), 64) == -1 || array_grow(&s->touched,
-	    &s->touched_cap, s->ntouched + 1, sizeof(*s->touched), 64) == -1)
+	if (array_grow(&s->touched, &s->touched_cap, s->ntouched + 1,
+	    sizeof(*s->touched), 64) == -1 || (id = take_totals(s, r, row, 1)) ==
+	    0)
 		return -1;
-	while (s->ntopics < id)
-		memset(&s->totals[s->ntopics++], 0, sizeof(*c));
-	c = &s->totals[id - 1];
-	c->received = strtoull(PQgetvalue(r, row, 2), NULL, 10);
-	c->unique = strtoull(PQgetvalue(r, row, 3), NULL, 10);
-	c->duplicates = strtoull(PQgetvalue(r, row, 4), NULL, 10);
-	c->last_ms = strtoull(PQgetvalue(r, row, 5), NULL, 10);
-	c->expired = strtoull(PQgetvalue(r, row, 6), NULL, 10);
 	s->touched[s->ntouched++] = (int64_t)id;
 	return 0;
 }
